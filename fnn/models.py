@@ -1,0 +1,572 @@
+"""The Sequential model: Keras's facade over fnn's pure layers and training functions.
+
+It holds the layers, the parameters (``model.params``, a plain pytree), the non-trainable state,
+the optimizer state and the compile settings, and calls :mod:`fnn.training` to do the work: one
+compiled XLA program per epoch, the data on the device, one host sync per epoch::
+
+    >>> import numpy as np
+    >>> from fnn.models import Sequential
+    >>> from fnn.layers import Dense
+    >>> model = Sequential(seed=0)
+    >>> model.add(Dense(8, activation="relu", input_shape=4))
+    >>> model.add(Dense(3, activation="softmax"))
+    >>> model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    >>> x = np.random.rand(64, 4).astype("float32")
+    >>> y = np.eye(3)[np.random.randint(0, 3, 64)]
+    >>> history = model.fit(x, y, epochs=2, verbose=0)
+    >>> sorted(history.history)
+    ['accuracy', 'loss']
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from fnn import data as data_lib
+from fnn import losses as losses_lib
+from fnn import metrics as metrics_lib
+from fnn import optimizers as optimizers_lib
+from fnn import training
+from fnn.callbacks import Callback, CallbackList, History
+from fnn.layers import Layer, Serial, as_shape, count_params
+from fnn.progress import ProgressBar, format_logs, resolve_verbose
+
+#: Progress-bar updates per epoch at verbose=1 (each update is one host sync).
+PROGRESS_UPDATES = 20
+
+
+class Sequential:
+    """A linear stack of layers with Keras's ``compile`` / ``fit`` / ``evaluate`` / ``predict``.
+
+    Args:
+        layers: layers to add, in order.
+        seed: makes initialisation, shuffling and dropout reproducible.
+        name: the model's name.
+    """
+
+    def __init__(
+        self, layers: Sequence[Layer] | None = None, *, seed: int = 0, name: str | None = None
+    ) -> None:
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise TypeError(f"seed must be an int, got {type(seed).__name__}: {seed!r}.")
+        self.seed = int(seed)
+        self.name = name or "sequential"
+        self._layers: list[Layer] = []
+        self.params: Any = None
+        self.state: Any = None
+        self.opt_state: Any = None
+        self.optimizer: optax.GradientTransformation | None = None
+        self.loss: losses_lib.Loss | None = None
+        self.compiled_metrics: list[metrics_lib.Metric] = []
+        self._compile_args: dict[str, Any] = {}
+        self._input_shape: tuple[int, ...] | None = None
+        self._functions: dict[Any, Any] = {}
+        self.stop_training = False
+        self.history: History | None = None
+        for layer in layers or []:
+            self.add(layer)
+
+    # -- building ---------------------------------------------------------------------------
+    @property
+    def layers(self) -> list[Layer]:
+        return list(self._layers)
+
+    @property
+    def net(self) -> Serial:
+        """The model as one pure layer: ``net.apply(params, x)``."""
+        return Serial(self._layers, name=self.name)
+
+    @property
+    def built(self) -> bool:
+        return self.params is not None
+
+    @property
+    def input_shape(self) -> tuple[int, ...] | None:
+        return self._input_shape
+
+    @property
+    def output_shape(self) -> tuple[int, ...] | None:
+        if self._input_shape is None:
+            return None
+        return self.net.output_shape(self._input_shape)
+
+    def _root_key(self, purpose: int) -> jax.Array:
+        return jax.random.fold_in(jax.random.key(self.seed), purpose)
+
+    def add(self, layer: Layer) -> None:
+        """Append a layer. The first layer (or an earlier ``build``) fixes the input shape."""
+        if not isinstance(layer, Layer):
+            raise TypeError(
+                f"layer must be a fnn layer (e.g. fnn.layers.Dense), got "
+                f"{type(layer).__name__}: {layer!r}."
+            )
+        if layer.name is None:
+            base = _snake(type(layer).__name__)
+            taken = {x.name for x in self._layers}
+            layer.name = base
+            i = 0
+            while layer.name in taken:
+                i += 1
+                layer.name = f"{base}_{i}"
+        elif layer.name in {x.name for x in self._layers}:
+            raise ValueError(f"A layer named {layer.name!r} is already in the model.")
+        self._layers.append(layer)
+        self._functions.clear()
+        if self.built:
+            self._build_layer(len(self._layers) - 1)
+        elif len(self._layers) == 1 and layer.input_shape is not None:
+            self.build(layer.input_shape)
+
+    def _build_layer(self, i: int) -> None:
+        shapes = Serial(self._layers).input_shapes(self._input_shape)
+        key = jax.random.fold_in(self._root_key(0), i)
+        self.params.append(self._layers[i].init(key, shapes[i]))
+        self.state.append(self._layers[i].init_state(shapes[i]))
+        if self.optimizer is not None:
+            self.opt_state = self.optimizer.init(self.params)
+
+    def build(self, input_shape: int | Sequence[int]) -> None:
+        """Create the parameters for inputs of ``input_shape`` (no batch axis)."""
+        if not self._layers:
+            raise ValueError("The model has no layers; add one before building it.")
+        self._input_shape = as_shape(input_shape)
+        self.params, self.state = [], []
+        for i in range(len(self._layers)):
+            self._build_layer(i)
+        self._functions.clear()
+
+    # -- compile ----------------------------------------------------------------------------
+    def compile(
+        self,
+        optimizer: str | optax.GradientTransformation = "rmsprop",
+        loss: Any = None,
+        metrics: Any = None,
+    ) -> None:
+        """Set the optimizer, loss and metrics (names as in Keras, or callables/Optax)."""
+        self.optimizer = optimizers_lib.get(optimizer)
+        self.loss = None if loss is None else losses_lib.get(loss)
+        self._compile_args = {"optimizer": optimizer, "loss": loss, "metrics": metrics}
+        units = self.output_shape[-1] if self.output_shape else None
+        self.compiled_metrics = metrics_lib.get_list(metrics, self.loss, units)
+        self.opt_state = self.optimizer.init(self.params) if self.built else None
+        self._functions.clear()
+
+    @property
+    def metrics_names(self) -> list[str]:
+        return ["loss", *(m.name for m in self.compiled_metrics)]
+
+    def _require_compiled(self, method: str) -> None:
+        if self.optimizer is None:
+            raise ValueError(f"Call model.compile(optimizer, loss) before model.{method}().")
+        if self.loss is None:
+            raise ValueError(
+                f"model.{method}() needs a loss; the model was compiled with loss=None. "
+                f"Pass e.g. loss='mse' or loss='categorical_crossentropy' to compile()."
+            )
+
+    def _function(self, kind: str, batch_size: int | None = None) -> Any:
+        """The jitted training/eval/predict function, built once per compile."""
+        key = (kind, batch_size)
+        if key not in self._functions:
+            net = self.net
+            if kind == "train":
+                step = training.make_train_step(
+                    net, self.loss, self.optimizer, self.compiled_metrics
+                )
+                fn = jax.jit(training.make_train_loop(step))
+            elif kind == "eval":
+                step = training.make_eval_step(net, self.loss, self.compiled_metrics)
+                fn = jax.jit(training.make_eval_loop(step, batch_size))
+            else:
+                fn = jax.jit(training.make_predict_loop(net, batch_size))
+            self._functions[key] = fn
+        return self._functions[key]
+
+    # -- data -------------------------------------------------------------------------------
+    def _prepare_x(self, x: Any, argument: str = "x", check_finite: bool = True) -> np.ndarray:
+        arr = data_lib.to_numpy(x, argument, dtype=np.float32)
+        if not self.built:
+            self.build(arr.shape[1:])
+        if tuple(arr.shape[1:]) != self._input_shape:
+            raise ValueError(
+                f"{argument} has shape {arr.shape}: each example is {arr.shape[1:]}, but the "
+                f"model expects inputs of shape (batch, {', '.join(map(str, self._input_shape))})."
+            )
+        if check_finite:
+            data_lib.check_finite(arr, argument)
+        return arr
+
+    def _prepare_y(self, y: Any, argument: str = "y", check_finite: bool = True) -> np.ndarray:
+        arr = data_lib.to_numpy(y, argument)
+        out_shape = self.output_shape
+        units = out_shape[-1]
+        if isinstance(self.loss, losses_lib.SparseCategoricalCrossentropy):
+            if arr.ndim == 2 and arr.shape[1] == 1:
+                arr = arr[:, 0]
+            if arr.ndim != 1:
+                raise ValueError(
+                    f"{argument} must hold integer class labels of shape (n,) for "
+                    f"sparse_categorical_crossentropy, got shape {arr.shape}."
+                )
+            if arr.dtype.kind == "f" and not np.all(arr == np.round(arr)):
+                raise ValueError(f"{argument} must hold integer class labels, got fractions.")
+            labels = arr.astype(np.int64)
+            bad = np.flatnonzero((labels < 0) | (labels >= units))
+            if bad.size:
+                raise ValueError(
+                    f"{argument} holds label {labels[bad[0]]} at row {bad[0]}, outside the "
+                    f"model's {units} classes [0, {units - 1}]."
+                )
+            return labels.astype(np.int32)
+        arr = arr.astype(np.float32)
+        if arr.ndim == 1 and out_shape == (1,):
+            arr = arr[:, None]
+        if check_finite:
+            data_lib.check_finite(arr, argument)
+        builtin = isinstance(self.loss, tuple(losses_lib.LOSS_CLASSES.values()))
+        if builtin and tuple(arr.shape[1:]) != tuple(out_shape):
+            hint = ""
+            if isinstance(self.loss, losses_lib.CategoricalCrossentropy) and arr.ndim == 1:
+                hint = (
+                    " For integer labels use loss='sparse_categorical_crossentropy', or one-hot "
+                    "encode them."
+                )
+            raise ValueError(
+                f"{argument} has shape {arr.shape}, but the model's output is (batch, "
+                f"{', '.join(map(str, out_shape))}) and {self.loss.name} compares them "
+                f"element-wise.{hint}"
+            )
+        return arr
+
+    def _prepare_weights(
+        self, y: np.ndarray, sample_weight: Any, class_weight: Any
+    ) -> np.ndarray | None:
+        weights = None
+        if sample_weight is not None:
+            weights = data_lib.to_numpy(sample_weight, "sample_weight", dtype=np.float32)
+            if weights.ndim != 1:
+                raise ValueError(f"sample_weight must have shape (n,), got shape {weights.shape}.")
+        if class_weight is not None:
+            if not isinstance(class_weight, dict):
+                raise TypeError(
+                    f"class_weight must be a dict {{class index: weight}}, got "
+                    f"{type(class_weight).__name__}."
+                )
+            classes = y if y.ndim == 1 else np.argmax(y, axis=-1)
+            if y.ndim == 2 and y.shape[1] == 1:
+                classes = (y[:, 0] > 0.5).astype(np.int64)
+            table = np.ones(int(max(classes.max(), *class_weight.keys())) + 1, np.float32)
+            for cls, w in class_weight.items():
+                table[int(cls)] = float(w)
+            cw = table[classes.astype(np.int64)]
+            weights = cw if weights is None else weights * cw
+        return weights
+
+    def _prepare_xy(
+        self,
+        x: Any,
+        y: Any,
+        sample_weight: Any = None,
+        class_weight: Any = None,
+        prefix: str = "",
+        check_finite: bool = True,
+    ) -> list[np.ndarray | None]:
+        xa = self._prepare_x(x, prefix + "x", check_finite)
+        ya = self._prepare_y(y, prefix + "y", check_finite)
+        wa = self._prepare_weights(ya, sample_weight, class_weight)
+        data_lib.check_lengths(**{prefix + "x": xa, prefix + "y": ya, prefix + "sample_weight": wa})
+        return [xa, ya, wa]
+
+    # -- training ---------------------------------------------------------------------------
+    def fit(
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: int | None = None,
+        epochs: int = 1,
+        verbose: int | str = "auto",
+        callbacks: Sequence[Callback] | None = None,
+        validation_split: float = 0.0,
+        validation_data: tuple[Any, ...] | None = None,
+        shuffle: bool = True,
+        class_weight: dict[int, float] | None = None,
+        sample_weight: Any = None,
+        initial_epoch: int = 0,
+        validation_batch_size: int | None = None,
+        validation_freq: int | Sequence[int] = 1,
+        check_finite: bool = True,
+    ) -> History:
+        """Train for ``epochs`` epochs (each one compiled XLA program); return the History.
+
+        Every example is used once per epoch, the last smaller batch included. The shuffle
+        order of epoch ``e`` is derived from ``(seed, e)``, dropout keys from ``(seed, e,
+        step)``, so runs are reproducible and ``initial_epoch`` resumes exactly.
+        ``check_finite=False`` skips the scan for NaN/inf in the data.
+        """
+        self._require_compiled("fit")
+        batch_size = data_lib.check_positive_int(
+            32 if batch_size is None else batch_size, "batch_size"
+        )
+        epochs = data_lib.check_positive_int(epochs, "epochs", minimum=0)
+        initial_epoch = data_lib.check_positive_int(initial_epoch, "initial_epoch", minimum=0)
+        if initial_epoch > epochs:
+            raise ValueError(
+                f"initial_epoch ({initial_epoch}) must not be greater than epochs ({epochs})."
+            )
+        verbose = resolve_verbose(verbose)
+        if isinstance(validation_freq, int):
+            data_lib.check_positive_int(validation_freq, "validation_freq")
+        arrays = self._prepare_xy(x, y, sample_weight, class_weight, check_finite=check_finite)
+        val_arrays = None
+        if validation_data is not None:
+            val_arrays = self._prepare_validation(validation_data, check_finite)
+        if validation_split:
+            if validation_data is not None:
+                raise ValueError("Pass validation_split or validation_data, not both.")
+            arrays, val_arrays = data_lib.split_validation(arrays, validation_split)
+        n = arrays[0].shape[0]
+        val_batch = validation_batch_size or batch_size
+
+        cbs = CallbackList([History(), *(callbacks or [])])
+        self.history = cbs.callbacks[0]
+        cbs.set_model(self)
+        steps_per_epoch = math.ceil(n / batch_size)
+        cbs.set_params({"epochs": epochs, "steps": steps_per_epoch, "verbose": verbose})
+
+        loop = self._function("train")
+        device_data = tuple(None if a is None else jnp.asarray(a) for a in arrays)
+        device_val = None
+        if val_arrays is not None:
+            device_val = tuple(None if a is None else jnp.asarray(a) for a in val_arrays)
+        dropout_root = self._root_key(1)
+
+        self.stop_training = False
+        cbs.on_train_begin()
+        logs: dict[str, float] = {}
+        for epoch in range(initial_epoch, epochs):
+            cbs.on_epoch_begin(epoch)
+            order, rest = data_lib.epoch_order(
+                n, batch_size, seed=self.seed, epoch=epoch, shuffle=shuffle
+            )
+            epoch_key = jax.random.fold_in(dropout_root, epoch)
+            carry = (self.params, self.opt_state, self.state)
+            bar = None
+            if verbose == 1:
+                bar = ProgressBar(steps_per_epoch, desc=f"Epoch {epoch + 1}/{epochs}")
+            sums = None
+            for start, stop, chunk_rest in _chunks(len(order), rest, verbose == 1):
+                result = loop(
+                    *carry,
+                    device_data,
+                    jnp.asarray(order[start:stop]),
+                    jnp.asarray(chunk_rest),
+                    epoch_key,
+                    jnp.int32(start),
+                )
+                carry = result[:3]
+                sums = _add_sums(sums, jax.device_get(result[3]))
+                if bar is not None:
+                    bar.update(stop - start + (1 if len(chunk_rest) else 0), training.means(sums))
+            logs = self._ordered(training.means(sums))
+            # The epoch completed: commit its results (an interrupted epoch commits nothing).
+            self.params, self.opt_state, self.state = carry
+            if device_val is not None and _due(epoch, validation_freq):
+                val_logs = self._evaluate_arrays(device_val, val_batch)
+                logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            if bar is not None:
+                bar.close(logs)
+            elif verbose == 2:
+                print(f"Epoch {epoch + 1}/{epochs} - {format_logs(logs)}", flush=True)
+            cbs.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        cbs.on_train_end(logs)
+        return self.history
+
+    def _prepare_validation(self, validation_data: Any, check_finite: bool) -> list[Any]:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ValueError(
+                "validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
+                f"val_sample_weight), got {type(validation_data).__name__}."
+            )
+        vx, vy, *vw = validation_data
+        return self._prepare_xy(
+            vx, vy, vw[0] if vw else None, prefix="val_", check_finite=check_finite
+        )
+
+    def _evaluate_arrays(self, device_data: tuple[Any, ...], batch_size: int) -> dict[str, float]:
+        loop = self._function("eval", batch_size)
+        return self._ordered(
+            training.means(jax.device_get(loop(self.params, self.state, device_data)))
+        )
+
+    def _ordered(self, logs: dict[str, float]) -> dict[str, float]:
+        """Logs in compile order: loss first, then the metrics as given."""
+        return {k: logs[k] for k in self.metrics_names if k in logs}
+
+    def evaluate(
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: int | None = None,
+        verbose: int | str = "auto",
+        sample_weight: Any = None,
+        return_dict: bool = False,
+        check_finite: bool = True,
+    ) -> float | list[float] | dict[str, float]:
+        """Loss and metrics on ``(x, y)``: the loss alone without metrics, else
+        ``[loss, *metrics]`` (or a dict with ``return_dict=True``). One compiled pass."""
+        self._require_compiled("evaluate")
+        batch_size = data_lib.check_positive_int(
+            32 if batch_size is None else batch_size, "batch_size"
+        )
+        verbose = resolve_verbose(verbose)
+        arrays = self._prepare_xy(x, y, sample_weight, check_finite=check_finite)
+        logs = self._evaluate_arrays(
+            tuple(None if a is None else jnp.asarray(a) for a in arrays), batch_size
+        )
+        if verbose:
+            print(format_logs(logs), flush=True)
+        if return_dict:
+            return logs
+        values = [logs[k] for k in self.metrics_names]
+        return values[0] if len(values) == 1 else values
+
+    def predict(
+        self, x: Any, batch_size: int | None = None, verbose: int | str = "auto"
+    ) -> np.ndarray:
+        """The model's outputs for ``x`` as a NumPy array (one compiled pass over batches)."""
+        batch_size = data_lib.check_positive_int(
+            32 if batch_size is None else batch_size, "batch_size"
+        )
+        resolve_verbose(verbose)
+        if not self._layers:
+            raise ValueError("The model has no layers; add one before calling predict().")
+        xa = self._prepare_x(x, check_finite=False)
+        loop = self._function("predict", batch_size)
+        return np.asarray(loop(self.params, self.state, jnp.asarray(xa)))
+
+    def __call__(self, x: Any) -> jax.Array:
+        """Forward pass in inference mode on a batch (not compiled; for small inputs)."""
+        return self.net.apply(self.params, jnp.asarray(x, jnp.float32), state=self.state)[0]
+
+    # -- pure access ------------------------------------------------------------------------
+    def apply(self, params: Any, x: jax.Array, **kwargs: Any) -> Any:
+        """The model's pure forward function: ``model.apply(model.params, x)``.
+
+        Keyword arguments (``state=``, ``key=``, ``training=``) follow the layer contract.
+        """
+        return self.net.apply(params, x, **kwargs)
+
+    # -- weights ----------------------------------------------------------------------------
+    def _require_built(self, method: str) -> None:
+        if not self.built:
+            raise ValueError(
+                f"model.{method}() needs a built model: give the first layer input_shape, call "
+                "model.build(input_shape), or fit it on data first."
+            )
+
+    def get_weights(self) -> list[np.ndarray]:
+        """All weights as NumPy arrays in Keras's order (per layer: kernel, bias, ...)."""
+        self._require_built("get_weights")
+        return [np.asarray(w) for w in self.net.weights_of(self.params, self.state)]
+
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        """Replace all weights, given in :meth:`get_weights`'s order and shapes."""
+        self._require_built("set_weights")
+        shapes = Serial(self._layers).input_shapes(self._input_shape)
+        expected = [
+            s
+            for layer, shp in zip(self._layers, shapes, strict=False)
+            for s in layer.weight_shapes(shp)
+        ]
+        weights = list(weights)
+        got = [tuple(np.shape(w)) for w in weights]
+        if got != expected:
+            raise ValueError(
+                f"set_weights expected {len(expected)} arrays of shapes {expected}, got "
+                f"{len(got)} of shapes {got}."
+            )
+        params, state, i = [], [], 0
+        for layer, p, s, shp in zip(self._layers, self.params, self.state, shapes, strict=False):
+            k = len(layer.weight_shapes(shp))
+            new_p, new_s = layer.from_weights(weights[i : i + k], p, s)
+            params.append(new_p)
+            state.append(new_s)
+            i += k
+        self.params, self.state = params, state
+
+    def count_params(self) -> int:
+        """Number of scalars in the parameters and state."""
+        self._require_built("count_params")
+        return count_params(self.params) + count_params(self.state)
+
+    def summary(self, print_fn: Any = print) -> None:
+        """Print the layers, their output shapes and parameter counts."""
+        rows = [("Layer (type)", "Output Shape", "Param #")]
+        trainable = non_trainable = 0
+        shapes = (
+            Serial(self._layers).input_shapes(self._input_shape)[1:]
+            if self.built
+            else [None] * len(self._layers)
+        )
+        for i, (layer, shape) in enumerate(zip(self._layers, shapes, strict=True)):
+            p = count_params(self.params[i]) if self.built else 0
+            s = count_params(self.state[i]) if self.built else 0
+            trainable += p
+            non_trainable += s
+            out = "?" if shape is None else str((None, *shape))
+            rows.append(
+                (f"{layer.name} ({type(layer).__name__})", out, str(p + s) if self.built else "?")
+            )
+        widths = [max(len(r[c]) for r in rows) + 2 for c in range(3)]
+        line = "-" * sum(widths)
+        print_fn(f'Model: "{self.name}"')
+        print_fn(line)
+        for j, row in enumerate(rows):
+            print_fn("".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+            print_fn("=" * len(line) if j == 0 else line)
+        print_fn(f"Total params: {trainable + non_trainable}")
+        print_fn(f"Trainable params: {trainable}")
+        print_fn(f"Non-trainable params: {non_trainable}")
+
+
+def _snake(name: str) -> str:
+    out = []
+    for i, ch in enumerate(name):
+        if ch.isupper() and i and not name[i - 1].isupper():
+            out.append("_")
+        out.append(ch.lower())
+    return "".join(out)
+
+
+def _chunks(steps: int, rest: np.ndarray, progress: bool):
+    """Split an epoch's steps into chunks (one compiled call each); the last takes ``rest``."""
+    empty = rest[:0]
+    if not progress or steps <= PROGRESS_UPDATES:
+        size = max(steps, 1)
+    else:
+        size = math.ceil(steps / PROGRESS_UPDATES)
+    starts = list(range(0, steps, size)) or [0]
+    for j, start in enumerate(starts):
+        last = j == len(starts) - 1
+        yield start, min(start + size, steps), rest if last else empty
+
+
+def _add_sums(total: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+    if total is None:
+        return {k: np.float64(v) for k, v in new.items()}
+    return {k: total[k] + np.float64(v) for k, v in new.items()}
+
+
+def _due(epoch: int, validation_freq: int | Sequence[int]) -> bool:
+    if isinstance(validation_freq, int):
+        return (epoch + 1) % validation_freq == 0
+    return (epoch + 1) in set(validation_freq)

@@ -1,0 +1,93 @@
+"""Name → object tables for activations, initializers, losses, metrics and optimizers.
+
+Every place that accepts a name (``activation="relu"``, ``loss="mse"``) resolves it through a
+:class:`Registry`, so an unknown name always gives the same clear error: the argument, the value
+received, the valid names and the closest match. Users register their own callables under a name
+so that models which use them can be saved and loaded::
+
+    >>> import jax.numpy as jnp
+    >>> from fnn import activations
+    >>> @activations.register("squareplus")
+    ... def squareplus(x):
+    ...     return (x + jnp.sqrt(x * x + 4.0)) / 2
+    >>> activations.get("squareplus") is squareplus
+    True
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterator
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+def unknown_name_error(argument: str, value: object, valid: list[str]) -> ValueError:
+    """Build the ValueError raised for a name that is not in ``valid``."""
+    close = difflib.get_close_matches(str(value).lower(), valid, n=1, cutoff=0.5)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return ValueError(
+        f"Unknown {argument} {value!r}.{hint} Valid names: {', '.join(sorted(valid))}."
+    )
+
+
+class Registry(Generic[T]):
+    """A case-insensitive table of named objects of one kind (``kind`` names the argument)."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._table: dict[str, T] = {}
+
+    def register(self, name: str, obj: T | None = None, *, overwrite: bool = False) -> Any:
+        """Register ``obj`` under ``name``; without ``obj``, return a decorator that does."""
+
+        def add(o: T) -> T:
+            key = name.lower()
+            if key in self._table and not overwrite and self._table[key] is not o:
+                raise ValueError(
+                    f"{self.kind} name {name!r} is already registered; pass overwrite=True to "
+                    "replace it."
+                )
+            self._table[key] = o
+            return o
+
+        return add if obj is None else add(obj)
+
+    def get(self, name: str) -> T:
+        """Return the object registered under ``name`` or raise a ValueError naming the choices."""
+        if not isinstance(name, str):
+            raise TypeError(f"{self.kind} must be a string name, got {type(name).__name__}.")
+        try:
+            return self._table[name.lower()]
+        except KeyError:
+            raise unknown_name_error(self.kind, name, list(self._table)) from None
+
+    def name_of(self, obj: object) -> str | None:
+        """The registered name of ``obj`` (the first one, if several), or None."""
+        for key, value in self._table.items():
+            if value is obj:
+                return key
+        return None
+
+    def names(self) -> list[str]:
+        """All registered names, sorted."""
+        return sorted(self._table)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._table
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+
+def resolve(registry: Registry[Callable[..., Any]], identifier: Any, argument: str) -> Any:
+    """Resolve a name through ``registry``; pass callables through; reject anything else."""
+    if isinstance(identifier, str):
+        return registry.get(identifier)
+    if callable(identifier):
+        return identifier
+    raise TypeError(
+        f"{argument} must be a name ({', '.join(registry.names())}) or a callable, "
+        f"got {type(identifier).__name__}: {identifier!r}."
+    )

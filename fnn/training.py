@@ -1,0 +1,268 @@
+"""Pure training functions: the train step, the eval step, and the fused loops ``fit`` runs.
+
+``Sequential.fit`` is built from exactly these functions; a hand-written jitted loop can use them
+the same way::
+
+    >>> import jax, jax.numpy as jnp
+    >>> from fnn import training
+    >>> from fnn.layers import Dense, serial
+    >>> from fnn.optimizers import Adam
+    >>> net = serial(Dense(16, activation="relu"), Dense(3, activation="softmax"))
+    >>> opt = Adam(0.01)
+    >>> params = net.init(jax.random.key(0), 4)
+    >>> opt_state = opt.init(params)
+    >>> step = jax.jit(training.make_train_step(net, "categorical_crossentropy", opt, ["accuracy"]))
+    >>> x, y = jnp.ones((8, 4)), jax.nn.one_hot(jnp.zeros(8, int), 3)
+    >>> params, opt_state, logs = step(params, opt_state, (x, y))
+    >>> sorted(logs)
+    ['accuracy', 'loss']
+
+A batch is ``(x, y)`` or ``(x, y, sample_weight)``. Networks with state (batch normalization)
+or randomness (dropout) pass ``state=`` and ``key=``; with ``state=`` the step returns
+``(params, opt_state, state, logs)``.
+
+When the network ends in softmax (sigmoid) and the loss is categorical, sparse categorical
+(binary) cross-entropy on probabilities, the loss is computed from the logits instead, with
+log-softmax (log-sigmoid): exact and finite however confident the prediction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from fnn import activations
+from fnn import losses as losses_lib
+from fnn import metrics as metrics_lib
+from fnn.layers import Layer
+
+Batch = tuple[jax.Array, ...]
+Logs = dict[str, jax.Array]
+
+
+class Objective(NamedTuple):
+    """What the training functions optimise: the network computing the loss's input, the loss,
+    and the function turning that input into the network's real output (for metrics)."""
+
+    net: Layer
+    loss: losses_lib.Loss
+    to_output: Callable[[jax.Array], jax.Array]
+
+
+def objective(net: Layer, loss: Any) -> Objective:
+    """Resolve ``loss`` for ``net``, fusing a final softmax/sigmoid into the loss when exact."""
+    loss_obj = losses_lib.get(loss)
+    act = net.output_activation
+    fusible = (
+        isinstance(
+            loss_obj, (losses_lib.CategoricalCrossentropy, losses_lib.SparseCategoricalCrossentropy)
+        )
+        and activations.is_named(act, "softmax")
+    ) or (
+        isinstance(loss_obj, losses_lib.BinaryCrossentropy) and activations.is_named(act, "sigmoid")
+    )
+    if fusible and not loss_obj.from_logits:
+        return Objective(net.without_output_activation(), type(loss_obj)(from_logits=True), act)
+    return Objective(net, loss_obj, activations.linear)
+
+
+def _unpack(batch: Sequence[Any]) -> tuple[jax.Array, jax.Array, jax.Array | None]:
+    if len(batch) == 2:
+        return batch[0], batch[1], None
+    if len(batch) == 3:
+        return batch[0], batch[1], batch[2]
+    raise ValueError(f"batch must be (x, y) or (x, y, sample_weight), got {len(batch)} items.")
+
+
+def _weighted_mean(values: jax.Array, weight: jax.Array | None) -> jax.Array:
+    values = values.astype(jnp.float32)
+    if weight is None:
+        return jnp.mean(values)
+    return jnp.sum(values * weight) / jnp.maximum(jnp.sum(weight), 1e-12)
+
+
+def _loss_value(per_example: jax.Array, weight: jax.Array | None) -> jax.Array:
+    # Keras's sum_over_batch_size: weighted sum divided by the number of examples.
+    per_example = per_example.astype(jnp.float32)
+    if weight is None:
+        return jnp.mean(per_example)
+    return jnp.sum(per_example * weight) / per_example.size
+
+
+def _metric_logs(
+    metric_list: Sequence[metrics_lib.Metric], y: jax.Array, y_pred: jax.Array, w: Any
+) -> Logs:
+    return {m.name: _weighted_mean(m.fn(y, y_pred), w) for m in metric_list}
+
+
+def make_train_step(
+    net: Layer,
+    loss: Any,
+    optimizer: optax.GradientTransformation,
+    metrics: Any = None,
+) -> Callable[..., Any]:
+    """Build ``train_step(params, opt_state, batch, state=None, key=None)``.
+
+    Returns ``(params, opt_state, logs)``, or ``(params, opt_state, state, logs)`` when
+    ``state`` is given; ``logs`` holds the batch's ``loss`` (with regularization) and metrics,
+    computed from the forward pass before the update (as Keras reports them). Pure: jit it.
+    """
+    obj = objective(net, loss)
+    metric_list = metrics_lib.get_list(metrics, obj.loss)
+
+    def train_step(params, opt_state, batch, state=None, key=None):
+        x, y, w = _unpack(batch)
+        st = net.empty_state() if state is None else state
+
+        def total_loss(p):
+            z, new_state = obj.net.call(p, st, x, key=key, training=True)
+            value = _loss_value(obj.loss.call(y, z), w) + obj.net.regularization_loss(p)
+            return value, (z, new_state)
+
+        (value, (z, new_state)), grads = jax.value_and_grad(total_loss, has_aux=True)(params)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        params = optax.apply_updates(params, updates)
+        logs = {"loss": value, **_metric_logs(metric_list, y, obj.to_output(z), w)}
+        if state is None:
+            return params, opt_state, logs
+        return params, opt_state, new_state, logs
+
+    return train_step
+
+
+def make_eval_step(net: Layer, loss: Any, metrics: Any = None) -> Callable[..., Logs]:
+    """Build ``eval_step(params, batch, state=None) -> logs`` (inference mode, no update)."""
+    obj = objective(net, loss)
+    metric_list = metrics_lib.get_list(metrics, obj.loss)
+
+    def eval_step(params, batch, state=None):
+        x, y, w = _unpack(batch)
+        st = net.empty_state() if state is None else state
+        z, _ = obj.net.call(params, st, x, training=False)
+        value = _loss_value(obj.loss.call(y, z), w) + obj.net.regularization_loss(params)
+        return {"loss": value, **_metric_logs(metric_list, y, obj.to_output(z), w)}
+
+    return eval_step
+
+
+def _take(data: Sequence[jax.Array | None], idx: jax.Array) -> tuple[Any, ...]:
+    return tuple(None if a is None else a.at[idx].get(mode="promise_in_bounds") for a in data)
+
+
+def _slice(data: Sequence[jax.Array | None], start: Any, size: int) -> tuple[Any, ...]:
+    return tuple(
+        None if a is None else jax.lax.dynamic_slice_in_dim(a, start, size, axis=0) for a in data
+    )
+
+
+def _drop_none(batch: tuple[Any, ...]) -> tuple[Any, ...]:
+    return batch if batch[-1] is not None else batch[:-1]
+
+
+def _accumulate(sums: Logs, logs: Logs, count: int) -> Logs:
+    out = {k: sums[k] + logs[k] * count for k in logs}
+    out["count"] = sums["count"] + count
+    return out
+
+
+def _zero_sums(step_logs: Any) -> Logs:
+    sums = {k: jnp.zeros((), jnp.float32) for k in step_logs}
+    sums["count"] = jnp.zeros((), jnp.float32)
+    return sums
+
+
+def make_train_loop(train_step: Callable[..., Any]) -> Callable[..., Any]:
+    """Fuse many train steps into one function (one XLA program when jitted).
+
+    ``loop(params, opt_state, state, data, order, rest, key, step0)`` runs one step per row of
+    ``order`` (an int array ``(steps, batch)`` of example indices into ``data = (x, y,
+    sample_weight or None)``) with ``lax.scan``, then one step on the ``rest`` indices (a
+    smaller last batch; shape ``(0,)`` for none). Step ``i`` gets the key
+    ``fold_in(key, step0 + i)``. Returns ``(params, opt_state, state, sums)`` where ``sums``
+    holds each log summed over examples, and ``count``.
+    """
+
+    def loop(params, opt_state, state, data, order, rest, key, step0):
+        def one(carry, batch, i):
+            params, opt_state, state, sums = carry
+            batch = _drop_none(batch)
+            k = jax.random.fold_in(key, step0 + i)
+            params, opt_state, state, logs = train_step(params, opt_state, batch, state, k)
+            return params, opt_state, state, _accumulate(sums, logs, batch[0].shape[0])
+
+        # One gather of the epoch's examples up front, then the scan reads contiguous batches:
+        # measured ~1.7x faster on CPU than a gather inside every step.
+        batches = _take(data, order)
+        probe = _drop_none(_take(data, order[0] if order.shape[0] else rest))
+        shapes = jax.eval_shape(train_step, params, opt_state, probe, state, key)
+        carry = (params, opt_state, state, _zero_sums(shapes[-1]))
+        steps = order.shape[0]
+        if steps:
+            carry, _ = jax.lax.scan(
+                lambda c, xs: (one(c, *xs), None), carry, (batches, jnp.arange(steps))
+            )
+        if rest.shape[0]:
+            carry = one(carry, _take(data, rest), steps)
+        return carry
+
+    return loop
+
+
+def make_eval_loop(eval_step: Callable[..., Logs], batch_size: int) -> Callable[..., Logs]:
+    """Fuse an evaluation pass: ``loop(params, state, data) -> sums`` over batches in order."""
+
+    def loop(params, state, data):
+        n = data[0].shape[0]
+        steps, rest = divmod(n, batch_size)
+
+        def one(sums, start, size):
+            logs = eval_step(params, _drop_none(_slice(data, start, size)), state)
+            return _accumulate(sums, logs, size)
+
+        probe = _drop_none(_slice(data, 0, batch_size if steps else rest))
+        sums = _zero_sums(jax.eval_shape(eval_step, params, probe, state))
+        if steps:
+            sums, _ = jax.lax.scan(
+                lambda s, i: (one(s, i * batch_size, batch_size), None), sums, jnp.arange(steps)
+            )
+        if rest:
+            sums = one(sums, steps * batch_size, rest)
+        return sums
+
+    return loop
+
+
+def make_predict_loop(net: Layer, batch_size: int) -> Callable[..., jax.Array]:
+    """Fuse inference: ``loop(params, state, x) -> y`` over batches in order, outputs stacked."""
+
+    def loop(params, state, x):
+        n = x.shape[0]
+        steps, rest = divmod(n, batch_size)
+
+        def forward(xb):
+            return net.call(params, state, xb, training=False)[0]
+
+        parts = []
+        if steps:
+
+            def body(_, i):
+                xb = jax.lax.dynamic_slice_in_dim(x, i * batch_size, batch_size, axis=0)
+                return None, forward(xb)
+
+            _, ys = jax.lax.scan(body, None, jnp.arange(steps))
+            parts.append(ys.reshape((steps * batch_size, *ys.shape[2:])))
+        if rest:
+            parts.append(forward(x[steps * batch_size :]))
+        return parts[0] if len(parts) == 1 else jnp.concatenate(parts, axis=0)
+
+    return loop
+
+
+def means(sums: dict[str, Any]) -> dict[str, float]:
+    """Turn a loop's ``sums`` (fetched to the host) into per-example means."""
+    count = float(sums["count"])
+    return {k: float(v) / count for k, v in sums.items() if k != "count"}

@@ -1,0 +1,973 @@
+#!/usr/bin/env python
+"""Benchmark fnn's training loop against a hand-written JAX + Optax floor and peer frameworks.
+
+Every contender runs in this one process, on whatever ``jax.devices()`` offers first (CPU, GPU
+or TPU; PyTorch uses CUDA when JAX does and CUDA is available to it, else the CPU).
+
+Workloads
+    seed   10-32-64-10 MLP, ReLU, softmax, categorical cross-entropy, Adam, batch 32,
+           60 000 learnable synthetic examples.
+    large  784-1024-1024-10 MLP, same recipe, batch 256, 16 384 examples.
+
+Contenders (``--contenders``; all by default)
+    floor           hand-written JAX + Optax: one ``jax.lax.scan`` per epoch over data already on
+                    the device as (steps, batch, features), in order, no shuffling, no metrics,
+                    params and optimizer state donated. The reference for ``ratio_to_floor``.
+    fnn             ``Sequential.fit(shuffle=True, metrics=['accuracy'], verbose=0)``.
+    fnn_verbose     the same with ``verbose=1`` (progress output sent to a null stream); seed
+                    workload only; also reports ``overhead_vs_fnn``.
+    keras           Keras 3 on the JAX backend, as shipped (``fit`` with shuffle and accuracy).
+    keras_spe       the same with ``steps_per_execution`` = steps per epoch.
+    flax_nnx        Flax NNX, ``nnx.jit`` train step called once per batch from Python, host
+                    batches shuffled each epoch, loss and accuracy computed in the step.
+    torch           PyTorch eager loop, data as tensors on the device, shuffled each epoch.
+    predict_floor   jitted raw forward pass (``lax.map`` over on-device batches), result copied
+                    to the host. The reference for ``fnn_predict``.
+    fnn_predict     ``Sequential.predict(X, batch_size=batch)``.
+    evaluate_floor  jitted scan summing loss and correct predictions over on-device batches.
+                    The reference for ``fnn_evaluate``.
+    fnn_evaluate    ``Sequential.evaluate(X, Y, batch_size=batch, verbose=0)``.
+
+Each contender runs one warm-up epoch (timed as ``compile_s``: time from building the model to
+the end of the first epoch, compilation included) and then ``--epochs`` timed epochs; the
+reported throughput uses the median timed epoch. A contender that fails is recorded with its
+error message and the run goes on; a peer framework that is not installed is reported as
+"not installed".
+
+Usage::
+
+    python scripts/bench.py                      # full default run, writes bench.json
+    python scripts/bench.py --quick              # tiny sizes, a few seconds
+    python scripts/bench.py --workloads seed --contenders floor,fnn --epochs 5 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as _dt
+import gc
+import importlib
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+import traceback
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+try:  # not available on Windows
+    import resource
+except ImportError:  # pragma: no cover
+    resource = None  # type: ignore[assignment]
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+LEARNING_RATE = 1e-3
+TRAIN, PREDICT, EVALUATE = "train", "predict", "evaluate"
+
+Params = list[tuple[jax.Array, jax.Array]]
+
+
+# --------------------------------------------------------------------------------------------
+# Configuration
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A model shape, a batch size and a data-set size to train on."""
+
+    name: str
+    sizes: tuple[int, ...]
+    batch_size: int
+    n_examples: int
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Number of batches in one epoch (``n_examples`` is a multiple of ``batch_size``)."""
+        return self.n_examples // self.batch_size
+
+    @property
+    def forward_flops_per_example(self) -> int:
+        """Matmul FLOPs of one forward pass for one example: ``2 * in * out`` per dense layer."""
+        return sum(2 * a * b for a, b in zip(self.sizes[:-1], self.sizes[1:], strict=True))
+
+    @property
+    def train_flops_per_example(self) -> int:
+        """Forward plus backward FLOPs for one example, counted as three forward passes."""
+        return 3 * self.forward_flops_per_example
+
+
+WORKLOADS: dict[str, Workload] = {
+    "seed": Workload("seed", (10, 32, 64, 10), 32, 60_000),
+    "large": Workload("large", (784, 1024, 1024, 10), 256, 16_384),
+}
+QUICK_WORKLOADS: dict[str, Workload] = {
+    "seed": Workload("seed", (10, 32, 64, 10), 32, 1_024),
+    "large": Workload("large", (784, 128, 128, 10), 128, 512),
+}
+
+
+@dataclass
+class Context:
+    """Everything a contender needs: the workload, its data, and how long to run."""
+
+    workload: Workload
+    x: np.ndarray
+    y: np.ndarray
+    timed_epochs: int
+    seed: int
+    cache: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Timing:
+    """What a contender measured: the first epoch and each timed epoch, in seconds."""
+
+    first_epoch_s: float
+    epoch_s: list[float]
+    steps_per_epoch: int
+    examples_per_epoch: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class NotInstalledError(Exception):
+    """Raised when a peer framework cannot be imported because it is not installed."""
+
+
+# --------------------------------------------------------------------------------------------
+# Data, hand-written model, and helpers
+# --------------------------------------------------------------------------------------------
+
+
+def make_data(workload: Workload, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return learnable synthetic data: Gaussian inputs labelled by a random linear teacher.
+
+    Args:
+        workload: gives the number of examples, input width and number of classes.
+        seed: seed of the NumPy generator, so every run sees the same data.
+
+    Returns:
+        ``(x, y)`` with ``x`` float32 ``(n, in)`` and ``y`` one-hot float32 ``(n, classes)``.
+    """
+    rng = np.random.default_rng(seed)
+    n, n_in, n_out = workload.n_examples, workload.sizes[0], workload.sizes[-1]
+    x = rng.standard_normal((n, n_in), dtype=np.float32)
+    teacher = rng.standard_normal((n_in, n_out), dtype=np.float32)
+    labels = np.argmax(x @ teacher, axis=1)
+    y = np.eye(n_out, dtype=np.float32)[labels]
+    return x, y
+
+
+def init_params(sizes: tuple[int, ...], seed: int) -> Params:
+    """Glorot-uniform weights and zero biases for an MLP with the given layer widths."""
+    keys = jax.random.split(jax.random.key(seed), len(sizes) - 1)
+    params = []
+    for key, n_in, n_out in zip(keys, sizes[:-1], sizes[1:], strict=True):
+        limit = math.sqrt(6.0 / (n_in + n_out))
+        w = jax.random.uniform(key, (n_in, n_out), jnp.float32, -limit, limit)
+        params.append((w, jnp.zeros((n_out,), jnp.float32)))
+    return params
+
+
+def mlp_logits(params: Params, x: jax.Array) -> jax.Array:
+    """Forward pass of the MLP: ReLU hidden layers, linear output (the logits)."""
+    for w, b in params[:-1]:
+        x = jax.nn.relu(x @ w + b)
+    w, b = params[-1]
+    return x @ w + b
+
+
+def batched(x: np.ndarray, batch_size: int) -> np.ndarray:
+    """Reshape ``(n, ...)`` into ``(n // batch_size, batch_size, ...)``, dropping any remainder."""
+    steps = x.shape[0] // batch_size
+    return x[: steps * batch_size].reshape(steps, batch_size, *x.shape[1:])
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    """Run ``fn`` once and return the elapsed wall-clock seconds."""
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def run_epochs(
+    build: Callable[[], Any], epoch: Callable[[Any], None], ctx: Context, **extra: Any
+) -> Timing:
+    """Time ``build`` plus one warm-up epoch, then ``ctx.timed_epochs`` further epochs.
+
+    Args:
+        build: creates the model or state; its time counts towards the first epoch.
+        epoch: runs one full epoch on what ``build`` returned and blocks until it is done.
+        ctx: the benchmark context.
+        **extra: stored in ``Timing.extra``.
+    """
+    start = time.perf_counter()
+    state = build()
+    epoch(state)
+    first = time.perf_counter() - start
+    times = [timed(lambda: epoch(state)) for _ in range(ctx.timed_epochs)]
+    wl = ctx.workload
+    return Timing(first, times, wl.steps_per_epoch, wl.n_examples, dict(extra))
+
+
+def import_optional(module: str) -> Any:
+    """Import ``module``, raising :class:`NotInstalledError` if its package is absent."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and module.startswith(exc.name):
+            raise NotInstalledError(f"{exc.name} not installed") from exc
+        raise
+
+
+def import_fnn() -> Any:
+    """Import fnn, falling back to the repository checkout this script lives in."""
+    try:
+        return importlib.import_module("fnn")
+    except ModuleNotFoundError as exc:
+        if exc.name != "fnn" or not (REPO_ROOT / "fnn" / "__init__.py").is_file():
+            raise
+        sys.path.insert(0, str(REPO_ROOT))
+        return importlib.import_module("fnn")
+
+
+def package_version(name: str) -> str | None:
+    """Installed version of distribution ``name``, or None when it is not installed."""
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+@contextlib.contextmanager
+def silenced() -> Iterator[None]:
+    """Send everything written to ``sys.stdout`` and ``sys.stderr`` to a null stream."""
+    with (
+        open(os.devnull, "w") as null,
+        contextlib.redirect_stdout(null),
+        contextlib.redirect_stderr(null),
+    ):
+        yield
+
+
+# --------------------------------------------------------------------------------------------
+# Floors: plain JAX + Optax
+# --------------------------------------------------------------------------------------------
+
+
+def run_floor(ctx: Context) -> Timing:
+    """Hand-written JAX + Optax training: one donated ``lax.scan`` per epoch, in order."""
+    wl = ctx.workload
+    tx = optax.adam(LEARNING_RATE)
+
+    def loss_fn(params: Params, x: jax.Array, y: jax.Array) -> jax.Array:
+        return optax.softmax_cross_entropy(mlp_logits(params, x), y).mean()
+
+    def step(carry: tuple[Params, Any], batch: tuple[jax.Array, jax.Array]) -> tuple[Any, Any]:
+        params, opt_state = carry
+        loss, grads = jax.value_and_grad(loss_fn)(params, *batch)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), opt_state), loss
+
+    def train_epoch(params: Params, opt_state: Any, xs: jax.Array, ys: jax.Array) -> tuple:
+        (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), (xs, ys))
+        return params, opt_state, losses.mean()
+
+    train_epoch_jit = jax.jit(train_epoch, donate_argnums=(0, 1))
+    state: dict[str, Any] = {}
+
+    def build() -> dict[str, Any]:
+        params = init_params(wl.sizes, ctx.seed)
+        state.update(
+            params=params,
+            opt_state=tx.init(params),
+            xs=jax.device_put(batched(ctx.x, wl.batch_size)),
+            ys=jax.device_put(batched(ctx.y, wl.batch_size)),
+        )
+        return state
+
+    def epoch(s: dict[str, Any]) -> None:
+        s["params"], s["opt_state"], loss = train_epoch_jit(
+            s["params"], s["opt_state"], s["xs"], s["ys"]
+        )
+        s["loss"] = float(loss)
+
+    timing = run_epochs(build, epoch, ctx)
+    timing.extra["final_loss"] = state["loss"]
+    return timing
+
+
+def run_predict_floor(ctx: Context) -> Timing:
+    """Jitted raw forward pass over on-device batches; the softmax output is copied to the host."""
+    wl = ctx.workload
+
+    @jax.jit
+    def predict(params: Params, xs: jax.Array) -> jax.Array:
+        probs = jax.lax.map(lambda x: jax.nn.softmax(mlp_logits(params, x)), xs)
+        return probs.reshape(-1, probs.shape[-1])
+
+    def build() -> tuple[Params, jax.Array]:
+        return init_params(wl.sizes, ctx.seed), jax.device_put(batched(ctx.x, wl.batch_size))
+
+    def epoch(state: tuple[Params, jax.Array]) -> None:
+        np.asarray(predict(*state))
+
+    return run_epochs(build, epoch, ctx)
+
+
+def run_evaluate_floor(ctx: Context) -> Timing:
+    """Jitted scan summing cross-entropy and correct predictions over on-device batches."""
+    wl = ctx.workload
+
+    @jax.jit
+    def evaluate(params: Params, xs: jax.Array, ys: jax.Array) -> jax.Array:
+        def body(carry: jax.Array, batch: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, None]:
+            x, y = batch
+            logits = mlp_logits(params, x)
+            loss = optax.softmax_cross_entropy(logits, y).sum()
+            correct = jnp.sum(jnp.argmax(logits, -1) == jnp.argmax(y, -1)).astype(jnp.float32)
+            return carry + jnp.stack([loss, correct]), None
+
+        total, _ = jax.lax.scan(body, jnp.zeros(2, jnp.float32), (xs, ys))
+        return total / (xs.shape[0] * xs.shape[1])
+
+    def build() -> tuple[Params, jax.Array, jax.Array]:
+        xs = jax.device_put(batched(ctx.x, wl.batch_size))
+        ys = jax.device_put(batched(ctx.y, wl.batch_size))
+        return init_params(wl.sizes, ctx.seed), xs, ys
+
+    def epoch(state: tuple[Params, jax.Array, jax.Array]) -> None:
+        np.asarray(evaluate(*state))
+
+    return run_epochs(build, epoch, ctx)
+
+
+# --------------------------------------------------------------------------------------------
+# fnn
+# --------------------------------------------------------------------------------------------
+
+
+def build_fnn_model(ctx: Context) -> Any:
+    """Build and compile the workload's MLP with fnn's Keras-style API."""
+    import_fnn()
+    Sequential = importlib.import_module("fnn.models").Sequential
+    Dense = importlib.import_module("fnn.layers").Dense
+
+    sizes = ctx.workload.sizes
+    model = Sequential(seed=ctx.seed)
+    model.add(Dense(sizes[1], activation="relu", input_shape=sizes[0]))
+    for width in sizes[2:-1]:
+        model.add(Dense(width, activation="relu"))
+    model.add(Dense(sizes[-1], activation="softmax"))
+    model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    return model
+
+
+def run_fnn_fit(ctx: Context, verbose: int = 0) -> Timing:
+    """Time ``fnn`` ``fit`` one epoch per call, with shuffling and the accuracy metric.
+
+    With ``verbose=1`` the progress output goes to a null stream.
+    """
+    wl = ctx.workload
+    last: dict[str, Any] = {}
+
+    def epoch(model: Any) -> None:
+        with silenced() if verbose else contextlib.nullcontext():
+            hist = model.fit(
+                ctx.x, ctx.y, batch_size=wl.batch_size, epochs=1, verbose=verbose, shuffle=True
+            )
+        last.update({k: float(v[-1]) for k, v in hist.history.items()})
+
+    timing = run_epochs(lambda: build_fnn_model(ctx), epoch, ctx)
+    timing.extra.update({f"final_{k}": v for k, v in last.items()})
+    return timing
+
+
+def run_fnn(ctx: Context) -> Timing:
+    """``fnn`` fit with ``verbose=0``."""
+    return run_fnn_fit(ctx, verbose=0)
+
+
+def run_fnn_verbose(ctx: Context) -> Timing:
+    """``fnn`` fit with ``verbose=1`` (progress bar to a null stream)."""
+    return run_fnn_fit(ctx, verbose=1)
+
+
+def run_fnn_predict(ctx: Context) -> Timing:
+    """Time ``fnn`` ``predict`` over the whole data set at the workload's batch size."""
+    wl = ctx.workload
+
+    def epoch(model: Any) -> None:
+        np.asarray(model.predict(ctx.x, batch_size=wl.batch_size))
+
+    return run_epochs(lambda: build_fnn_model(ctx), epoch, ctx)
+
+
+def run_fnn_evaluate(ctx: Context) -> Timing:
+    """Time ``fnn`` ``evaluate`` over the whole data set at the workload's batch size."""
+    wl = ctx.workload
+
+    def epoch(model: Any) -> None:
+        model.evaluate(ctx.x, ctx.y, batch_size=wl.batch_size, verbose=0)
+
+    return run_epochs(lambda: build_fnn_model(ctx), epoch, ctx)
+
+
+# --------------------------------------------------------------------------------------------
+# Peer frameworks
+# --------------------------------------------------------------------------------------------
+
+
+def run_keras_fit(ctx: Context, steps_per_execution: int = 1) -> Timing:
+    """Keras 3 on the JAX backend: ``fit`` one epoch per call, shuffle and accuracy, as shipped.
+
+    Args:
+        ctx: the benchmark context.
+        steps_per_execution: passed to ``Model.compile``.
+    """
+    keras = import_optional("keras")
+    if keras.backend.backend() != "jax":
+        raise RuntimeError(f"keras runs on the {keras.backend.backend()!r} backend, not 'jax'")
+    wl = ctx.workload
+    last: dict[str, Any] = {}
+
+    def build() -> Any:
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(ctx.seed)
+        layers = [keras.Input((wl.sizes[0],))]
+        layers += [keras.layers.Dense(w, activation="relu") for w in wl.sizes[1:-1]]
+        layers.append(keras.layers.Dense(wl.sizes[-1], activation="softmax"))
+        model = keras.Sequential(layers)
+        model.compile(
+            optimizer="adam",
+            loss="categorical_crossentropy",
+            metrics=["accuracy"],
+            steps_per_execution=steps_per_execution,
+        )
+        return model
+
+    def epoch(model: Any) -> None:
+        hist = model.fit(ctx.x, ctx.y, batch_size=wl.batch_size, epochs=1, shuffle=True, verbose=0)
+        last.update({k: float(v[-1]) for k, v in hist.history.items()})
+
+    timing = run_epochs(build, epoch, ctx, steps_per_execution=steps_per_execution)
+    timing.extra.update({f"final_{k}": v for k, v in last.items()})
+    return timing
+
+
+def run_keras(ctx: Context) -> Timing:
+    """Keras 3 (JAX backend) as shipped."""
+    return run_keras_fit(ctx, steps_per_execution=1)
+
+
+def run_keras_spe(ctx: Context) -> Timing:
+    """Keras 3 (JAX backend) with ``steps_per_execution`` equal to the steps in an epoch."""
+    return run_keras_fit(ctx, steps_per_execution=ctx.workload.steps_per_epoch)
+
+
+def run_flax_nnx(ctx: Context) -> Timing:
+    """Flax NNX: an ``nnx.jit`` train step called per batch; host batches shuffled each epoch."""
+    nnx = import_optional("flax.nnx")
+    wl = ctx.workload
+
+    @nnx.jit
+    def train_step(model: Any, optimizer: Any, x: jax.Array, y: jax.Array) -> tuple:
+        def loss_fn(model: Any) -> tuple[jax.Array, jax.Array]:
+            logits = model(x)
+            return optax.softmax_cross_entropy(logits, y).mean(), logits
+
+        (loss, logits), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model)
+        optimizer.update(model, grads)
+        accuracy = jnp.mean(jnp.argmax(logits, -1) == jnp.argmax(y, -1))
+        return loss, accuracy
+
+    def build() -> tuple[Any, Any, np.random.Generator]:
+        rngs = nnx.Rngs(ctx.seed)
+        layers: list[Any] = []
+        for n_in, n_out in zip(wl.sizes[:-1], wl.sizes[1:], strict=True):
+            layers += [nnx.Linear(n_in, n_out, rngs=rngs), nnx.relu]
+        model = nnx.Sequential(*layers[:-1])
+        optimizer = nnx.Optimizer(model, optax.adam(LEARNING_RATE), wrt=nnx.Param)
+        return model, optimizer, np.random.default_rng(ctx.seed)
+
+    last: dict[str, float] = {}
+
+    def epoch(state: tuple[Any, Any, np.random.Generator]) -> None:
+        model, optimizer, rng = state
+        order = rng.permutation(wl.n_examples)
+        losses, accuracies = [], []
+        for i in range(wl.steps_per_epoch):
+            idx = order[i * wl.batch_size : (i + 1) * wl.batch_size]
+            loss, accuracy = train_step(model, optimizer, ctx.x[idx], ctx.y[idx])
+            losses.append(loss)
+            accuracies.append(accuracy)
+        last["final_loss"] = float(jnp.mean(jnp.stack(losses)))
+        last["final_accuracy"] = float(jnp.mean(jnp.stack(accuracies)))
+
+    timing = run_epochs(build, epoch, ctx)
+    timing.extra.update(last)
+    return timing
+
+
+def run_torch(ctx: Context) -> Timing:
+    """PyTorch eager training loop on tensors kept on the device, shuffled each epoch.
+
+    Uses CUDA when JAX runs on a GPU and PyTorch sees CUDA, else the CPU.
+    """
+    torch = import_optional("torch")
+    wl = ctx.workload
+    use_cuda = jax.default_backend() == "gpu" and torch.cuda.is_available()
+    device = torch.device("cuda" if use_cuda else "cpu")
+    if use_cuda:
+        torch.cuda.reset_peak_memory_stats(device)
+
+    def sync() -> None:
+        if use_cuda:
+            torch.cuda.synchronize(device)
+
+    def build() -> dict[str, Any]:
+        torch.manual_seed(ctx.seed)
+        layers: list[Any] = []
+        for n_in, n_out in zip(wl.sizes[:-1], wl.sizes[1:], strict=True):
+            layers += [torch.nn.Linear(n_in, n_out), torch.nn.ReLU()]
+        model = torch.nn.Sequential(*layers[:-1]).to(device)
+        return {
+            "model": model,
+            "optimizer": torch.optim.Adam(model.parameters(), lr=LEARNING_RATE),
+            "x": torch.from_numpy(ctx.x).to(device),
+            "y": torch.from_numpy(ctx.y.argmax(axis=1)).to(device),
+        }
+
+    loss_fn = torch.nn.CrossEntropyLoss()
+    last: dict[str, float] = {}
+
+    def epoch(s: dict[str, Any]) -> None:
+        model, optimizer, x, y = s["model"], s["optimizer"], s["x"], s["y"]
+        order = torch.randperm(wl.n_examples, device=device)
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device, dtype=torch.long)
+        for i in range(wl.steps_per_epoch):
+            idx = order[i * wl.batch_size : (i + 1) * wl.batch_size]
+            xb, yb = x[idx], y[idx]
+            optimizer.zero_grad(set_to_none=True)
+            logits = model(xb)
+            loss = loss_fn(logits, yb)
+            loss.backward()
+            optimizer.step()
+            with torch.no_grad():
+                loss_sum += loss.detach()
+                correct += (logits.argmax(dim=1) == yb).sum()
+        sync()
+        last["final_loss"] = float(loss_sum) / wl.steps_per_epoch
+        last["final_accuracy"] = float(correct) / (wl.steps_per_epoch * wl.batch_size)
+
+    timing = run_epochs(build, epoch, ctx, torch_device=str(device))
+    timing.extra.update(last)
+    if use_cuda:
+        timing.extra["peak_memory_bytes"] = int(torch.cuda.max_memory_allocated(device))
+        timing.extra["peak_memory_source"] = "torch.cuda.max_memory_allocated"
+    return timing
+
+
+# --------------------------------------------------------------------------------------------
+# The contender table, measurement and reporting
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Contender:
+    """One thing to time: its kind, the row it is compared with, and how to run it."""
+
+    name: str
+    kind: str
+    baseline: str | None
+    run: Callable[[Context], Timing]
+    only_workloads: tuple[str, ...] | None = None
+
+
+CONTENDERS: tuple[Contender, ...] = (
+    Contender("floor", TRAIN, "floor", run_floor),
+    Contender("fnn", TRAIN, "floor", run_fnn),
+    Contender("fnn_verbose", TRAIN, "floor", run_fnn_verbose, only_workloads=("seed",)),
+    Contender("keras", TRAIN, "floor", run_keras),
+    Contender("keras_spe", TRAIN, "floor", run_keras_spe),
+    Contender("flax_nnx", TRAIN, "floor", run_flax_nnx),
+    Contender("torch", TRAIN, "floor", run_torch),
+    Contender("predict_floor", PREDICT, "predict_floor", run_predict_floor),
+    Contender("fnn_predict", PREDICT, "predict_floor", run_fnn_predict),
+    Contender("evaluate_floor", EVALUATE, "evaluate_floor", run_evaluate_floor),
+    Contender("fnn_evaluate", EVALUATE, "evaluate_floor", run_fnn_evaluate),
+)
+CONTENDER_NAMES = tuple(c.name for c in CONTENDERS)
+
+DEFINITIONS = {
+    "examples_per_s": "examples per second over the median timed epoch (pass over the data)",
+    "step_us": "median timed epoch divided by the number of batches, in microseconds",
+    "compile_s": "seconds from building the model to the end of the first (warm-up) epoch, "
+    "compilation included",
+    "gflops": "achieved GFLOP/s counting 2*in*out per dense layer per example forward, "
+    "times 3 for training (forward + backward)",
+    "peak_fraction": "gflops divided by the measured float32 matmul peak (peak_matmul)",
+    "peak_memory_bytes": "device peak_bytes_in_use when the device reports memory stats (a "
+    "high-water mark of the whole run so far), else the process's peak resident set size while "
+    "the contender ran (reset before it through /proc/self/clear_refs where Linux allows, else "
+    "the whole run's maximum); everything the process holds counts, e.g. the data set and "
+    "imported libraries (see peak_memory_source)",
+    "ratio_to_floor": "median epoch time divided by that of the baseline row of the same kind "
+    "(floor, predict_floor or evaluate_floor); 1.0 = as fast as the floor, 2.0 = twice as slow",
+    "overhead_vs_fnn": "fnn_verbose only: its median epoch time divided by fnn's (verbose=0)",
+}
+
+
+def reset_peak_rss() -> bool:
+    """Reset the kernel's peak-RSS counter of this process (Linux 4.0+); True on success."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def peak_memory(rss_reset: bool) -> tuple[int | None, str | None]:
+    """Return the device's peak bytes in use if it reports them, else the process peak RSS.
+
+    Args:
+        rss_reset: whether :func:`reset_peak_rss` succeeded before the contender ran, so the
+            process's peak RSS (VmHWM) covers that contender only.
+    """
+    with contextlib.suppress(Exception):
+        stats = jax.devices()[0].memory_stats()
+        if stats and "peak_bytes_in_use" in stats:
+            return int(stats["peak_bytes_in_use"]), "device peak_bytes_in_use (whole run)"
+    if rss_reset:
+        with contextlib.suppress(OSError, ValueError):
+            for line in Path("/proc/self/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    kib = int(line.split()[1])
+                    return kib * 1024, "process peak RSS during the contender"
+    if resource is None:
+        return None, None
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(rss) * (1 if sys.platform == "darwin" else 1024), "process max RSS (whole run)"
+
+
+def measure_matmul_peak(n: int, repeats: int, chain: int) -> dict[str, Any]:
+    """Measure float32 matmul throughput on the default device.
+
+    One jitted program multiplies ``chain`` times in sequence by an ``n x n`` matrix (scaled so
+    values stay bounded); the best of ``repeats`` runs gives the peak.
+    """
+    ka, kb = jax.random.split(jax.random.key(0))
+    a = jax.random.normal(ka, (n, n), jnp.float32)
+    b = jax.random.normal(kb, (n, n), jnp.float32) / math.sqrt(n)
+
+    @jax.jit
+    def chained(a: jax.Array, b: jax.Array) -> jax.Array:
+        return jax.lax.fori_loop(0, chain, lambda _, c: c @ b, a)
+
+    chained(a, b).block_until_ready()
+    best = min(timed(lambda: chained(a, b).block_until_ready()) for _ in range(repeats))
+    return {
+        "n": n,
+        "dtype": "float32",
+        "chain": chain,
+        "matmul_precision": str(jax.config.jax_default_matmul_precision or "default"),
+        "best_s": best,
+        "gflops": 2 * n**3 * chain / best / 1e9,
+    }
+
+
+def cpu_model() -> str | None:
+    """The CPU model name from /proc/cpuinfo when present, else ``platform.processor()``."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or None
+
+
+def describe_device() -> dict[str, Any]:
+    """The device the benchmark runs on, and the host around it."""
+    devices = jax.devices()
+    return {
+        "backend": jax.default_backend(),
+        "device": str(devices[0]),
+        "device_kind": devices[0].device_kind,
+        "device_count": len(devices),
+        "cpu_model": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "machine": platform.machine(),
+        "system": platform.system(),
+        "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+    }
+
+
+def collect_versions() -> dict[str, str | None]:
+    """Versions of Python and of every package a contender may use (None when absent)."""
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for name in ("jax", "jaxlib", "optax", "numpy", "fnn", "keras", "flax", "torch"):
+        versions[name] = package_version(name)
+    if versions["fnn"] is None:
+        with contextlib.suppress(Exception):
+            versions["fnn"] = getattr(import_fnn(), "__version__", None)
+    return versions
+
+
+def measure(contender: Contender, ctx: Context, peak_gflops: float | None) -> dict[str, Any]:
+    """Run one contender on one workload and return its result row; never raises ``Exception``.
+
+    A missing peer framework gives ``status`` "not installed"; any other failure gives
+    ``status`` "error" with the message in ``error``.
+    """
+    wl = ctx.workload
+    row: dict[str, Any] = {
+        "workload": wl.name,
+        "contender": contender.name,
+        "kind": contender.kind,
+        "status": "ok",
+        "error": None,
+    }
+    gc.collect()
+    rss_reset = reset_peak_rss()
+    try:
+        timing = contender.run(ctx)
+    except NotInstalledError as exc:
+        row.update(status="not installed", error=str(exc))
+        return row
+    except Exception as exc:
+        message = f"{type(exc).__name__}: {exc}".strip()
+        row.update(status="error", error=message[:2000])
+        print(f"[bench] {wl.name}/{contender.name} failed:", file=sys.stderr)
+        traceback.print_exc(file=sys.stderr)
+        return row
+
+    median = statistics.median(timing.epoch_s)
+    flops = wl.train_flops_per_example if contender.kind == TRAIN else wl.forward_flops_per_example
+    examples_per_s = timing.examples_per_epoch / median
+    gflops = examples_per_s * flops / 1e9
+    memory, source = peak_memory(rss_reset)
+    row.update(
+        examples_per_s=examples_per_s,
+        step_us=median / timing.steps_per_epoch * 1e6,
+        compile_s=timing.first_epoch_s,
+        epoch_s_median=median,
+        epoch_s=timing.epoch_s,
+        gflops=gflops,
+        peak_fraction=gflops / peak_gflops if peak_gflops else None,
+        peak_memory_bytes=memory,
+        peak_memory_source=source,
+        ratio_to_floor=None,
+    )
+    row.update(timing.extra)
+    return row
+
+
+def add_ratios(rows: list[dict[str, Any]]) -> None:
+    """Fill ``ratio_to_floor`` (and ``overhead_vs_fnn``) for the rows of one workload."""
+    medians = {r["contender"]: r.get("epoch_s_median") for r in rows if r["status"] == "ok"}
+    baselines = {c.name: c.baseline for c in CONTENDERS}
+    for row in rows:
+        if row["status"] != "ok":
+            continue
+        base = medians.get(baselines[row["contender"]])
+        row["ratio_to_floor"] = row["epoch_s_median"] / base if base else None
+        if row["contender"] == "fnn_verbose":
+            fnn = medians.get("fnn")
+            row["overhead_vs_fnn"] = row["epoch_s_median"] / fnn if fnn else None
+
+
+def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
+    """Measure the matmul peak, then every selected contender on every selected workload."""
+    workloads = QUICK_WORKLOADS if args.quick else WORKLOADS
+    timed_epochs = args.epochs if args.epochs is not None else (2 if args.quick else 5)
+    device = describe_device()
+    on_cpu = device["backend"] == "cpu"
+    n = 1024 if on_cpu else 2048
+    print(f"[bench] measuring float32 matmul peak ({n}x{n}) ...", file=sys.stderr)
+    peak = measure_matmul_peak(n, repeats=3 if args.quick else 10, chain=2 if on_cpu else 20)
+    report: dict[str, Any] = {
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "config": {
+            "quick": args.quick,
+            "timed_epochs": timed_epochs,
+            "warmup_epochs": 1,
+            "seed": args.seed,
+            "workloads": args.workloads,
+            "contenders": args.contenders,
+        },
+        "device": device,
+        "versions": collect_versions(),
+        "peak_matmul": peak,
+        "workloads": {},
+        "results": [],
+        "definitions": DEFINITIONS,
+    }
+    for name in args.workloads:
+        wl = workloads[name]
+        report["workloads"][name] = {
+            **asdict(wl),
+            "steps_per_epoch": wl.steps_per_epoch,
+            "forward_flops_per_example": wl.forward_flops_per_example,
+            "train_flops_per_example": wl.train_flops_per_example,
+        }
+        x, y = make_data(wl, args.seed)
+        ctx = Context(wl, x, y, timed_epochs, args.seed)
+        rows = []
+        for contender in CONTENDERS:
+            if contender.name not in args.contenders:
+                continue
+            if contender.only_workloads and name not in contender.only_workloads:
+                continue
+            print(f"[bench] {name}: {contender.name} ...", file=sys.stderr, flush=True)
+            rows.append(measure(contender, ctx, peak["gflops"]))
+        add_ratios(rows)
+        report["results"].extend(rows)
+    return report
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    """Format a number with ``spec``, or a dash when it is missing."""
+    return "-" if value is None else format(value, spec)
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """Render the report as a plain-text table."""
+    dev, ver, peak = report["device"], report["versions"], report["peak_matmul"]
+    lines = [
+        f"device: {dev['device']} ({dev['device_kind']}, backend {dev['backend']}, "
+        f"{dev['device_count']} device(s)); cpu: {dev['cpu_model']} x{dev['cpu_count']}",
+        "versions: " + ", ".join(f"{k} {v}" for k, v in ver.items() if v is not None),
+        f"matmul peak: {peak['gflops']:.1f} GFLOP/s (float32 {peak['n']}x{peak['n']})",
+    ]
+    load = dev.get("load_average_at_start")
+    if load and dev["cpu_count"] and load[0] > 0.5 * dev["cpu_count"]:
+        lines.append(
+            f"warning: host load average {load[0]:.2f} at start on {dev['cpu_count']} cores; "
+            "other processes may have slowed the run"
+        )
+    header = (
+        f"{'contender':<15} {'kind':<8} {'examples/s':>11} {'step µs':>9} {'compile s':>9} "
+        f"{'GFLOP/s':>8} {'%peak':>6} {'mem MiB':>8} {'×floor':>7}  status"
+    )
+    sources = {r.get("peak_memory_source") for r in report["results"]} - {None}
+    for name, wl in report["workloads"].items():
+        sizes = "-".join(str(s) for s in wl["sizes"])
+        lines += [
+            "",
+            f"workload {name}: {sizes}, batch {wl['batch_size']}, {wl['n_examples']} examples, "
+            f"{wl['steps_per_epoch']} steps/epoch",
+            header,
+            "-" * len(header),
+        ]
+        for r in (r for r in report["results"] if r["workload"] == name):
+            mem = r.get("peak_memory_bytes")
+            frac = r.get("peak_fraction")
+            status = r["status"] if r["status"] == "ok" else f"{r['status']}: {r['error']}"
+            if r.get("overhead_vs_fnn") is not None:
+                status += f" (×{r['overhead_vs_fnn']:.2f} vs fnn verbose=0)"
+            lines.append(
+                f"{r['contender']:<15} {r['kind']:<8} {_fmt(r.get('examples_per_s'), ',.0f'):>11} "
+                f"{_fmt(r.get('step_us'), '.1f'):>9} {_fmt(r.get('compile_s'), '.2f'):>9} "
+                f"{_fmt(r.get('gflops'), '.2f'):>8} "
+                f"{_fmt(None if frac is None else 100 * frac, '.2f'):>6} "
+                f"{_fmt(None if mem is None else mem / 2**20, '.0f'):>8} "
+                f"{_fmt(r.get('ratio_to_floor'), '.2f'):>7}  {status[:120]}"
+            )
+    lines += [
+        "",
+        "×floor = epoch time / floor's epoch time of the same kind (train: floor, predict: "
+        "predict_floor, evaluate: evaluate_floor); mem = " + (", ".join(sorted(sources)) or "-"),
+    ]
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse the command line."""
+
+    def names(choices: tuple[str, ...]) -> Callable[[str], list[str]]:
+        def parse(text: str) -> list[str]:
+            chosen = [t.strip() for t in text.split(",") if t.strip()]
+            unknown = sorted(set(chosen) - set(choices))
+            if unknown or not chosen:
+                raise argparse.ArgumentTypeError(
+                    f"unknown name(s) {', '.join(unknown)}; choose from {', '.join(choices)}"
+                )
+            return chosen
+
+        return parse
+
+    def positive(text: str) -> int:
+        value = int(text)
+        if value < 1:
+            raise argparse.ArgumentTypeError("must be at least 1")
+        return value
+
+    parser = argparse.ArgumentParser(
+        description="Benchmark fnn against a plain JAX + Optax floor and peer frameworks.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="contenders: " + ", ".join(CONTENDER_NAMES),
+    )
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, runs in seconds")
+    parser.add_argument(
+        "--workloads",
+        type=names(tuple(WORKLOADS)),
+        default=list(WORKLOADS),
+        help="comma-separated workloads (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--contenders",
+        type=names(CONTENDER_NAMES),
+        default=list(CONTENDER_NAMES),
+        help="comma-separated contenders (default: all)",
+    )
+    parser.add_argument(
+        "--epochs",
+        type=positive,
+        default=None,
+        help="timed epochs after the warm-up epoch (default: 5, or 2 with --quick)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed for data and models")
+    parser.add_argument(
+        "--json", type=Path, default=Path("bench.json"), help="output path (default: bench.json)"
+    )
+    return parser.parse_args(argv)
+
+
+def configure_environment() -> None:
+    """Set the variables that must precede Keras's import and JAX's backend start.
+
+    Keras picks its backend when first imported; without preallocation JAX and PyTorch can share
+    one GPU.
+    """
+    os.environ["KERAS_BACKEND"] = "jax"
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark, print the table and write the JSON report."""
+    args = parse_args(argv)
+    configure_environment()
+    warnings.filterwarnings("ignore", message="Some donated buffers were not usable")
+    report = run_benchmark(args)
+    print(format_report(report))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nwrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

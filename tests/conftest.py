@@ -1,0 +1,34 @@
+"""Shared fixtures: small learnable data sets and the seed model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fnn.layers import Dense
+from fnn.models import Sequential
+
+
+def make_classification(n: int = 512, features: int = 10, classes: int = 10, seed: int = 0):
+    """Linearly separable-ish classes: label = argmax(x @ W)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, features)).astype(np.float32)
+    w = rng.normal(size=(features, classes))
+    labels = np.argmax(x @ w, axis=1)
+    return x, np.eye(classes, dtype=np.float32)[labels], labels
+
+
+def seed_model(seed: int = 0, compile: bool = True) -> Sequential:
+    """The deck's network: 10-32-64-10, ReLU, softmax, Adam, categorical cross-entropy."""
+    model = Sequential(seed=seed)
+    model.add(Dense(32, activation="relu", input_shape=10))
+    model.add(Dense(64, activation="relu"))
+    model.add(Dense(10, activation="softmax"))
+    if compile:
+        model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    return model
+
+
+@pytest.fixture
+def classification():
+    return make_classification()

@@ -1,0 +1,120 @@
+"""Tests for scripts/bench.py: a ``--quick`` run writes a well-formed report, and failures of
+single contenders are recorded instead of aborting the run. Nothing here asserts speed."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench.py"
+
+
+def load_bench() -> ModuleType:
+    """Import scripts/bench.py as a module (it is not part of the fnn package)."""
+    if "fnn_bench_script" in sys.modules:
+        return sys.modules["fnn_bench_script"]
+    spec = importlib.util.spec_from_file_location("fnn_bench_script", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str]:
+    """Run ``bench.py --quick`` once in a subprocess; return its JSON report and stdout."""
+    out = tmp_path_factory.mktemp("bench") / "report.json"
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=out.parent,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return json.loads(out.read_text()), proc.stdout
+
+
+def row(report: dict[str, Any], workload: str, contender: str) -> dict[str, Any]:
+    """The single result row for ``contender`` on ``workload``."""
+    rows = [
+        r for r in report["results"] if r["workload"] == workload and r["contender"] == contender
+    ]
+    assert len(rows) == 1, rows
+    return rows[0]
+
+
+def test_quick_run_has_fnn_and_floor_rows(quick_run: tuple[dict[str, Any], str]) -> None:
+    report, _ = quick_run
+    for name in ("floor", "fnn"):
+        r = row(report, "seed", name)
+        assert r["status"] == "ok", r["error"]
+        assert r["examples_per_s"] > 0
+        assert r["step_us"] > 0
+        assert r["compile_s"] > 0
+        assert r["gflops"] > 0
+        assert r["ratio_to_floor"] > 0
+        assert len(r["epoch_s"]) == report["config"]["timed_epochs"]
+    assert row(report, "seed", "floor")["ratio_to_floor"] == pytest.approx(1.0)
+
+
+def test_quick_run_reports_device_and_versions(quick_run: tuple[dict[str, Any], str]) -> None:
+    report, stdout = quick_run
+    assert report["device"]["backend"]
+    assert report["device"]["device_kind"]
+    for name in ("python", "jax", "jaxlib", "optax", "numpy", "fnn"):
+        assert report["versions"][name], name
+    for name in ("keras", "flax", "torch"):
+        assert name in report["versions"]
+    assert report["peak_matmul"]["gflops"] > 0
+    assert "workload seed" in stdout and "×floor" in stdout
+
+
+def test_quick_run_covers_every_contender(quick_run: tuple[dict[str, Any], str]) -> None:
+    report, _ = quick_run
+    bench = load_bench()
+    seen = {r["contender"] for r in report["results"] if r["workload"] == "seed"}
+    assert seen == set(bench.CONTENDER_NAMES)
+    for r in report["results"]:
+        assert r["status"] in {"ok", "error", "not installed"}
+        assert (r["error"] is None) == (r["status"] == "ok")
+    verbose = row(report, "seed", "fnn_verbose")
+    if verbose["status"] == "ok":
+        assert verbose["overhead_vs_fnn"] > 0
+
+
+def test_failing_contender_is_recorded_not_raised() -> None:
+    bench = load_bench()
+    wl = bench.Workload("tiny", (4, 8, 3), 4, 16)
+    x, y = bench.make_data(wl, 0)
+    ctx = bench.Context(wl, x, y, timed_epochs=1, seed=0)
+
+    def broken(_: Any) -> Any:
+        raise RuntimeError("boom")
+
+    def missing(_: Any) -> Any:
+        return bench.import_optional("no_such_module_for_fnn_bench")
+
+    failed = bench.measure(bench.Contender("broken", bench.TRAIN, "floor", broken), ctx, 1.0)
+    assert failed["status"] == "error" and "boom" in failed["error"]
+    absent = bench.measure(bench.Contender("absent", bench.TRAIN, "floor", missing), ctx, 1.0)
+    assert absent["status"] == "not installed"
+    floor = bench.measure(bench.CONTENDERS[0], ctx, 1.0)
+    assert floor["status"] == "ok" and floor["examples_per_s"] > 0
+
+
+def test_cli_rejects_unknown_contender() -> None:
+    bench = load_bench()
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--contenders", "floor,nope"])
+    args = bench.parse_args(["--quick", "--workloads", "seed", "--contenders", "floor,fnn"])
+    assert args.workloads == ["seed"] and args.contenders == ["floor", "fnn"]

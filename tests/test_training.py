@@ -1,0 +1,133 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from fnn import training
+from fnn.data import epoch_order
+from fnn.layers import Dense, serial
+from fnn.optimizers import SGD, Adam
+
+
+def _data(n=50, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 4)).astype(np.float32)
+    y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, n)]
+    return jnp.asarray(x), jnp.asarray(y)
+
+
+NET = serial(Dense(8, activation="relu"), Dense(3, activation="softmax"))
+
+
+def test_train_step_in_a_hand_written_jitted_loop_reduces_the_loss():
+    x, y = _data(64)
+    opt = Adam(0.01)
+    params = NET.init(jax.random.key(0), 4)
+    opt_state = opt.init(params)
+    step = jax.jit(training.make_train_step(NET, "categorical_crossentropy", opt, ["accuracy"]))
+    evaluate = jax.jit(training.make_eval_step(NET, "categorical_crossentropy", ["accuracy"]))
+    before = evaluate(params, (x, y))
+    for _ in range(100):
+        params, opt_state, logs = step(params, opt_state, (x, y))
+    after = evaluate(params, (x, y))
+    assert float(after["loss"]) < 0.7 * float(before["loss"])
+    assert set(logs) == {"loss", "accuracy"}
+
+
+def test_train_step_is_one_sgd_step_on_the_logit_loss():
+    x, y = _data(10)
+    params = NET.init(jax.random.key(0), 4)
+    opt = SGD(0.1)
+    new_params, _, logs = training.make_train_step(NET, "categorical_crossentropy", opt)(
+        params, opt.init(params), (x, y)
+    )
+
+    def reference_loss(p):
+        return -jnp.mean(jnp.sum(y * jnp.log(NET.apply(p, x)), axis=-1))
+
+    grads = jax.grad(reference_loss)(params)
+    expected = jax.tree_util.tree_map(lambda p, g: p - 0.1 * g, params, grads)
+    for a, b in zip(jax.tree_util.tree_leaves(new_params), jax.tree_util.tree_leaves(expected)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(logs["loss"], reference_loss(params), rtol=1e-5)
+
+
+def test_fused_loop_equals_an_unfused_step_loop_including_the_partial_batch():
+    x, y = _data(50)
+    opt = Adam(0.01)
+    step = training.make_train_step(NET, "categorical_crossentropy", opt, ["accuracy"])
+    loop = jax.jit(training.make_train_loop(step))
+    params = NET.init(jax.random.key(0), 4)
+    opt_state = opt.init(params)
+    order, rest = epoch_order(50, 16, seed=3, epoch=0, shuffle=True)
+    assert order.shape == (3, 16) and rest.shape == (2,)
+    key = jax.random.key(0)
+    fp, fo, _, sums = loop(
+        params,
+        opt_state,
+        NET.empty_state(),
+        (x, y, None),
+        jnp.asarray(order),
+        jnp.asarray(rest),
+        key,
+        jnp.int32(0),
+    )
+
+    p, o, total, count = params, opt_state, 0.0, 0
+    jstep = jax.jit(step)
+    for idx in [*order, rest]:
+        p, o, logs = jstep(p, o, (x[idx], y[idx]))
+        total += float(logs["loss"]) * len(idx)
+        count += len(idx)
+    for a, b in zip(jax.tree_util.tree_leaves(fp), jax.tree_util.tree_leaves(p)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert int(sums["count"]) == 50
+    np.testing.assert_allclose(float(sums["loss"]) / 50, total / count, rtol=1e-5)
+    assert (
+        int(jax.tree_util.tree_leaves(fo)[0]) == 4
+    )  # the optimizer counted 3 full batches + 1 partial
+
+
+def test_eval_and_predict_loops_match_direct_application():
+    x, y = _data(37)
+    params = NET.init(jax.random.key(1), 4)
+    eval_step = training.make_eval_step(NET, "categorical_crossentropy", ["accuracy"])
+    sums = jax.jit(training.make_eval_loop(eval_step, 8))(params, NET.empty_state(), (x, y, None))
+    direct = eval_step(params, (x, y))
+    means = training.means(jax.device_get(sums))
+    np.testing.assert_allclose(means["loss"], direct["loss"], rtol=1e-5)
+    np.testing.assert_allclose(means["accuracy"], direct["accuracy"], rtol=1e-5)
+    preds = jax.jit(training.make_predict_loop(NET, 8))(params, NET.empty_state(), x)
+    np.testing.assert_allclose(preds, NET.apply(params, x), rtol=1e-5, atol=1e-7)
+
+
+def test_softmax_cross_entropy_is_fused_and_finite_for_confident_mistakes():
+    obj = training.objective(NET, "categorical_crossentropy")
+    assert obj.loss.from_logits and obj.net.output_activation is None
+    # an mse objective keeps the network as it is
+    assert not hasattr(training.objective(NET, "mse").loss, "from_logits")
+    net = serial(Dense(2, activation="softmax", kernel_initializer="ones"))
+    params = net.init(jax.random.key(0), 1)
+    params[0]["kernel"] = jnp.array([[1e4, -1e4]])
+    opt = optax.sgd(0.1)
+    _, _, logs = training.make_train_step(net, "categorical_crossentropy", opt)(
+        params, opt.init(params), (jnp.ones((1, 1)), jnp.array([[0.0, 1.0]]))
+    )
+    np.testing.assert_allclose(logs["loss"], 2e4, rtol=1e-6)
+
+
+def test_train_step_with_state_and_sample_weights():
+    x, y = _data(8)
+    opt = SGD(0.1)
+    step = training.make_train_step(NET, "categorical_crossentropy", opt)
+    params = NET.init(jax.random.key(0), 4)
+    w = jnp.array([1.0] * 4 + [0.0] * 4)
+    out = step(params, opt.init(params), (x, y, w), NET.empty_state(), jax.random.key(0))
+    assert len(out) == 4
+    # zero-weighted examples do not move the weights: same as training on the first half,
+    # with the loss divided by the full batch size (Keras's sum_over_batch_size)
+    half = step(params, opt.init(params), (x[:4], y[:4]))
+    half_grads = jax.tree_util.tree_map(lambda a, b: (a - b) / 2, half[0], params)
+    moved = jax.tree_util.tree_map(lambda a, b: a - b, out[0], params)
+    for a, b in zip(jax.tree_util.tree_leaves(moved), jax.tree_util.tree_leaves(half_grads)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-7)
