@@ -19,10 +19,12 @@ from fnn import (
 )
 from fnn.layers import serial
 from fnn.models import Sequential
+from fnn.population import Population
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Population",
     "Sequential",
     "activations",
     "callbacks",

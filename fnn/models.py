@@ -98,7 +98,7 @@ class Sequential:
         return self.net.output_shape(self._input_shape)
 
     def _root_key(self, purpose: int) -> jax.Array:
-        return jax.random.fold_in(jax.random.key(self.seed), purpose)
+        return root_key(self.seed, purpose)
 
     def add(self, layer: Layer) -> None:
         """Append a layer. The first layer (or an earlier ``build``) fixes the input shape."""
@@ -126,7 +126,7 @@ class Sequential:
 
     def _build_layer(self, i: int) -> None:
         shapes = Serial(self._layers).input_shapes(self._input_shape)
-        key = jax.random.fold_in(self._root_key(0), i)
+        key = layer_key(self.seed, i)
         self.params.append(self._layers[i].init(key, shapes[i]))
         self.state.append(self._layers[i].init_state(shapes[i]))
         if self.optimizer is not None:
@@ -311,26 +311,20 @@ class Sequential:
         ``check_finite=False`` skips the scan for NaN/inf in the data.
         """
         self._require_compiled("fit")
-        batch_size = data_lib.check_positive_int(
-            32 if batch_size is None else batch_size, "batch_size"
+        batch_size, epochs, initial_epoch, verbose, arrays, val_arrays = self._prepare_fit(
+            x,
+            y,
+            batch_size,
+            epochs,
+            initial_epoch,
+            verbose,
+            validation_split,
+            validation_data,
+            class_weight,
+            sample_weight,
+            validation_freq,
+            check_finite,
         )
-        epochs = data_lib.check_positive_int(epochs, "epochs", minimum=0)
-        initial_epoch = data_lib.check_positive_int(initial_epoch, "initial_epoch", minimum=0)
-        if initial_epoch > epochs:
-            raise ValueError(
-                f"initial_epoch ({initial_epoch}) must not be greater than epochs ({epochs})."
-            )
-        verbose = resolve_verbose(verbose)
-        if isinstance(validation_freq, int):
-            data_lib.check_positive_int(validation_freq, "validation_freq")
-        arrays = self._prepare_xy(x, y, sample_weight, class_weight, check_finite=check_finite)
-        val_arrays = None
-        if validation_data is not None:
-            val_arrays = self._prepare_validation(validation_data, check_finite)
-        if validation_split:
-            if validation_data is not None:
-                raise ValueError("Pass validation_split or validation_data, not both.")
-            arrays, val_arrays = data_lib.split_validation(arrays, validation_split)
         n = arrays[0].shape[0]
         val_batch = validation_batch_size or batch_size
 
@@ -389,6 +383,44 @@ class Sequential:
                 break
         cbs.on_train_end(logs)
         return self.history
+
+    def _prepare_fit(
+        self,
+        x: Any,
+        y: Any,
+        batch_size: int | None,
+        epochs: int,
+        initial_epoch: int,
+        verbose: int | str,
+        validation_split: float,
+        validation_data: tuple[Any, ...] | None,
+        class_weight: dict[int, float] | None,
+        sample_weight: Any,
+        validation_freq: int | Sequence[int],
+        check_finite: bool,
+    ) -> tuple[int, int, int, int, list[Any], list[Any] | None]:
+        """Check ``fit``'s arguments and prepare its data (shared with fnn.population)."""
+        batch_size = data_lib.check_positive_int(
+            32 if batch_size is None else batch_size, "batch_size"
+        )
+        epochs = data_lib.check_positive_int(epochs, "epochs", minimum=0)
+        initial_epoch = data_lib.check_positive_int(initial_epoch, "initial_epoch", minimum=0)
+        if initial_epoch > epochs:
+            raise ValueError(
+                f"initial_epoch ({initial_epoch}) must not be greater than epochs ({epochs})."
+            )
+        verbose = resolve_verbose(verbose)
+        if isinstance(validation_freq, int):
+            data_lib.check_positive_int(validation_freq, "validation_freq")
+        arrays = self._prepare_xy(x, y, sample_weight, class_weight, check_finite=check_finite)
+        val_arrays = None
+        if validation_data is not None:
+            val_arrays = self._prepare_validation(validation_data, check_finite)
+        if validation_split:
+            if validation_data is not None:
+                raise ValueError("Pass validation_split or validation_data, not both.")
+            arrays, val_arrays = data_lib.split_validation(arrays, validation_split)
+        return batch_size, epochs, initial_epoch, verbose, arrays, val_arrays
 
     def _prepare_validation(self, validation_data: Any, check_finite: bool) -> list[Any]:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
@@ -536,6 +568,19 @@ class Sequential:
         print_fn(f"Total params: {trainable + non_trainable}")
         print_fn(f"Trainable params: {trainable}")
         print_fn(f"Non-trainable params: {non_trainable}")
+
+
+def root_key(seed: Any, purpose: int) -> jax.Array:
+    """The key a model with ``seed`` derives for ``purpose`` (0: initialisation, 1: dropout).
+
+    ``seed`` may be traced, so ``jax.vmap`` over seeds gives many models' keys at once.
+    """
+    return jax.random.fold_in(jax.random.key(seed), purpose)
+
+
+def layer_key(seed: Any, index: int) -> jax.Array:
+    """The initialisation key of layer ``index`` in a model with ``seed``."""
+    return jax.random.fold_in(root_key(seed, 0), index)
 
 
 def _snake(name: str) -> str:

@@ -1,0 +1,567 @@
+"""Populations: N independently initialised copies of a compiled model, trained in one program.
+
+A research notebook rarely trains one model: it trains five seeds for error bars, or sweeps a
+learning rate. :class:`Population` trains all of them together: the parameters and optimizer
+states of its members are stacked along a leading axis and :mod:`fnn.training`'s fused epoch runs
+under ``jax.vmap``, so one compiled XLA program per epoch trains every member. Member ``i`` is
+exactly the model ``Sequential(seed=seeds[i])`` would train alone: the same initial parameters,
+the same shuffle order, the same dropout keys, to float tolerance.
+
+Float hyperparameters of fnn's optimizers (``learning_rate``, ``weight_decay``, ``b1``, ...)
+live in the optimizer state (``optax.inject_hyperparams``), so a per-member value is one more
+stacked array: a learning-rate sweep is one program, compiled once::
+
+    >>> import numpy as np
+    >>> import fnn
+    >>> from fnn.layers import Dense
+    >>> model = fnn.Sequential([Dense(8, activation="relu", input_shape=4), Dense(3)], seed=0)
+    >>> model.compile(optimizer="adam", loss="mse")
+    >>> pop = fnn.Population(model, size=3, hyperparams={"learning_rate": [1e-3, 1e-2, 1e-1]})
+    >>> x, y = np.random.rand(64, 4), np.random.rand(64, 3)
+    >>> history = pop.fit(x, y, epochs=2, verbose=0)
+    >>> history.history["loss"][-1].shape
+    (3,)
+    >>> pop.predict(x, verbose=0).shape, pop.predict(x, reduce="mean", verbose=0).shape
+    ((3, 64, 3), (64, 3))
+    >>> best = pop.best("loss")  # a plain Sequential holding the best member
+
+``shared_order=True`` makes every member see the batches in member 0's order. Members then
+differ only in their initialisation and hyperparameters, and the data is gathered once per
+epoch, not once per member; under ``vmap`` the first layer becomes one matmul of the shared batch
+against all members' kernels side by side. On a CPU that is the faster formulation (see
+``scripts/bench_population.py``).
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import math
+import zipfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from fnn import data as data_lib
+from fnn import losses as losses_lib
+from fnn import training
+from fnn.callbacks import History
+from fnn.layers import Serial, layer_from_config, layer_to_config
+from fnn.models import Sequential, _add_sums, _chunks, _due, layer_key, root_key
+from fnn.progress import ProgressBar, format_logs, resolve_verbose
+from fnn.registry import unknown_name_error
+
+#: Format tag written into saved populations.
+FORMAT = "fnn.population/1"
+
+
+class Population:
+    """``size`` copies of a compiled :class:`~fnn.models.Sequential`, trained side by side.
+
+    Args:
+        model: a compiled Sequential; its layers, loss, metrics and optimizer are reused (the
+            model itself is left untouched).
+        size: number of members, N ≥ 1.
+        seeds: one int per member (init, shuffle order and dropout keys); by default
+            ``model.seed + arange(size)``. Seeds may repeat (e.g. a learning-rate sweep from one
+            initialisation).
+        hyperparams: per-member values of the optimizer's injected float hyperparameters,
+            ``{"learning_rate": [N floats], "weight_decay": [...]}``; a single float applies to
+            every member.
+        shared_order: all members see the batches in member 0's order (faster on a CPU; the
+            members then differ only in initialisation and hyperparameters).
+
+    Attributes ``params``, ``state`` and ``opt_state`` are the members' pytrees stacked along a
+    leading axis of length N.
+    """
+
+    def __init__(
+        self,
+        model: Sequential,
+        size: int,
+        *,
+        seeds: Sequence[int] | None = None,
+        hyperparams: Mapping[str, Any] | None = None,
+        shared_order: bool = False,
+    ) -> None:
+        if not isinstance(model, Sequential):
+            raise TypeError(
+                f"model must be a compiled fnn.Sequential, got {type(model).__name__}: {model!r}."
+            )
+        if model.optimizer is None or model.loss is None:
+            raise ValueError(
+                "model must be compiled with an optimizer and a loss: call "
+                "model.compile(optimizer, loss) before fnn.Population(model, size)."
+            )
+        self.size = data_lib.check_positive_int(size, "size")
+        self.seeds = _check_seeds(seeds, model.seed, self.size)
+        self.shared_order = bool(shared_order)
+        # A private copy of the model's specification: building it on data never touches
+        # ``model``, and later changes to ``model`` do not reach the population.
+        self._spec = Sequential([copy.copy(x) for x in model.layers], seed=model.seed)
+        self._spec.name = model.name
+        if model.built and not self._spec.built:
+            self._spec.build(model.input_shape)
+        self._spec.compile(**model._compile_args)
+        self._hyperparams_in = dict(hyperparams or {})
+        self.hyperparams: dict[str, np.ndarray] = {}
+        self.params: Any = None
+        self.state: Any = None
+        self.opt_state: Any = None
+        self.history: History | None = None
+        self._functions: dict[Any, Any] = {}
+        # Check the hyperparameters now (names, lengths) so bad input fails at construction.
+        self._check_hyperparams(self._hyperparams_in)
+        if self._spec.built:
+            self._init_members()
+
+    # -- building ---------------------------------------------------------------------------
+    @property
+    def built(self) -> bool:
+        return self.params is not None
+
+    @property
+    def metrics_names(self) -> list[str]:
+        return self._spec.metrics_names
+
+    def _check_hyperparams(self, hyperparams: dict[str, Any]) -> None:
+        if not hyperparams:
+            return
+        probe = self._spec.optimizer.init({"w": jnp.zeros((1,), jnp.float32)})
+        valid = sorted(getattr(probe, "hyperparams", None) or {})
+        for name, values in hyperparams.items():
+            if name not in valid:
+                if not valid:
+                    raise ValueError(
+                        f"hyperparams got {name!r}, but the optimizer has no injected "
+                        "hyperparameters; build it with a fnn.optimizers constructor or "
+                        "optax.inject_hyperparams."
+                    )
+                raise unknown_name_error("hyperparams name", name, valid)
+            arr = np.asarray(values, dtype=np.float64) if _is_numbers(values) else None
+            if arr is None or arr.ndim > 1:
+                raise TypeError(
+                    f"hyperparams[{name!r}] must be a float or a list of {self.size} floats, "
+                    f"got {values!r}."
+                )
+            if arr.ndim == 1 and arr.shape[0] != self.size:
+                raise ValueError(
+                    f"hyperparams[{name!r}] has {arr.shape[0]} values, but the population has "
+                    f"size={self.size} members; give one value per member."
+                )
+            if not np.all(np.isfinite(arr)):
+                raise ValueError(f"hyperparams[{name!r}] holds NaN or inf: {values!r}.")
+
+    def _init_members(self) -> None:
+        """Member i's params are exactly ``Sequential(seed=seeds[i])``'s (same key derivation)."""
+        layers = self._spec.layers
+        shapes = Serial(layers).input_shapes(self._spec.input_shape)
+
+        def init_one(seed):
+            return [layer.init(layer_key(seed, i), shapes[i]) for i, layer in enumerate(layers)]
+
+        params = jax.jit(jax.vmap(init_one))(jnp.asarray(self.seeds, jnp.uint32))
+        state = jax.tree_util.tree_map(
+            lambda a: jnp.broadcast_to(a, (self.size, *jnp.shape(a))), self._spec.state
+        )
+        opt_state = jax.vmap(self._spec.optimizer.init)(params)
+        hyper = getattr(opt_state, "hyperparams", None) or {}
+        values = {}
+        for name, given in self._hyperparams_in.items():
+            old = hyper[name]
+            values[name] = jnp.broadcast_to(jnp.asarray(given, old.dtype), old.shape)
+        if values:
+            opt_state = opt_state._replace(hyperparams={**hyper, **values})
+            self._check_injected(params, opt_state, values)
+        self.params, self.state, self.opt_state = params, state, opt_state
+        self.hyperparams = {k: np.asarray(v) for k, v in values.items()}
+
+    def _check_injected(self, params: Any, opt_state: Any, values: dict[str, Any]) -> None:
+        """A schedule recomputes its hyperparameter every step: a stored value would be lost."""
+        one = jax.tree_util.tree_map(lambda a: a[0], (params, opt_state))
+        sentinel = {k: jnp.asarray(0.125, v.dtype) for k, v in values.items()}
+        state = one[1]._replace(hyperparams={**one[1].hyperparams, **sentinel})
+        zeros = jax.tree_util.tree_map(jnp.zeros_like, one[0])
+        _, new_state = self._spec.optimizer.update(zeros, state, one[0])
+        for name in values:
+            if float(new_state.hyperparams[name]) != 0.125:
+                raise ValueError(
+                    f"hyperparams[{name!r}]: the optimizer computes {name} from a schedule, so "
+                    "a per-member value would be overwritten; compile the model with a constant "
+                    f"{name} to sweep it."
+                )
+
+    def _ensure_built(self) -> None:
+        """Initialise the members once the specification is built (on the first data)."""
+        if not self.built:
+            self._init_members()
+
+    # -- compiled functions -----------------------------------------------------------------
+    def _function(self, kind: str, batch_size: int | None = None) -> Any:
+        """The jitted, member-vmapped training/eval/predict function, built once."""
+        key = (kind, batch_size)
+        if key not in self._functions:
+            spec = self._spec
+            net = spec.net
+            if kind == "train":
+                step = training.make_train_step(
+                    net, spec.loss, spec.optimizer, spec.compiled_metrics
+                )
+                loop = training.make_train_loop(step)
+
+                def epoch(params, opt_state, state, data, order, rest, root, epoch, step0):
+                    key = jax.random.fold_in(root, epoch)
+                    return loop(params, opt_state, state, data, order, rest, key, step0)
+
+                o = None if self.shared_order else 0
+                fn = jax.jit(jax.vmap(epoch, in_axes=(0, 0, 0, None, o, o, 0, None, None)))
+            elif kind == "eval":
+                step = training.make_eval_step(net, spec.loss, spec.compiled_metrics)
+                fn = jax.jit(jax.vmap(training.make_eval_loop(step, batch_size), (0, 0, None)))
+            else:
+                loop = training.make_predict_loop(net, batch_size)
+                fn = jax.jit(jax.vmap(loop, in_axes=(0, 0, None)))
+            self._functions[key] = fn
+        return self._functions[key]
+
+    def _orders(
+        self, n: int, batch_size: int, epoch: int, shuffle: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each member's order, as its own single-model fit would draw it (stacked), or
+        member 0's alone when the order is shared."""
+        seeds = self.seeds[:1] if self.shared_order else self.seeds
+        pairs = [
+            data_lib.epoch_order(n, batch_size, seed=s, epoch=epoch, shuffle=shuffle) for s in seeds
+        ]
+        if self.shared_order:
+            return pairs[0]
+        return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+
+    # -- training ---------------------------------------------------------------------------
+    def fit(
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: int | None = None,
+        epochs: int = 1,
+        verbose: int | str = "auto",
+        validation_split: float = 0.0,
+        validation_data: tuple[Any, ...] | None = None,
+        shuffle: bool = True,
+        class_weight: dict[int, float] | None = None,
+        sample_weight: Any = None,
+        initial_epoch: int = 0,
+        validation_batch_size: int | None = None,
+        validation_freq: int | Sequence[int] = 1,
+        check_finite: bool = True,
+    ) -> History:
+        """Train every member for ``epochs`` epochs, one compiled program per epoch.
+
+        Arguments as :meth:`fnn.models.Sequential.fit` (no callbacks). Returns a History whose
+        ``history[name]`` lists, per epoch, an array of shape ``(N,)``: one value per member.
+        Progress (``verbose=1, 2``) shows the mean over members.
+        """
+        spec = self._spec
+        batch_size, epochs, initial_epoch, verbose, arrays, val_arrays = spec._prepare_fit(
+            x,
+            y,
+            batch_size,
+            epochs,
+            initial_epoch,
+            verbose,
+            validation_split,
+            validation_data,
+            class_weight,
+            sample_weight,
+            validation_freq,
+            check_finite,
+        )
+        self._ensure_built()
+        n = arrays[0].shape[0]
+        val_batch = validation_batch_size or batch_size
+
+        loop = self._function("train")
+        device_data = _to_device(arrays)
+        device_val = None if val_arrays is None else _to_device(val_arrays)
+        dropout_roots = jax.vmap(lambda s: root_key(s, 1))(jnp.asarray(self.seeds, jnp.uint32))
+        history = History()
+        self.history = history
+        steps_per_epoch = math.ceil(n / batch_size)
+        for epoch in range(initial_epoch, epochs):
+            order, rest = self._orders(n, batch_size, epoch, shuffle)
+            carry = (self.params, self.opt_state, self.state)
+            bar = None
+            if verbose == 1:
+                bar = ProgressBar(steps_per_epoch, desc=f"Epoch {epoch + 1}/{epochs}")
+            sums = None
+            steps = order.shape[-2]
+            # _chunks splits the steps; it hands back the index of the rest on the last chunk.
+            rest_index = np.arange(rest.shape[-1])
+            for start, stop, chunk_rest in _chunks(steps, rest_index, verbose == 1):
+                result = loop(
+                    *carry,
+                    device_data,
+                    jnp.asarray(order[..., start:stop, :]),
+                    jnp.asarray(rest[..., chunk_rest]),
+                    dropout_roots,
+                    jnp.int32(epoch),
+                    jnp.int32(start),
+                )
+                carry = result[:3]
+                sums = _add_sums(sums, jax.device_get(result[3]))
+                if bar is not None:
+                    bar.update(stop - start + (1 if len(chunk_rest) else 0), _mean_logs(sums))
+            logs = spec._ordered(_member_means(sums))
+            # The epoch completed: commit its results (an interrupted epoch commits nothing).
+            self.params, self.opt_state, self.state = carry
+            if device_val is not None and _due(epoch, validation_freq):
+                val_logs = self._evaluate_arrays(device_val, val_batch)
+                logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            summary = {k: float(np.mean(v)) for k, v in logs.items()}
+            if bar is not None:
+                bar.close(summary)
+            elif verbose == 2:
+                print(
+                    f"Epoch {epoch + 1}/{epochs} - {format_logs(summary)} "
+                    f"(mean of {self.size} members)",
+                    flush=True,
+                )
+            history.on_epoch_end(epoch, logs)
+        return history
+
+    def _evaluate_arrays(self, device_data: tuple[Any, ...], batch_size: int) -> dict[str, Any]:
+        loop = self._function("eval", batch_size)
+        sums = jax.device_get(loop(self.params, self.state, device_data))
+        return self._spec._ordered(_member_means(_add_sums(None, sums)))
+
+    def evaluate(
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: int | None = None,
+        verbose: int | str = "auto",
+        sample_weight: Any = None,
+        return_dict: bool = False,
+        check_finite: bool = True,
+    ) -> np.ndarray | list[np.ndarray] | dict[str, np.ndarray]:
+        """Each member's loss and metrics on ``(x, y)``: arrays of shape ``(N,)``, arranged as
+        :meth:`fnn.models.Sequential.evaluate` arranges floats. One compiled pass."""
+        batch_size = _batch_size(batch_size)
+        verbose = resolve_verbose(verbose)
+        arrays = self._spec._prepare_xy(x, y, sample_weight, check_finite=check_finite)
+        self._ensure_built()
+        logs = self._evaluate_arrays(_to_device(arrays), batch_size)
+        if verbose:
+            summary = {k: float(np.mean(v)) for k, v in logs.items()}
+            print(f"{format_logs(summary)} (mean of {self.size} members)", flush=True)
+        if return_dict:
+            return logs
+        values = [logs[k] for k in self.metrics_names]
+        return values[0] if len(values) == 1 else values
+
+    def predict(
+        self,
+        x: Any,
+        batch_size: int | None = None,
+        verbose: int | str = "auto",
+        reduce: str | None = None,
+    ) -> np.ndarray:
+        """Every member's outputs, shape ``(N, n, *output)``; ``reduce="mean"`` gives the
+        ensemble mean over members, shape ``(n, *output)``."""
+        batch_size = _batch_size(batch_size)
+        resolve_verbose(verbose)
+        if reduce not in (None, "mean"):
+            raise ValueError(f"reduce must be None or 'mean', got {reduce!r}.")
+        xa = self._spec._prepare_x(x, check_finite=False)
+        self._ensure_built()
+        out = self._function("predict", batch_size)(self.params, self.state, jnp.asarray(xa))
+        if reduce == "mean":
+            out = jnp.mean(out, axis=0)
+        return np.asarray(out)
+
+    # -- members ----------------------------------------------------------------------------
+    def _require_built(self, method: str) -> None:
+        if not self.built:
+            raise ValueError(
+                f"population.{method}() needs built members: give the model's first layer "
+                "input_shape, or fit the population on data first."
+            )
+
+    def member(self, index: int) -> Sequential:
+        """Member ``index`` as a plain, compiled Sequential: its seed, parameters, state and
+        optimizer state (per-member hyperparameters included), ready to fit on alone."""
+        self._require_built("member")
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"index must be an int, got {type(index).__name__}: {index!r}.")
+        if not -self.size <= index < self.size:
+            raise ValueError(f"index must be in [0, {self.size}), got {index}.")
+        spec = self._spec
+        model = Sequential([copy.copy(x) for x in spec.layers], seed=self.seeds[index])
+        model.name = spec.name
+        if not model.built:
+            model.build(spec.input_shape)
+        model.compile(**spec._compile_args)
+        pick = jax.tree_util.tree_map(lambda a: a[index], (self.params, self.state, self.opt_state))
+        model.params, model.state, model.opt_state = pick
+        return model
+
+    def best_index(self, metric: str | None = None, mode: str = "auto") -> int:
+        """The member with the best value of ``metric`` in the last epoch of the last fit.
+
+        ``metric`` defaults to ``"val_loss"`` when validation ran, else ``"loss"``; ``mode``
+        ``"min"``, ``"max"`` or ``"auto"`` (max for accuracies, as Keras's callbacks decide).
+        """
+        if self.history is None or not self.history.history:
+            raise ValueError("best() ranks members by their last fit: call population.fit first.")
+        logs = self.history.history
+        if metric is None:
+            metric = "val_loss" if "val_loss" in logs else "loss"
+        if metric not in logs:
+            raise unknown_name_error("metric", metric, list(logs))
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}.")
+        if mode == "auto":
+            mode = "max" if "acc" in metric or "auc" in metric else "min"
+        values = np.asarray(logs[metric][-1], dtype=np.float64)
+        values = np.where(np.isnan(values), np.inf if mode == "min" else -np.inf, values)
+        return int(np.argmin(values) if mode == "min" else np.argmax(values))
+
+    def best(self, metric: str | None = None, mode: str = "auto") -> Sequential:
+        """The best member (see :meth:`best_index`) as a plain Sequential."""
+        return self.member(self.best_index(metric, mode))
+
+    # -- saving -----------------------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        """A JSON-able description: layers, compile settings, seeds, hyperparameters."""
+        spec = self._spec
+        optimizer = spec._compile_args.get("optimizer")
+        if not isinstance(optimizer, str):
+            raise ValueError(
+                "Saving a population needs the model compiled with an optimizer given by name "
+                f"(e.g. optimizer='adam'), got {type(optimizer).__name__}; pass per-member "
+                "values through hyperparams= instead."
+            )
+        metrics = spec._compile_args.get("metrics")
+        if metrics is not None and not all(isinstance(m, str) for m in metrics):
+            raise ValueError("Saving a population needs its metrics given by name, e.g. ['mae'].")
+        return {
+            "format": FORMAT,
+            "name": spec.name,
+            "seed": spec.seed,
+            "layers": [layer_to_config(x) for x in spec.layers],
+            "input_shape": None if spec.input_shape is None else list(spec.input_shape),
+            "compile": {
+                "optimizer": optimizer,
+                "loss": losses_lib.serialize(spec.loss),
+                "metrics": None if metrics is None else list(metrics),
+            },
+            "size": self.size,
+            "seeds": list(self.seeds),
+            "shared_order": self.shared_order,
+            "hyperparams": {k: np.asarray(v).tolist() for k, v in self._hyperparams_in.items()},
+        }
+
+    def save(self, path: str | Path) -> None:
+        """Write the population to ``path``: a zip of ``config.json`` and ``.npy`` arrays (no
+        pickles). Read it back with :func:`load_population`."""
+        self._require_built("save")
+        config = self.get_config()
+        if self.history is not None:
+            config["history"] = {
+                k: [np.asarray(v).tolist() for v in vals]
+                for k, vals in self.history.history.items()
+            }
+        leaves = jax.tree_util.tree_leaves((self.params, self.state, self.opt_state))
+        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("config.json", json.dumps(config, indent=1))
+            for i, leaf in enumerate(leaves):
+                buf = io.BytesIO()
+                np.save(buf, np.asarray(leaf), allow_pickle=False)
+                zf.writestr(f"arrays/{i:05d}.npy", buf.getvalue())
+
+
+def load_population(path: str | Path) -> Population:
+    """Read a population written by :meth:`Population.save` (arrays loaded without pickles)."""
+    with zipfile.ZipFile(path) as zf:
+        config = json.loads(zf.read("config.json"))
+        if config.get("format") != FORMAT:
+            raise ValueError(f"{path} is not a saved fnn population (format {FORMAT}).")
+        names = sorted(n for n in zf.namelist() if n.startswith("arrays/"))
+        arrays = [np.load(io.BytesIO(zf.read(n)), allow_pickle=False) for n in names]
+    model = Sequential([layer_from_config(c) for c in config["layers"]], seed=config["seed"])
+    model.name = config["name"]
+    if config["input_shape"] is not None and not model.built:
+        model.build(config["input_shape"])
+    compile_args = config["compile"]
+    model.compile(
+        optimizer=compile_args["optimizer"],
+        loss=losses_lib.deserialize(compile_args["loss"]),
+        metrics=compile_args["metrics"],
+    )
+    pop = Population(
+        model,
+        config["size"],
+        seeds=config["seeds"],
+        hyperparams=config["hyperparams"],
+        shared_order=config["shared_order"],
+    )
+    template = (pop.params, pop.state, pop.opt_state)
+    leaves, treedef = jax.tree_util.tree_flatten(template)
+    if len(leaves) != len(arrays) or any(
+        np.shape(a) != np.shape(b) for a, b in zip(leaves, arrays, strict=False)
+    ):
+        raise ValueError(f"{path}: the saved arrays do not match the saved configuration.")
+    restored = [jnp.asarray(a, dtype=b.dtype) for a, b in zip(arrays, leaves, strict=True)]
+    pop.params, pop.state, pop.opt_state = jax.tree_util.tree_unflatten(treedef, restored)
+    if "history" in config:
+        pop.history = History()
+        for name, values in config["history"].items():
+            pop.history.history[name] = [np.asarray(v) for v in values]
+    return pop
+
+
+def _check_seeds(seeds: Any, base: int, size: int) -> tuple[int, ...]:
+    if seeds is None:
+        return tuple(base + i for i in range(size))
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, (Sequence, np.ndarray)):
+        raise TypeError(f"seeds must be a list of {size} ints, got {type(seeds).__name__}.")
+    seeds = list(seeds)
+    if len(seeds) != size:
+        raise ValueError(
+            f"seeds has {len(seeds)} values, but the population has size={size} members."
+        )
+    for s in seeds:
+        if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0:
+            raise ValueError(f"seeds must hold non-negative ints, got {s!r}.")
+    return tuple(int(s) for s in seeds)
+
+
+def _is_numbers(values: Any) -> bool:
+    try:
+        arr = np.asarray(values)
+    except Exception:
+        return False
+    return arr.dtype.kind in "iuf" and arr.dtype != object
+
+
+def _batch_size(batch_size: int | None) -> int:
+    return data_lib.check_positive_int(32 if batch_size is None else batch_size, "batch_size")
+
+
+def _to_device(arrays: Sequence[np.ndarray | None]) -> tuple[Any, ...]:
+    return tuple(None if a is None else jnp.asarray(a) for a in arrays)
+
+
+def _member_means(sums: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Per-member means from summed logs: arrays of shape (N,)."""
+    count = np.asarray(sums["count"], np.float64)
+    return {k: (np.asarray(v, np.float64) / count) for k, v in sums.items() if k != "count"}
+
+
+def _mean_logs(sums: dict[str, Any]) -> dict[str, float]:
+    return {k: float(np.mean(v)) for k, v in _member_means(sums).items()}
