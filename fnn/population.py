@@ -162,10 +162,13 @@ class Population:
         layers = self._spec.layers
         shapes = Serial(layers).input_shapes(self._spec.input_shape)
 
-        def init_one(seed):
-            return [layer.init(layer_key(seed, i), shapes[i]) for i, layer in enumerate(layers)]
-
-        params = jax.jit(jax.vmap(init_one))(jnp.asarray(self.seeds, jnp.uint32))
+        # One member at a time, as Sequential.build does it: the same eager ops and shapes, so
+        # their compilations are shared with single models (a vmapped init compiles anew).
+        members = [
+            [layer.init(layer_key(seed, i), shapes[i]) for i, layer in enumerate(layers)]
+            for seed in self.seeds
+        ]
+        params = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *members)
         state = jax.tree_util.tree_map(
             lambda a: jnp.broadcast_to(a, (self.size, *jnp.shape(a))), self._spec.state
         )

@@ -1,0 +1,210 @@
+"""Population: members equal single fits, per-member hyperparameters, shapes, saving, errors."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import optax
+import pytest
+from conftest import make_classification
+
+import fnn
+from fnn.layers import Dense
+from fnn.models import Sequential
+from fnn.optimizers import Adam, AdamW
+from fnn.population import Population, load_population
+
+SEEDS = [3, 5, 7]
+RATES = [1e-3, 1e-2, 3e-3]
+
+
+def leaves(tree):
+    return [np.asarray(a) for a in jax.tree_util.tree_leaves(tree)]
+
+
+def member_leaves(tree, i):
+    return [a[i] for a in leaves(tree)]
+
+
+def assert_trees_close(a, b, atol=1e-6):
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_allclose(x, y, atol=atol, rtol=1e-5)
+
+
+def small_model(seed=0, optimizer="adam", input_shape=10):
+    model = Sequential(seed=seed)
+    model.add(Dense(16, activation="relu", input_shape=input_shape))
+    model.add(Dense(10, activation="softmax"))
+    model.compile(loss="categorical_crossentropy", optimizer=optimizer, metrics=["accuracy"])
+    return model
+
+
+@pytest.fixture(scope="module")
+def data():
+    x, y, _ = make_classification(100)  # 100 = 3 batches of 32 and a rest of 4
+    return x, y
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    """A population of 3 with per-member learning rates, fitted 2 epochs with validation."""
+    x, y = data
+    pop = Population(small_model(), 3, seeds=SEEDS, hyperparams={"learning_rate": RATES})
+    initial = leaves(pop.params)
+    history = pop.fit(x, y, batch_size=32, epochs=2, verbose=0, validation_data=(x[:40], y[:40]))
+    return pop, history, initial
+
+
+def test_members_equal_single_fits(data, fitted):
+    x, y = data
+    pop, history, initial = fitted
+    for i, (seed, rate) in enumerate(zip(SEEDS, RATES)):
+        single = small_model(seed, optimizer=Adam(rate))
+        assert_trees_close([a[i] for a in initial], leaves(single.params), atol=0)
+        h = single.fit(x, y, batch_size=32, epochs=2, verbose=0, validation_data=(x[:40], y[:40]))
+        assert_trees_close(member_leaves(pop.params, i), leaves(single.params))
+        assert_trees_close(member_leaves(pop.opt_state, i), leaves(single.opt_state))
+        for name, values in h.history.items():
+            np.testing.assert_allclose([v[i] for v in history.history[name]], values, rtol=1e-5)
+
+
+def test_members_differ(fitted):
+    pop, _, _ = fitted
+    kernels = np.asarray(pop.params[0]["kernel"])
+    assert not np.allclose(kernels[0], kernels[1])
+
+
+def test_per_member_hyperparameters_reach_the_update(data):
+    x, y = data
+    hyper = {"learning_rate": [0.0, 1e-2, 1e-2], "weight_decay": [0.0, 0.0, 0.5]}
+    pop = Population(small_model(optimizer="adamw"), 3, seeds=[0, 0, 0], hyperparams=hyper)
+    before = leaves(pop.params)
+    pop.fit(x, y, epochs=1, verbose=0)
+    after = leaves(pop.params)
+    # learning rate 0: member 0 does not move; weight decay separates members 1 and 2.
+    assert_trees_close([a[0] for a in after], [b[0] for b in before], atol=0)
+    assert not np.allclose(after[0][1], before[0][1])
+    assert not np.allclose(after[0][1], after[0][2])
+    np.testing.assert_array_equal(pop.hyperparams["weight_decay"], np.float32([0, 0, 0.5]))
+    single = small_model(0, optimizer=AdamW(1e-2, weight_decay=0.5))
+    single.fit(x, y, epochs=1, verbose=0)
+    assert_trees_close(member_leaves(pop.params, 2), leaves(single.params))
+
+
+def test_shapes_of_every_result(data, fitted):
+    x, y = data
+    pop, history, _ = fitted
+    assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert all(len(v) == 2 and v[0].shape == (3,) for v in history.history.values())
+    loss, acc = pop.evaluate(x, y, verbose=0)
+    assert loss.shape == acc.shape == (3,)
+    logs = pop.evaluate(x, y, verbose=0, return_dict=True)
+    assert list(logs) == ["loss", "accuracy"]
+    out = pop.predict(x, verbose=0)
+    assert out.shape == (3, 100, 10)
+    mean = pop.predict(x, reduce="mean", verbose=0)
+    np.testing.assert_allclose(mean, out.mean(axis=0), rtol=1e-5)
+    for i in range(3):  # each member's own forward pass (eager, nothing more to compile)
+        np.testing.assert_allclose(out[i], pop.member(i)(x), atol=1e-6)
+
+
+def test_best_is_a_plain_sequential(fitted):
+    pop, history, _ = fitted
+    i = int(np.argmin(history.history["val_loss"][-1]))
+    assert pop.best_index() == i
+    assert pop.best_index("accuracy") == int(np.argmax(history.history["accuracy"][-1]))
+    assert pop.best_index("loss", mode="max") == int(np.argmax(history.history["loss"][-1]))
+    best = pop.best()
+    assert isinstance(best, Sequential) and best.seed == SEEDS[i]
+    assert_trees_close(leaves(best.params), member_leaves(pop.params, i), atol=0)
+    assert_trees_close(leaves(best.opt_state), member_leaves(pop.opt_state, i), atol=0)
+    assert fnn.optimizers.learning_rate(best.opt_state) == pytest.approx(RATES[i])
+
+
+def test_second_fit_compiles_nothing_new(data):
+    x, y = data
+    pop = Population(small_model(), 2)
+    pop.fit(x, y, epochs=1, verbose=0)
+    train = pop._functions[("train", None)]
+    assert train._cache_size() == 1
+    pop.fit(x, y, epochs=2, verbose=0)
+    assert train._cache_size() == 1
+
+
+def test_shared_order(data):
+    x, y = data
+    shared = Population(small_model(), 2, seeds=[4, 9], shared_order=True)
+    shared.fit(x, y, epochs=2, verbose=0)
+    single = small_model(4)
+    single.fit(x, y, epochs=2, verbose=0)
+    assert_trees_close(member_leaves(shared.params, 0), leaves(single.params))
+    assert not np.allclose(shared.params[0]["kernel"][0], shared.params[0]["kernel"][1])
+
+
+def test_unbuilt_model_builds_on_data_and_is_left_untouched(data):
+    x, y = data
+    model = Sequential([Dense(16, activation="relu"), Dense(10, activation="softmax")], seed=2)
+    model.compile(loss="categorical_crossentropy", optimizer="adam")
+    pop = Population(model, 2)
+    assert not pop.built
+    pop.fit(x, y, epochs=0, verbose=0)  # builds the members from the data, trains nothing
+    assert pop.built and not model.built and model.params is None
+    single = Sequential([Dense(16, activation="relu"), Dense(10, activation="softmax")], seed=3)
+    single.build(10)
+    assert_trees_close(member_leaves(pop.params, 1), leaves(single.params), atol=0)
+
+
+def test_save_load_round_trip(tmp_path, fitted):
+    pop, history, _ = fitted
+    path = tmp_path / "pop.zip"
+    pop.save(path)
+    loaded = load_population(path)
+    assert loaded.seeds == pop.seeds and loaded.size == 3
+    for name in ("params", "state", "opt_state"):
+        assert_trees_close(leaves(getattr(loaded, name)), leaves(getattr(pop, name)), atol=0)
+    np.testing.assert_array_equal(loaded.hyperparams["learning_rate"], np.float32(RATES))
+    for name, values in history.history.items():
+        np.testing.assert_allclose(loaded.history.history[name], values)
+    assert loaded.best_index() == pop.best_index()
+    assert loaded.metrics_names == pop.metrics_names and not loaded.shared_order
+
+
+def test_bad_input_names_the_argument(data):
+    x, y = data
+    model = small_model()
+    with pytest.raises(ValueError, match="size"):
+        Population(model, 0)
+    with pytest.raises(ValueError, match="size"):
+        Population(model, "3")
+    with pytest.raises(TypeError, match="model"):
+        Population("adam", 3)
+    uncompiled = Sequential([Dense(2, input_shape=3)])
+    with pytest.raises(ValueError, match=r"model must be compiled"):
+        Population(uncompiled, 2)
+    with pytest.raises(ValueError, match=r"hyperparams\['learning_rate'\] has 2 values.*size=3"):
+        Population(model, 3, hyperparams={"learning_rate": [0.1, 0.2]})
+    with pytest.raises(ValueError, match="Did you mean 'learning_rate'"):
+        Population(model, 3, hyperparams={"learning_rte": [0.1, 0.2, 0.3]})
+    with pytest.raises(TypeError, match="hyperparams"):
+        Population(model, 2, hyperparams={"learning_rate": ["fast", "slow"]})
+    with pytest.raises(ValueError, match="seeds has 2 values"):
+        Population(model, 3, seeds=[1, 2])
+    scheduled = small_model(optimizer=Adam(optax.linear_schedule(1e-2, 1e-3, 10)))
+    with pytest.raises(ValueError, match="schedule"):
+        Population(scheduled, 2, hyperparams={"learning_rate": [0.1, 0.2]})
+    pop = Population(model, 2)
+    with pytest.raises(ValueError, match="best"):
+        pop.best()
+    with pytest.raises(ValueError, match="reduce"):
+        pop.predict(x, reduce="median")
+    before = leaves(pop.params)
+    with pytest.raises(ValueError, match="y has shape"):
+        pop.fit(x, y[:, :3], verbose=0)
+    assert_trees_close(leaves(pop.params), before, atol=0)  # a failed call changes nothing
+    raw = small_model(optimizer=optax.adam(1e-3))
+    with pytest.raises(ValueError, match="optimizer given by name"):
+        Population(raw, 2).save("unused.zip")
+
+
+def test_population_is_exported():
+    assert fnn.Population is Population
