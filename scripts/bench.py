@@ -29,10 +29,12 @@ Contenders (``--contenders``; all by default)
     fnn_evaluate    ``Sequential.evaluate(X, Y, batch_size=batch, verbose=0)``.
 
 Each contender runs one warm-up epoch (timed as ``compile_s``: time from building the model to
-the end of the first epoch, compilation included) and then ``--epochs`` timed epochs; the
-reported throughput uses the median timed epoch. A contender that fails is recorded with its
-error message and the run goes on; a peer framework that is not installed is reported as
-"not installed".
+the end of the first epoch, compilation included) and then ``--epochs`` timed epochs (fewer
+once they have taken ``--budget`` seconds); the reported throughput uses the median timed epoch.
+fnn and Keras train in one ``fit`` call each, a callback recording when each epoch ends.
+
+A contender that fails is recorded with its error message and the run goes on; a peer framework
+that is not installed is reported as "not installed".
 
 Usage::
 
@@ -133,6 +135,7 @@ class Context:
     y: np.ndarray
     timed_epochs: int
     seed: int
+    budget_s: float = math.inf
 
 
 @dataclass
@@ -211,6 +214,9 @@ def run_epochs(
 ) -> Timing:
     """Time ``build`` plus one warm-up epoch, then ``ctx.timed_epochs`` further epochs.
 
+    Timing stops early, after at least one timed epoch, once the timed epochs have taken
+    ``ctx.budget_s`` seconds.
+
     Args:
         build: creates the model or state; its time counts towards the first epoch.
         epoch: runs one full epoch on what ``build`` returned and blocks until it is done.
@@ -221,16 +227,19 @@ def run_epochs(
     state = build()
     epoch(state)
     first = time.perf_counter() - start
-    times = [timed(lambda: epoch(state)) for _ in range(ctx.timed_epochs)]
+    times: list[float] = []
+    while len(times) < ctx.timed_epochs and sum(times) < ctx.budget_s:
+        times.append(timed(lambda: epoch(state)))
     wl = ctx.workload
     return Timing(first, times, wl.steps_per_epoch, wl.n_examples, dict(extra))
 
 
-def make_epoch_clock(base: type) -> Any:
+def make_epoch_clock(base: type, budget_s: float = math.inf) -> Any:
     """Return a callback (a subclass of ``base``) that records when each epoch of ``fit`` ends.
 
     It converts the epoch's logs to floats before reading the clock, so the epoch has finished
-    on the device.
+    on the device, and sets ``model.stop_training`` once the epochs after the first have taken
+    ``budget_s`` seconds.
     """
 
     class EpochClock(base):  # type: ignore[misc, valid-type]
@@ -244,6 +253,8 @@ def make_epoch_clock(base: type) -> Any:
         def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             self.logs = {k: float(v) for k, v in (logs or {}).items()}
             self.ends.append(time.perf_counter())
+            if self.ends[-1] - self.ends[0] >= budget_s:
+                self.model.stop_training = True
 
         def timing(self, start: float, workload: Workload) -> Timing:
             """The first epoch counted from ``start``, then the time between epoch ends."""
@@ -422,7 +433,7 @@ def run_fnn_fit(ctx: Context, verbose: int = 0) -> Timing:
     wl = ctx.workload
     start = time.perf_counter()
     model = build_fnn_model(ctx)
-    clock = make_epoch_clock(importlib.import_module("fnn.callbacks").Callback)
+    clock = make_epoch_clock(importlib.import_module("fnn.callbacks").Callback, ctx.budget_s)
     with silenced() if verbose else contextlib.nullcontext():
         model.fit(
             ctx.x,
@@ -495,7 +506,7 @@ def run_keras_fit(ctx: Context, steps_per_execution: int = 1) -> Timing:
         metrics=["accuracy"],
         steps_per_execution=steps_per_execution,
     )
-    clock = make_epoch_clock(keras.callbacks.Callback)
+    clock = make_epoch_clock(keras.callbacks.Callback, ctx.budget_s)
     model.fit(
         ctx.x,
         ctx.y,
@@ -659,6 +670,7 @@ CONTENDER_NAMES = tuple(c.name for c in CONTENDERS)
 
 DEFINITIONS = {
     "examples_per_s": "examples per second over the median timed epoch (pass over the data)",
+    "epoch_s": "seconds of each timed epoch (for fit: between consecutive epoch ends)",
     "step_us": "median timed epoch divided by the number of batches, in microseconds",
     "compile_s": "seconds from building the model to the end of the first (warm-up) epoch, "
     "compilation included",
@@ -826,7 +838,7 @@ def add_ratios(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         if row["status"] != "ok":
             continue
-        base = medians.get(baselines[row["contender"]])
+        base = medians.get(baselines.get(row["contender"]))
         row["ratio_to_floor"] = row["epoch_s_median"] / base if base else None
         if row["contender"] == "fnn_verbose":
             fnn = medians.get("fnn")
@@ -847,6 +859,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         "config": {
             "quick": args.quick,
             "timed_epochs": timed_epochs,
+            "budget_s": args.budget,
             "warmup_epochs": 1,
             "seed": args.seed,
             "workloads": args.workloads,
@@ -868,7 +881,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
             "train_flops_per_example": wl.train_flops_per_example,
         }
         x, y = make_data(wl, args.seed)
-        ctx = Context(wl, x, y, timed_epochs, args.seed)
+        ctx = Context(wl, x, y, timed_epochs, args.seed, args.budget)
         rows = []
         for contender in CONTENDERS:
             if contender.name not in args.contenders:
@@ -985,6 +998,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=positive,
         default=None,
         help="timed epochs after the warm-up epoch (default: 5, or 2 with --quick)",
+    )
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=20.0,
+        help="stop timing a contender after this many seconds of timed epochs, once at least "
+        "one is done (default: %(default)s)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for data and models")
     parser.add_argument(
