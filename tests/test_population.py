@@ -47,9 +47,11 @@ def data():
 
 @pytest.fixture(scope="module")
 def fitted(data):
-    """A population of 3 with per-member learning rates, fitted 2 epochs with validation."""
+    """A population of 3 with per-member learning rates, fitted 2 epochs with validation; two
+    members side by side, then the third (the lax.map path with a remainder)."""
     x, y = data
-    pop = Population(small_model(), 3, seeds=SEEDS, hyperparams={"learning_rate": RATES})
+    hyper = {"learning_rate": RATES}
+    pop = Population(small_model(), 3, seeds=SEEDS, hyperparams=hyper, parallel_members=2)
     initial = leaves(pop.params)
     history = pop.fit(x, y, batch_size=32, epochs=2, verbose=0, validation_data=(x[:40], y[:40]))
     return pop, history, initial
@@ -59,7 +61,8 @@ def test_members_equal_single_fits(data, fitted):
     x, y = data
     pop, history, initial = fitted
     for i, (seed, rate) in enumerate(zip(SEEDS, RATES)):
-        single = small_model(seed, optimizer=Adam(rate))
+        single = small_model(seed)  # "adam" by name, as the population's model
+        single.opt_state = fnn.optimizers.set_learning_rate(single.opt_state, rate)
         assert_trees_close([a[i] for a in initial], leaves(single.params), atol=0)
         h = single.fit(x, y, batch_size=32, epochs=2, verbose=0, validation_data=(x[:40], y[:40]))
         assert_trees_close(member_leaves(pop.params, i), leaves(single.params))
@@ -187,6 +190,8 @@ def test_bad_input_names_the_argument(data):
         Population(model, 3, hyperparams={"learning_rte": [0.1, 0.2, 0.3]})
     with pytest.raises(TypeError, match="hyperparams"):
         Population(model, 2, hyperparams={"learning_rate": ["fast", "slow"]})
+    with pytest.raises(ValueError, match="parallel_members"):
+        Population(model, 3, parallel_members=0)
     with pytest.raises(ValueError, match="seeds has 2 values"):
         Population(model, 3, seeds=[1, 2])
     scheduled = small_model(optimizer=Adam(optax.linear_schedule(1e-2, 1e-3, 10)))
