@@ -163,13 +163,6 @@ def _compile_from_config(
     model: Sequential, config: dict[str, Any], optimizer: optax.GradientTransformation | None
 ) -> None:
     if optimizer is None:
-        if config.get("optimizer") is None:
-            raise ValueError(
-                "The model was compiled with an Optax transformation that has no fnn name, so "
-                "the file holds its state but not the transformation itself. Pass it again: "
-                "load_model(path, optimizer=tx), or load_model(path, compile=False) for an "
-                "uncompiled model."
-            )
         optimizer = optimizers_lib.deserialize(config["optimizer"])
     loss = None if config.get("loss") is None else losses_lib.deserialize(config["loss"])
     metrics = [
@@ -519,6 +512,7 @@ def load_model(
 
     if optimizer is not None and not compile:
         raise ValueError("load_model got optimizer= and compile=False; pass one or the other.")
+    tx = None if optimizer is None else optimizers_lib.get(optimizer)
     source = repr(os.fspath(path))
     archive = read_archive(path, MODEL_FORMAT)
     config, arrays, manifests = archive.config, archive.arrays, archive.manifests
@@ -544,13 +538,16 @@ def load_model(
             f"{source} is not a valid fnn file: weights for a model with no input shape."
         )
     if compile and compile_settings is not None:
-        try:
-            _compile_from_config(
-                model,
-                compile_settings,
-                optimizers_lib.get(optimizer) if optimizer is not None else None,
+        if tx is None and compile_settings.get("optimizer") is None:
+            raise ValueError(
+                f"{source} was compiled with an Optax transformation that has no fnn name, so the "
+                "file holds its state but not the transformation itself. Pass it again: "
+                "load_model(path, optimizer=tx), or load_model(path, compile=False) for an "
+                "uncompiled model."
             )
-        except (TypeError, KeyError, AttributeError) as exc:
+        try:
+            _compile_from_config(model, compile_settings, tx)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise _invalid_config(source, exc) from None
         if model.opt_state is not None:
             model.opt_state = _restore(
