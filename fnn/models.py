@@ -512,8 +512,8 @@ class Sequential:
         self._require_built("count_params")
         return count_params(self.params) + count_params(self.state)
 
-    def summary(self, print_fn: Any = print) -> None:
-        """Print the layers, their output shapes and parameter counts."""
+    def _summary_table(self) -> tuple[list[tuple[str, str, str]], int, int]:
+        """Rows (header first) of layer, output shape, count; trainable and non-trainable totals."""
         rows = [("Layer (type)", "Output Shape", "Param #")]
         trainable = non_trainable = 0
         shapes = (
@@ -530,6 +530,11 @@ class Sequential:
             rows.append(
                 (f"{layer.name} ({type(layer).__name__})", out, str(p + s) if self.built else "?")
             )
+        return rows, trainable, non_trainable
+
+    def summary(self, print_fn: Any = print) -> None:
+        """Print the layers, their output shapes and parameter counts."""
+        rows, trainable, non_trainable = self._summary_table()
         widths = [max(len(r[c]) for r in rows) + 2 for c in range(3)]
         line = "-" * sum(widths)
         print_fn(f'Model: "{self.name}"')
@@ -540,6 +545,21 @@ class Sequential:
         print_fn(f"Total params: {trainable + non_trainable}")
         print_fn(f"Trainable params: {trainable}")
         print_fn(f"Non-trainable params: {non_trainable}")
+
+    def _repr_html_(self) -> str:
+        """The summary as an HTML table, for notebooks."""
+        from html import escape
+
+        rows, trainable, non_trainable = self._summary_table()
+        head = "".join(f"<th>{escape(c)}</th>" for c in rows[0])
+        body = "".join(
+            "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in rows[1:]
+        )
+        return (
+            f"<b>Model: {escape(self.name)}</b><table><tr>{head}</tr>{body}</table>"
+            f"Total params: {trainable + non_trainable}<br>Trainable params: {trainable}<br>"
+            f"Non-trainable params: {non_trainable}"
+        )
 
     # -- saving (the format and its checks live in fnn.saving) -------------------------------
     def save(self, filepath: str | os.PathLike[str]) -> None:

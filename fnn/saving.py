@@ -72,7 +72,7 @@ import numpy as np
 from fnn import losses as losses_lib
 from fnn import metrics as metrics_lib
 from fnn import optimizers as optimizers_lib
-from fnn.layers import layer_from_config, layer_to_config
+from fnn.layers import Serial, as_shape, layer_from_config, layer_to_config
 
 if TYPE_CHECKING:
     import optax
@@ -191,10 +191,10 @@ def _manifest(leaves: list[tuple[str, np.ndarray]]) -> list[dict[str, Any]]:
     return out
 
 
-def _restore(
-    tree: Any, arrays: list[np.ndarray], manifest: list[dict[str, Any]], what: str, source: str
-) -> Any:
-    """``tree`` with its leaves replaced by ``arrays``, which must match them in path and shape."""
+def _check_fits(
+    tree: Any, manifest: list[dict[str, Any]], what: str, source: str
+) -> jax.tree_util.PyTreeDef:
+    """Raise unless ``manifest`` lists ``tree``'s leaves (arrays or shapes) by path and shape."""
     flat, treedef = jax.tree_util.tree_flatten_with_path(tree)
     expected = [
         (jax.tree_util.keystr(p), tuple(np.shape(x)), np.dtype(x.dtype).name) for p, x in flat
@@ -205,8 +205,30 @@ def _restore(
             f"{source} does not fit this model: its {what} are {_describe(got)}, the model's are "
             f"{_describe(expected)}."
         )
-    leaves = [jax.numpy.asarray(a) for a in arrays]
-    return jax.tree_util.tree_unflatten(treedef, leaves)
+    return treedef
+
+
+def _restore(
+    tree: Any, arrays: list[np.ndarray], manifest: list[dict[str, Any]], what: str, source: str
+) -> Any:
+    """``tree`` with its leaves replaced by ``arrays``, which must match them in path and shape."""
+    treedef = _check_fits(tree, manifest, what, source)
+    return jax.tree_util.tree_unflatten(treedef, [jax.numpy.asarray(a) for a in arrays])
+
+
+def _abstract_weights(config: Any) -> tuple[Any, Any] | None:
+    """The shapes of the (params, state) that the config's layers would create, without
+    allocating them (so a crafted config cannot make the loader build a huge model first)."""
+    if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+        raise ValueError(f"the model config is a dict with a 'layers' list, got {config!r}")
+    layers = [layer_from_config(c) for c in config["layers"]]
+    shape = config.get("input_shape") or (layers[0].input_shape if layers else None)
+    if shape is None:
+        return None
+    net = Serial(layers)
+    shape = as_shape(tuple(shape))
+    params = jax.eval_shape(lambda k: net.init(k, shape), jax.random.key(0))
+    return params, jax.eval_shape(lambda: net.init_state(shape))
 
 
 def _describe(entries: list[tuple[str, tuple[int, ...], str]]) -> str:
@@ -517,7 +539,14 @@ def load_model(
     archive = read_archive(path, MODEL_FORMAT)
     config, arrays, manifests = archive.config, archive.arrays, archive.manifests
     try:
-        model = sequential_from_config(Sequential, config.get("model"))
+        abstract = _abstract_weights(config.get("model"))
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise _invalid_config(source, exc) from None
+    if abstract is not None:
+        _check_fits(abstract[0], manifests["params"], "parameters", source)
+        _check_fits(abstract[1], manifests["state"], "state arrays", source)
+    try:
+        model = sequential_from_config(Sequential, config["model"])
         epoch = config.get("epoch", 0)
         if type(epoch) is not int or epoch < 0:
             raise ValueError(f"epoch must be a non-negative int, got {epoch!r}")

@@ -636,3 +636,24 @@ def test_saving_never_imports_pickle_machinery():
     source = pathlib.Path(saving.__file__).read_text()
     assert "allow_pickle=True" not in source and "import pickle" not in source
     assert "eval(" not in source
+
+
+def test_a_config_asking_for_a_huge_model_is_refused_before_anything_is_built(
+    tmp_path, saved_files, monkeypatch
+):
+    def huge(c):
+        c["model"]["layers"][0]["config"]["units"] = 10**9  # a 40 GB kernel
+
+    path, _ = _hostile(
+        tmp_path,
+        saved_files,
+        "model.fnn",
+        lambda raw, m, mk: _zip(_edit_json(m, "config.json", huge)),
+    )
+
+    def build(self, input_shape):
+        raise AssertionError("load_model built the model before checking the file's arrays")
+
+    monkeypatch.setattr(Sequential, "build", build)
+    with pytest.raises(ValueError, match=r"does not fit this model.*\(10, 1000000000\)"):
+        load_model(path)
