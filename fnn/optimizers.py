@@ -181,6 +181,8 @@ def serialize(optimizer: optax.GradientTransformation) -> dict[str, Any] | None:
     if not isinstance(optimizer, NamedOptimizer):
         return None
     config = dict(optimizer.config)
+    # Plain numbers only: a schedule, an array or a NumPy float32 (which inject_hyperparams
+    # treats as a static argument, changing the state's structure) cannot be rebuilt by name.
     if not all(v is None or isinstance(v, (bool, int, float)) for v in config.values()):
         return None
     return {"class_name": optimizer.class_name, "config": config}

@@ -165,10 +165,13 @@ def _compile_from_config(
     if optimizer is None:
         optimizer = optimizers_lib.deserialize(config["optimizer"])
     loss = None if config.get("loss") is None else losses_lib.deserialize(config["loss"])
-    metrics = [
-        metrics_lib.Metric(m["name"], metrics_lib.registry.get(m["fn"]))
-        for m in config.get("metrics", [])
-    ]
+    entries = config.get("metrics", [])
+    if not isinstance(entries, list) or not all(
+        isinstance(m, dict) and isinstance(m.get("name"), str) and isinstance(m.get("fn"), str)
+        for m in entries
+    ):
+        raise ValueError(f"metrics must be a list of {{'name', 'fn'}} strings, got {entries!r}")
+    metrics = [metrics_lib.Metric(m["name"], metrics_lib.registry.get(m["fn"])) for m in entries]
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
 
 
