@@ -26,8 +26,9 @@ is pickled and nothing in it is ever executed:
 ``config.json``
     For ``fnn.model``: ``"model"``, the Sequential's config (:func:`sequential_config`: name, seed,
     input shape, layers via :func:`fnn.layers.layer_to_config`); ``"compile"``, None or
-    ``{"optimizer", "loss", "metrics"}`` with the optimizer as :func:`fnn.optimizers.serialize`
-    gives it (None for an Optax transformation that has no fnn name), the loss as
+    ``{"optimizer", "loss", "metrics"}``: the optimizer as the name it was given by (``"adam"``),
+    or as :func:`fnn.optimizers.serialize` gives a fnn constructor's result (``{"class_name",
+    "config"}``), or None for an Optax transformation that has no fnn name; the loss as
     :func:`fnn.losses.serialize` gives it, each metric as ``{"name", "fn"}`` with ``fn`` its
     registered name; ``"epoch"``, the number of completed epochs (``model.epoch``, the
     ``initial_epoch`` to resume with). The random state is the model's ``seed``: fit derives the
@@ -109,6 +110,7 @@ def sequential_config(model: Sequential) -> dict[str, Any]:
     return {
         "name": model.name,
         "seed": model.seed,
+        "dtype_policy": model.dtype_policy.name,
         "input_shape": None if shape is None else list(shape),
         "layers": [layer_to_config(layer) for layer in model.layers],
     }
@@ -122,6 +124,7 @@ def sequential_from_config(cls: type[Sequential], config: dict[str, Any]) -> Seq
         [layer_from_config(c) for c in config["layers"]],
         seed=config.get("seed", 0),
         name=config.get("name"),
+        dtype_policy=config.get("dtype_policy"),
     )
     if config.get("input_shape") is not None and not model.built:
         model.build(tuple(config["input_shape"]))
@@ -153,17 +156,31 @@ def compile_config(model: Sequential) -> dict[str, Any] | None:
             )
         metrics.append({"name": metric.name, "fn": fn_name})
     return {
-        "optimizer": optimizers_lib.serialize(model.optimizer),
+        "optimizer": _optimizer_config(model._compile_args.get("optimizer")),
         "loss": loss,
         "metrics": metrics,
     }
 
 
+def _optimizer_config(spec: Any) -> str | dict[str, Any] | None:
+    """The optimizer as compile received it: a name stays a name (compile derives the same
+    transformation, flattened or not, from it), a fnn constructor's result becomes its config."""
+    if isinstance(spec, str):
+        return spec
+    return optimizers_lib.serialize(spec)
+
+
 def _compile_from_config(
-    model: Sequential, config: dict[str, Any], optimizer: optax.GradientTransformation | None
+    model: Sequential,
+    config: dict[str, Any],
+    optimizer: str | optax.GradientTransformation | None,
 ) -> None:
     if optimizer is None:
-        optimizer = optimizers_lib.deserialize(config["optimizer"])
+        optimizer = config["optimizer"]
+        if isinstance(optimizer, str):
+            optimizers_lib.get(optimizer)  # only fnn's registered names
+        else:
+            optimizer = optimizers_lib.deserialize(optimizer)
     loss = None if config.get("loss") is None else losses_lib.deserialize(config["loss"])
     entries = config.get("metrics", [])
     if not isinstance(entries, list) or not all(
@@ -537,7 +554,9 @@ def load_model(
 
     if optimizer is not None and not compile:
         raise ValueError("load_model got optimizer= and compile=False; pass one or the other.")
-    tx = None if optimizer is None else optimizers_lib.get(optimizer)
+    if optimizer is not None:
+        optimizers_lib.get(optimizer)  # a bad name or type fails here, before reading the file
+    tx = optimizer
     source = repr(os.fspath(path))
     archive = read_archive(path, MODEL_FORMAT)
     config, arrays, manifests = archive.config, archive.arrays, archive.manifests
