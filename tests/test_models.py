@@ -223,15 +223,3 @@ def test_nan_in_data_is_refused_with_the_row():
 def test_add_rejects_non_layers():
     with pytest.raises(TypeError, match="layer must be"):
         Sequential().add("dense")
-
-
-def test_html_repr_shows_layers_and_counts_escaped():
-    model = seed_model()
-    model.name = "<b>net</b>"
-    html = model._repr_html_()
-    assert "&lt;b&gt;net&lt;/b&gt;" in html and "<b>net</b>" not in html
-    assert html.count("<tr>") == 1 + len(model.layers)
-    for layer in model.layers:
-        assert f"{layer.name} (Dense)" in html
-    assert f"Total params: {model.count_params()}" in html
-    assert "<td>(None, 64)</td><td>2112</td>" in html  # 32 * 64 + 64

@@ -24,7 +24,16 @@ from conftest import make_classification, seed_model
 import fnn
 from fnn import activations, losses, metrics, optimizers, saving
 from fnn.callbacks import Callback
-from fnn.layers import Activation, Dense
+from fnn.layers import (
+    Activation,
+    BatchNormalization,
+    Dense,
+    Dropout,
+    Flatten,
+    Input,
+    LayerNormalization,
+    Reshape,
+)
 from fnn.models import Sequential, load_model
 
 REPO = pathlib.Path(fnn.__file__).resolve().parents[1]
@@ -55,9 +64,26 @@ def mixed_precision_stack() -> Sequential:
     return model
 
 
-# When the new layers land, add a builder per kind here (Dropout, BatchNormalization,
-# LayerNormalization, Flatten, Reshape, Input, ...): the round-trip tests below cover each.
-BUILDERS = [dense_stack, dense_and_activation, mixed_precision_stack]
+def every_new_layer_kind() -> Sequential:
+    # Input, Reshape, Flatten, Dropout (keys from the seed), BatchNormalization (running
+    # statistics as non-trainable state) and LayerNormalization, in one small model.
+    model = Sequential(seed=9, name="kinds")
+    model.add(Input((2, 2)))
+    model.add(Reshape((4,)))
+    model.add(Dense(6, activation="relu"))
+    model.add(BatchNormalization(momentum=0.9))
+    model.add(Dropout(0.25))
+    model.add(Reshape((2, 3)))
+    model.add(LayerNormalization())
+    model.add(Flatten())
+    model.add(Dense(3, activation="softmax"))
+    model.compile(optimizer="adamw", loss="categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+# One builder per layer kind (or mixture): adding a layer kind is one line here, and every
+# round-trip test below (model, weights, config) covers it.
+BUILDERS = [dense_stack, dense_and_activation, mixed_precision_stack, every_new_layer_kind]
 
 
 def _x(model: Sequential, n: int = 9) -> np.ndarray:
@@ -315,6 +341,21 @@ def test_resume_from_a_saved_model_is_bit_for_bit(optimizer, tmp_path):
     assert _same_tree(resumed.params, straight.params)
     assert _same_tree(resumed.opt_state, straight.opt_state)
     assert resumed.epoch == straight.epoch == 4
+
+
+def test_resume_with_dropout_and_batch_norm_is_bit_for_bit(tmp_path):
+    x = np.random.default_rng(1).normal(size=(70, 2, 2)).astype(np.float32)
+    y = np.eye(3, dtype=np.float32)[np.arange(70) % 3]
+    straight = every_new_layer_kind()
+    straight.fit(x, y, batch_size=16, epochs=3, verbose=0)
+    first = every_new_layer_kind()
+    first.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    first.save(tmp_path / "m")
+    resumed = load_model(tmp_path / "m")
+    resumed.fit(x, y, batch_size=16, epochs=3, initial_epoch=resumed.epoch, verbose=0)
+    assert _same_tree(resumed.params, straight.params)
+    assert _same_tree(resumed.state, straight.state)  # batch-norm running statistics
+    assert not _same_tree(resumed.state, every_new_layer_kind().state)  # and they did move
 
 
 def test_loaded_model_predicts_exactly_what_the_saved_one_did(tmp_path):
