@@ -40,10 +40,7 @@ against all members' kernels side by side. On a CPU that is the faster formulati
 from __future__ import annotations
 
 import copy
-import io
-import json
 import math
-import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -51,18 +48,15 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 from fnn import data as data_lib
-from fnn import losses as losses_lib
-from fnn import training
+from fnn import saving, training
 from fnn.callbacks import History
-from fnn.layers import Serial, layer_from_config, layer_to_config
+from fnn.layers import Serial
 from fnn.models import PROGRESS_UPDATES, Sequential, _add_sums, _due, layer_key, root_key
 from fnn.progress import ProgressBar, format_logs, resolve_verbose
 from fnn.registry import unknown_name_error
-
-#: Format tag written into saved populations.
-FORMAT = "fnn.population/1"
 
 #: Members trained side by side on a CPU by default; groups of them run one after another in the
 #: same program. Measured on a 2-core CPU, seed MLP, 32 members (process CPU time, see
@@ -485,94 +479,90 @@ class Population:
         return self.member(self.best_index(metric, mode))
 
     # -- saving -----------------------------------------------------------------------------
-    def get_config(self) -> dict[str, Any]:
-        """A JSON-able description: layers, compile settings, seeds, hyperparameters."""
-        spec = self._spec
-        optimizer = spec._compile_args.get("optimizer")
-        if not isinstance(optimizer, str):
-            raise ValueError(
-                "Saving a population needs the model compiled with an optimizer given by name "
-                f"(e.g. optimizer='adam'), got {type(optimizer).__name__}; pass per-member "
-                "values through hyperparams= instead."
-            )
-        metrics = spec._compile_args.get("metrics")
-        if metrics is not None and not all(isinstance(m, str) for m in metrics):
-            raise ValueError("Saving a population needs its metrics given by name, e.g. ['mae'].")
-        return {
-            "format": FORMAT,
-            "name": spec.name,
-            "seed": spec.seed,
-            "dtype_policy": spec.dtype_policy.name,
-            "layers": [layer_to_config(x) for x in spec.layers],
-            "input_shape": None if spec.input_shape is None else list(spec.input_shape),
-            "compile": {
-                "optimizer": optimizer,
-                "loss": losses_lib.serialize(spec.loss),
-                "metrics": None if metrics is None else list(metrics),
-            },
-            "size": self.size,
-            "seeds": list(self.seeds),
-            "shared_order": self.shared_order,
-            "hyperparams": {k: np.asarray(v).tolist() for k, v in self._hyperparams_in.items()},
-        }
-
     def save(self, path: str | Path) -> None:
-        """Write the population to ``path``: a zip of ``config.json`` and ``.npy`` arrays (no
-        pickles). Read it back with :func:`load_population`."""
+        """Write the population to ``path`` in fnn's archive format (:mod:`fnn.saving`: JSON
+        and ``.npy`` members, no pickles, written atomically), format ``"fnn.population"``: the
+        model's config and compile settings, the members' stacked arrays, seeds, per-member
+        hyperparameters and the last fit's history. Read it with :func:`load_population`."""
         self._require_built("save")
-        config = self.get_config()
+        groups = {
+            "params": saving._leaves(self.params),
+            "state": saving._leaves(self.state),
+            "optimizer_state": saving._leaves(self.opt_state),
+        }
+        history = None
         if self.history is not None:
-            config["history"] = {
+            history = {
                 k: [np.asarray(v).tolist() for v in vals]
                 for k, vals in self.history.history.items()
             }
-        leaves = jax.tree_util.tree_leaves((self.params, self.state, self.opt_state))
-        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr("config.json", json.dumps(config, indent=1))
-            for i, leaf in enumerate(leaves):
-                buf = io.BytesIO()
-                np.save(buf, np.asarray(leaf), allow_pickle=False)
-                zf.writestr(f"arrays/{i:05d}.npy", buf.getvalue())
+        config = {
+            "model": saving.sequential_config(self._spec),
+            "compile": saving.compile_config(self._spec),
+            "population": {
+                "size": self.size,
+                "seeds": list(self.seeds),
+                "shared_order": self.shared_order,
+                "hyperparams": {k: np.asarray(v).tolist() for k, v in self.hyperparams.items()},
+            },
+            "history": history,
+            "arrays": {g: saving._manifest(leaves) for g, leaves in groups.items()},
+        }
+        saving.write_archive(path, saving.POPULATION_FORMAT, config, saving._arrays_only(groups))
 
 
-def load_population(path: str | Path) -> Population:
-    """Read a population written by :meth:`Population.save` (arrays loaded without pickles)."""
-    with zipfile.ZipFile(path) as zf:
-        config = json.loads(zf.read("config.json"))
-        if config.get("format") != FORMAT:
-            raise ValueError(f"{path} is not a saved fnn population (format {FORMAT}).")
-        names = sorted(n for n in zf.namelist() if n.startswith("arrays/"))
-        arrays = [np.load(io.BytesIO(zf.read(n)), allow_pickle=False) for n in names]
-    model = Sequential(
-        [layer_from_config(c) for c in config["layers"]],
-        seed=config["seed"],
-        dtype_policy=config.get("dtype_policy"),
-    )
-    model.name = config["name"]
-    if config["input_shape"] is not None and not model.built:
-        model.build(config["input_shape"])
-    compile_args = config["compile"]
-    model.compile(
-        optimizer=compile_args["optimizer"],
-        loss=losses_lib.deserialize(compile_args["loss"]),
-        metrics=compile_args["metrics"],
-    )
-    pop = Population(
-        model,
-        config["size"],
-        seeds=config["seeds"],
-        hyperparams=config["hyperparams"],
-        shared_order=config["shared_order"],
-    )
-    template = (pop.params, pop.state, pop.opt_state)
-    leaves, treedef = jax.tree_util.tree_flatten(template)
-    if len(leaves) != len(arrays) or any(
-        np.shape(a) != np.shape(b) for a, b in zip(leaves, arrays, strict=False)
-    ):
-        raise ValueError(f"{path}: the saved arrays do not match the saved configuration.")
-    restored = [jnp.asarray(a, dtype=b.dtype) for a, b in zip(arrays, leaves, strict=True)]
-    pop.params, pop.state, pop.opt_state = jax.tree_util.tree_unflatten(treedef, restored)
-    if "history" in config:
+def load_population(
+    path: str | Path, *, optimizer: optax.GradientTransformation | str | None = None
+) -> Population:
+    """Read a population written by :meth:`Population.save`.
+
+    ``optimizer`` replaces the saved one; it is required when the model was compiled with an
+    Optax transformation that has no fnn name (as for :func:`fnn.models.load_model`). Any file
+    that is not a valid population raises a ValueError before anything large is allocated.
+    """
+    source = repr(str(path))
+    archive = saving.read_archive(path, saving.POPULATION_FORMAT)
+    config, arrays, manifests = archive.config, archive.arrays, archive.manifests
+    try:
+        settings = config["population"]
+        size = data_lib.check_positive_int(settings["size"], "size")
+        abstract = saving._abstract_weights(config["model"])
+        if abstract is None:
+            raise ValueError("the model config has no input shape")
+        # The members' shapes must match the file before the population is built.
+        stacked = jax.tree_util.tree_map(
+            lambda a: jax.ShapeDtypeStruct((size, *a.shape), a.dtype), abstract[0]
+        )
+        saving._check_fits(stacked, manifests["params"], "parameters", source)
+        model = saving.sequential_from_config(Sequential, config["model"])
+        compile_settings = config["compile"]
+        if optimizer is None and compile_settings.get("optimizer") is None:
+            raise ValueError(
+                "the model was compiled with an Optax transformation that has no fnn name; "
+                "pass it again: load_population(path, optimizer=tx)"
+            )
+        saving._compile_from_config(model, compile_settings, optimizer)
+        pop = Population(
+            model,
+            size,
+            seeds=settings["seeds"],
+            hyperparams=settings["hyperparams"],
+            shared_order=settings["shared_order"],
+        )
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise saving._invalid_config(source, exc) from None
+    restored = [
+        saving._restore(tree, arrays[g], manifests[g], g.replace("_", " "), source)
+        for tree, g in zip(
+            (pop.params, pop.state, pop.opt_state),
+            saving.GROUPS[saving.POPULATION_FORMAT],
+            strict=True,
+        )
+    ]
+    pop.params, pop.state, pop.opt_state = restored
+    hyper = getattr(pop.opt_state, "hyperparams", None) or {}
+    pop.hyperparams = {k: np.asarray(hyper[k]) for k in pop.hyperparams}
+    if config.get("history") is not None:
         pop.history = History()
         for name, values in config["history"].items():
             pop.history.history[name] = [np.asarray(v) for v in values]

@@ -172,6 +172,23 @@ def test_save_load_round_trip(tmp_path, fitted):
     assert loaded.metrics_names == pop.metrics_names and not loaded.shared_order
 
 
+def test_save_load_with_an_optax_optimizer_and_bad_files(tmp_path):
+    tx = optax.adam(1e-3)
+    pop = Population(small_model(optimizer=tx), 2)
+    path = tmp_path / "pop.fnn"
+    pop.save(path)
+    with pytest.raises(ValueError, match="optimizer=tx"):
+        load_population(path)
+    loaded = load_population(path, optimizer=tx)
+    assert_trees_close(leaves(loaded.opt_state), leaves(pop.opt_state), atol=0)
+    model_path = tmp_path / "model.fnn"
+    small_model().save(model_path)
+    with pytest.raises(ValueError, match=r"not 'fnn\.population'"):
+        load_population(model_path)
+    with pytest.raises(ValueError, match="load_population"):
+        fnn.models.load_model(path)
+
+
 def test_bad_input_names_the_argument(data):
     x, y = data
     model = small_model()
@@ -206,9 +223,10 @@ def test_bad_input_names_the_argument(data):
     with pytest.raises(ValueError, match="y has shape"):
         pop.fit(x, y[:, :3], verbose=0)
     assert_trees_close(leaves(pop.params), before, atol=0)  # a failed call changes nothing
-    raw = small_model(optimizer=optax.adam(1e-3))
-    with pytest.raises(ValueError, match="optimizer given by name"):
-        Population(raw, 2).save("unused.zip")
+    unbuilt = Sequential([Dense(2)])
+    unbuilt.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(ValueError, match="needs built members"):
+        Population(unbuilt, 2).save("unused.fnn")
 
 
 def test_population_is_exported():
