@@ -532,7 +532,8 @@ class Dropout(Layer):
         return tuple(s if d is None else d for d, s in zip(self.noise_shape, shape, strict=True))
 
     def call(self, params, state, x, *, key=None, training=False):
-        if not training or self.rate == 0.0:
+        # A traced rate (a per-member value in fnn.population) takes the general path.
+        if not training or (isinstance(self.rate, float) and self.rate == 0.0):
             return x, state
         if key is None:
             raise ValueError(

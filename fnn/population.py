@@ -53,10 +53,13 @@ import optax
 from fnn import data as data_lib
 from fnn import saving, training
 from fnn.callbacks import History
-from fnn.layers import Serial
+from fnn.layers import Dropout, Layer, Serial
 from fnn.models import PROGRESS_UPDATES, Sequential, _add_sums, _due, layer_key, root_key
 from fnn.progress import ProgressBar, format_logs, resolve_verbose
 from fnn.registry import unknown_name_error
+
+#: The ``hyperparams`` name of Dropout's rate (every Dropout layer of the model takes the value).
+DROPOUT_RATE = "rate"
 
 #: Members trained side by side on a CPU by default; groups of them run one after another in the
 #: same program. Measured on a 2-core CPU, seed MLP, 32 members (process CPU time, see
@@ -76,8 +79,9 @@ class Population:
             ``model.seed + arange(size)``. Seeds may repeat (e.g. a learning-rate sweep from one
             initialisation).
         hyperparams: per-member values of the optimizer's injected float hyperparameters,
-            ``{"learning_rate": [N floats], "weight_decay": [...]}``; a single float applies to
-            every member.
+            ``{"learning_rate": [N floats], "weight_decay": [...]}``, and ``"rate"`` for the
+            model's Dropout layers (all of them take the member's rate); a single float applies
+            to every member.
         shared_order: all members see the batches in member 0's order (faster on a CPU; the
             members then differ only in initialisation and hyperparameters).
         parallel_members: how many members one compiled step trains side by side (``vmap``);
@@ -150,13 +154,15 @@ class Population:
             return
         probe = self._spec.optimizer.init({"w": jnp.zeros((1,), jnp.float32)})
         valid = sorted(getattr(probe, "hyperparams", None) or {})
+        if self._dropout_layers():
+            valid.append(DROPOUT_RATE)
         for name, values in hyperparams.items():
             if name not in valid:
                 if not valid:
                     raise ValueError(
                         f"hyperparams got {name!r}, but the optimizer has no injected "
-                        "hyperparameters; build it with a fnn.optimizers constructor or "
-                        "optax.inject_hyperparams."
+                        "hyperparameters (build it with a fnn.optimizers constructor or "
+                        "optax.inject_hyperparams) and the model has no Dropout layer."
                     )
                 raise unknown_name_error("hyperparams name", name, valid)
             arr = np.asarray(values, dtype=np.float64) if _is_numbers(values) else None
@@ -172,6 +178,26 @@ class Population:
                 )
             if not np.all(np.isfinite(arr)):
                 raise ValueError(f"hyperparams[{name!r}] holds NaN or inf: {values!r}.")
+            if name == DROPOUT_RATE and not np.all((arr >= 0) & (arr < 1)):
+                raise ValueError(
+                    f"hyperparams['rate'] is the fraction of inputs Dropout drops and must be in "
+                    f"[0, 1), got {values!r}."
+                )
+
+    def _dropout_layers(self) -> list[int]:
+        return [i for i, layer in enumerate(self._spec.layers) if isinstance(layer, Dropout)]
+
+    def _swept_rate(self) -> bool:
+        return DROPOUT_RATE in self._hyperparams_in
+
+    def _net(self) -> Serial:
+        """The network the compiled functions run: the model's, except that with a swept
+        dropout rate each Dropout layer reads its member's rate from the (vmapped) state."""
+        net = self._spec.net
+        if not self._swept_rate():
+            return net
+        layers = [_RateFromState(x) if isinstance(x, Dropout) else x for x in net.layers]
+        return Serial(layers, name=net.name, compute_dtype=net.compute_dtype)
 
     def _init_members(self) -> None:
         """Member i's params are exactly ``Sequential(seed=seeds[i])``'s (same key derivation)."""
@@ -188,10 +214,18 @@ class Population:
         state = jax.tree_util.tree_map(
             lambda a: jnp.broadcast_to(a, (self.size, *jnp.shape(a))), self._spec.state
         )
+        rates = None
+        if self._swept_rate():
+            given = self._hyperparams_in[DROPOUT_RATE]
+            rates = jnp.broadcast_to(jnp.asarray(given, jnp.float32), (self.size,))
+            for i in self._dropout_layers():
+                state[i] = {"rate": rates}
         opt_state = jax.vmap(self._spec.optimizer.init)(params)
         hyper = getattr(opt_state, "hyperparams", None) or {}
         values = {}
         for name, given in self._hyperparams_in.items():
+            if name == DROPOUT_RATE:
+                continue
             old = hyper[name]
             values[name] = jnp.broadcast_to(jnp.asarray(given, old.dtype), old.shape)
         if values:
@@ -199,6 +233,8 @@ class Population:
             self._check_injected(params, opt_state, values)
         self.params, self.state, self.opt_state = params, state, opt_state
         self.hyperparams = {k: np.asarray(v) for k, v in values.items()}
+        if rates is not None:
+            self.hyperparams[DROPOUT_RATE] = np.asarray(rates)
 
     def _check_injected(self, params: Any, opt_state: Any, values: dict[str, Any]) -> None:
         """A schedule recomputes its hyperparameter every step: a stored value would be lost."""
@@ -226,7 +262,7 @@ class Population:
         key = (kind, batch_size)
         if key not in self._functions:
             spec = self._spec
-            net = spec.net
+            net = self._net()
             over = self._over_members
             if kind == "train":
                 step = training.make_train_step(
@@ -440,17 +476,20 @@ class Population:
         if not -self.size <= index < self.size:
             raise ValueError(f"index must be in [0, {self.size}), got {index}.")
         spec = self._spec
-        model = Sequential(
-            [copy.copy(x) for x in spec.layers],
-            seed=self.seeds[index],
-            dtype_policy=spec.dtype_policy,
-        )
+        layers = [copy.copy(x) for x in spec.layers]
+        swept = self._dropout_layers() if self._swept_rate() else []
+        for i in swept:
+            given = np.asarray(self._hyperparams_in[DROPOUT_RATE], np.float64)
+            layers[i].rate = float(np.broadcast_to(given, (self.size,))[index])
+        model = Sequential(layers, seed=self.seeds[index], dtype_policy=spec.dtype_policy)
         model.name = spec.name
         if not model.built:
             model.build(spec.input_shape)
         model.compile(**spec._compile_args)
         pick = jax.tree_util.tree_map(lambda a: a[index], (self.params, self.state, self.opt_state))
         model.params, model.state, model.opt_state = pick
+        for i in swept:
+            model.state[i] = {}  # the rate lives in the member's Dropout layer again
         return model
 
     def best_index(self, metric: str | None = None, mode: str = "auto") -> int:
@@ -567,6 +606,22 @@ def load_population(
         for name, values in config["history"].items():
             pop.history.history[name] = [np.asarray(v) for v in values]
     return pop
+
+
+class _RateFromState(Layer):
+    """A Dropout layer whose rate comes from ``state["rate"]`` (a per-member, vmapped value)."""
+
+    def __init__(self, inner: Dropout) -> None:
+        super().__init__(input_shape=inner.input_shape, name=inner.name)
+        self.inner = inner
+
+    def output_shape(self, input_shape: Any) -> tuple[int, ...]:
+        return self.inner.output_shape(input_shape)
+
+    def call(self, params, state, x, *, key=None, training=False):
+        layer = copy.copy(self.inner)
+        layer.rate = state["rate"]
+        return layer.call(params, {}, x, key=key, training=training)[0], state
 
 
 def _check_seeds(seeds: Any, base: int, size: int) -> tuple[int, ...]:

@@ -9,7 +9,7 @@ import pytest
 from conftest import make_classification
 
 import fnn
-from fnn.layers import Dense
+from fnn.layers import Dense, Dropout
 from fnn.models import Sequential
 from fnn.optimizers import Adam, AdamW
 from fnn.population import Population, load_population
@@ -92,6 +92,26 @@ def test_per_member_hyperparameters_reach_the_update(data):
     single = small_model(0, optimizer=AdamW(1e-2, weight_decay=0.5))
     single.fit(x, y, epochs=1, verbose=0)
     assert_trees_close(member_leaves(pop.params, 2), leaves(single.params))
+
+
+def test_per_member_dropout_rate(data):
+    x, y = data
+
+    def model(rate, seed=0):
+        layers = [Dense(16, activation="relu", input_shape=10), Dropout(rate), Dense(10)]
+        net = Sequential(layers, seed=seed)
+        net.compile(optimizer="adam", loss="mse")
+        return net
+
+    pop = Population(model(0.5), 2, seeds=[1, 2], hyperparams={"rate": [0.0, 0.25]})
+    pop.fit(x, y, epochs=1, verbose=0)
+    single = model(0.25, seed=2)
+    single.fit(x, y, epochs=1, verbose=0)
+    assert_trees_close(member_leaves(pop.params, 1), leaves(single.params))
+    member = pop.member(1)
+    assert member.layers[1].rate == 0.25 and member.state == single.state
+    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        Population(model(0.5), 2, hyperparams={"rate": [0.5, 1.0]})
 
 
 def test_shapes_of_every_result(data, fitted):
@@ -209,6 +229,8 @@ def test_bad_input_names_the_argument(data):
         Population(model, 2, hyperparams={"learning_rate": ["fast", "slow"]})
     with pytest.raises(ValueError, match="parallel_members"):
         Population(model, 3, parallel_members=0)
+    with pytest.raises(ValueError, match=r"Valid names: .*learning_rate"):
+        Population(model, 2, hyperparams={"rate": 0.5})  # no Dropout layer in the model
     with pytest.raises(ValueError, match="seeds has 2 values"):
         Population(model, 3, seeds=[1, 2])
     scheduled = small_model(optimizer=Adam(optax.linear_schedule(1e-2, 1e-3, 10)))
