@@ -30,6 +30,7 @@ import numpy as np
 import optax
 
 from fnn import data as data_lib
+from fnn import distributed as distributed_lib
 from fnn import losses as losses_lib
 from fnn import metrics as metrics_lib
 from fnn import optimizers as optimizers_lib
@@ -68,6 +69,8 @@ class Sequential:
         self._compile_args: dict[str, Any] = {}
         self._input_shape: tuple[int, ...] | None = None
         self._functions: dict[Any, Any] = {}
+        self.distribution: distributed_lib.Distribution | None = None
+        self._dist = distributed_lib.get(None)
         self.stop_training = False
         self.history: History | None = None
         for layer in layers or []:
@@ -148,14 +151,21 @@ class Sequential:
         optimizer: str | optax.GradientTransformation = "rmsprop",
         loss: Any = None,
         metrics: Any = None,
+        distribution: distributed_lib.Distribution | None = None,
     ) -> None:
-        """Set the optimizer, loss and metrics (names as in Keras, or callables/Optax)."""
+        """Set the optimizer, loss and metrics (names as in Keras, or callables/Optax).
+
+        ``distribution`` (e.g. :class:`fnn.distributed.DataParallel`) spreads each batch over
+        several devices; ``batch_size`` then means the global batch.
+        """
+        dist = distributed_lib.get(distribution)
         self.optimizer = optimizers_lib.get(optimizer)
         self.loss = None if loss is None else losses_lib.get(loss)
         self._compile_args = {"optimizer": optimizer, "loss": loss, "metrics": metrics}
         units = self.output_shape[-1] if self.output_shape else None
         self.compiled_metrics = metrics_lib.get_list(metrics, self.loss, units)
         self.opt_state = self.optimizer.init(self.params) if self.built else None
+        self.distribution, self._dist = distribution, dist
         self._functions.clear()
 
     @property
@@ -175,17 +185,17 @@ class Sequential:
         """The jitted training/eval/predict function, built once per compile."""
         key = (kind, batch_size)
         if key not in self._functions:
-            net = self.net
+            net, jit, shard = self.net, self._dist.jit, self._dist.shard_batch
             if kind == "train":
                 step = training.make_train_step(
                     net, self.loss, self.optimizer, self.compiled_metrics
                 )
-                fn = jax.jit(training.make_train_loop(step))
+                fn = jit(training.make_train_loop(step, shard))
             elif kind == "eval":
                 step = training.make_eval_step(net, self.loss, self.compiled_metrics)
-                fn = jax.jit(training.make_eval_loop(step, batch_size))
+                fn = jit(training.make_eval_loop(step, batch_size, shard))
             else:
-                fn = jax.jit(training.make_predict_loop(net, batch_size))
+                fn = jit(training.make_predict_loop(net, batch_size, shard))
             self._functions[key] = fn
         return self._functions[key]
 
@@ -320,7 +330,12 @@ class Sequential:
             raise ValueError(
                 f"initial_epoch ({initial_epoch}) must not be greater than epochs ({epochs})."
             )
+        self._dist.check_batch_size(batch_size, "batch_size")
+        if validation_batch_size is not None:
+            self._dist.check_batch_size(validation_batch_size, "validation_batch_size")
         verbose = resolve_verbose(verbose)
+        if not distributed_lib.is_primary():  # only process 0 prints
+            verbose = 0
         if isinstance(validation_freq, int):
             data_lib.check_positive_int(validation_freq, "validation_freq")
         arrays = self._prepare_xy(x, y, sample_weight, class_weight, check_finite=check_finite)
@@ -331,7 +346,7 @@ class Sequential:
             if validation_data is not None:
                 raise ValueError("Pass validation_split or validation_data, not both.")
             arrays, val_arrays = data_lib.split_validation(arrays, validation_split)
-        n = arrays[0].shape[0]
+        n = self._dist.num_examples(arrays[0].shape[0])
         val_batch = validation_batch_size or batch_size
 
         cbs = CallbackList([History(), *(callbacks or [])])
@@ -341,10 +356,10 @@ class Sequential:
         cbs.set_params({"epochs": epochs, "steps": steps_per_epoch, "verbose": verbose})
 
         loop = self._function("train")
-        device_data = tuple(None if a is None else jnp.asarray(a) for a in arrays)
+        device_data = self._dist.put_data(arrays)
         device_val = None
         if val_arrays is not None:
-            device_val = tuple(None if a is None else jnp.asarray(a) for a in val_arrays)
+            device_val = self._dist.put_data(val_arrays)
         dropout_root = self._root_key(1)
 
         self.stop_training = False
@@ -427,11 +442,12 @@ class Sequential:
         batch_size = data_lib.check_positive_int(
             32 if batch_size is None else batch_size, "batch_size"
         )
+        self._dist.check_batch_size(batch_size, "batch_size")
         verbose = resolve_verbose(verbose)
+        if not distributed_lib.is_primary():  # only process 0 prints
+            verbose = 0
         arrays = self._prepare_xy(x, y, sample_weight, check_finite=check_finite)
-        logs = self._evaluate_arrays(
-            tuple(None if a is None else jnp.asarray(a) for a in arrays), batch_size
-        )
+        logs = self._evaluate_arrays(self._dist.put_data(arrays), batch_size)
         if verbose:
             print(format_logs(logs), flush=True)
         if return_dict:
@@ -446,12 +462,14 @@ class Sequential:
         batch_size = data_lib.check_positive_int(
             32 if batch_size is None else batch_size, "batch_size"
         )
+        self._dist.check_batch_size(batch_size, "batch_size")
         resolve_verbose(verbose)
         if not self._layers:
             raise ValueError("The model has no layers; add one before calling predict().")
         xa = self._prepare_x(x, check_finite=False)
         loop = self._function("predict", batch_size)
-        return np.asarray(loop(self.params, self.state, jnp.asarray(xa)))
+        (device_x,) = self._dist.put_data([xa])
+        return self._dist.fetch_rows(loop(self.params, self.state, device_x))
 
     def __call__(self, x: Any) -> jax.Array:
         """Forward pass in inference mode on a batch (not compiled; for small inputs)."""
