@@ -24,9 +24,12 @@ from fnn.distributed import DataParallel
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT_S = 120
 
-# One worker for both set-ups. It fits the same model twice on the same global data: once with
-# DataParallel (each process passing its own shard) and once on one device with no distribution,
-# then writes what the test compares. Unequal shards (130 / 118) exercise the padding path.
+# The data, the fit settings and the single-device reference are shared by every test.
+N, NV, BATCH, EVAL_BATCH, EPOCHS = 248, 40, 32, 32, 2
+
+# One worker for both set-ups: it fits with DataParallel, each process passing its own shard of
+# the data (unequal shards, 130 / 118, exercise the padding path), and writes what the test
+# compares with the single-device reference.
 WORKER = r"""
 import json, sys
 import numpy as np
@@ -39,72 +42,89 @@ if cfg["processes"] > 1:
     )
 import jax
 
-rng = np.random.default_rng(0)
-n, nv = 248, 40
-x = rng.normal(size=(n + nv, 10)).astype(np.float32)
-labels = np.argmax(x @ rng.normal(size=(10, 10)), axis=1)
-y = np.eye(10, dtype=np.float32)[labels]
-w = rng.uniform(0.5, 1.5, size=n + nv).astype(np.float32)
-xv, yv, x, y, w = x[n:], y[n:], x[:n], y[:n], w[:n]
+data = np.load(f"{cfg['dir']}/data.npz")
+rank = jax.process_index()
+cut, vcut = cfg["cuts"], cfg["vcuts"]
+x, y, w = (data[k][cut[rank]:cut[rank + 1]] for k in ("x", "y", "w"))
+xv, yv = (data[k][vcut[rank]:vcut[rank + 1]] for k in ("xv", "yv"))
+out = {"devices": jax.device_count()}
 
-
-def model(distribution):
-    m = fnn.Sequential(seed=0)
-    m.add(fnn.layers.Dense(32, activation="relu", input_shape=10))
-    m.add(fnn.layers.Dense(10, activation="softmax"))
-    m.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"],
-              distribution=distribution)
-    return m
-
-
-def shard(a, cuts):
-    rank = jax.process_index()
-    return a[cuts[rank]:cuts[rank + 1]]
-
-
-cuts = [0, 130, n] if cfg["processes"] > 1 else [0, n]
-vcuts = [0, 24, nv] if cfg["processes"] > 1 else [0, nv]
-out = {"devices": jax.device_count(), "rank": jax.process_index()}
-
-dp = model(fnn.distributed.DataParallel())
-before = dp.get_weights()
+m = fnn.Sequential(seed=0)
+m.add(fnn.layers.Dense(32, activation="relu", input_shape=10))
+m.add(fnn.layers.Dense(10, activation="softmax"))
+m.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"],
+          distribution=fnn.distributed.DataParallel())
+before = m.get_weights()
 try:
-    dp.fit(shard(x, cuts), shard(y, cuts), batch_size=30, verbose=0)
+    m.fit(x, y, batch_size=30, verbose=0)
 except ValueError as e:
     out["bad_batch_error"] = str(e)
-out["unchanged_after_error"] = all(np.array_equal(a, b) for a, b in zip(before, dp.get_weights()))
+out["unchanged_after_error"] = all(np.array_equal(a, b) for a, b in zip(before, m.get_weights()))
 
-hist = dp.fit(shard(x, cuts), shard(y, cuts), sample_weight=shard(w, cuts), batch_size=32,
-              epochs=2, verbose=2, validation_data=(shard(xv, vcuts), shard(yv, vcuts)))
-out["train_cache_size"] = dp._function("train")._cache_size()
+hist = m.fit(x, y, sample_weight=w, batch_size=cfg["batch"], epochs=cfg["epochs"], verbose=2,
+             validation_data=(xv, yv))
 out["history"] = hist.history
-out["evaluate"] = dp.evaluate(shard(x, cuts), shard(y, cuts), batch_size=16, verbose=0)
-pred = dp.predict(shard(xv, vcuts), batch_size=8)
-out["weights"] = [a.tolist() for a in dp.get_weights()]
-out["replicated"] = all(a.sharding.is_fully_replicated for a in jax.tree.leaves(dp.params))
+out["train_cache_size"] = m._function("train")._cache_size()
+out["evaluate"] = m.evaluate(x, y, batch_size=cfg["eval_batch"], verbose=0)
+out["predict"] = m.predict(xv, batch_size=cfg["eval_batch"]).tolist()
+out["weights"] = [a.tolist() for a in m.get_weights()]
+out["replicated"] = all(a.sharding.is_fully_replicated for a in jax.tree.leaves(m.params))
+if cfg["hlo"]:
+    order, rest = fnn.data.epoch_order(cut[-1], cfg["batch"], seed=0, epoch=0, shuffle=True)
+    args = (m.params, m.opt_state, m.state, m._dist.put_data([x, y, w]), order, rest,
+            jax.random.key(0), np.int32(0))
+    hlo = m._function("train").lower(*args).compile().as_text()
+    out["hlo_all_reduce"], out["hlo_all_gather"] = "all-reduce" in hlo, "all-gather" in hlo
 
-order, rest = fnn.data.epoch_order(n, 32, seed=0, epoch=0, shuffle=True)
-dist = dp._dist
-hlo = dp._function("train").lower(dp.params, dp.opt_state, dp.state,
-                                  dist.put_data([shard(x, cuts), shard(y, cuts), None]),
-                                  order, rest, jax.random.key(0), np.int32(0)).compile().as_text()
-out["hlo_all_reduce"] = "all-reduce" in hlo
-out["hlo_all_gather"] = "all-gather" in hlo
-
-ref = model(None)
-ref_hist = ref.fit(x, y, sample_weight=w, batch_size=32, epochs=2, verbose=0,
-                   validation_data=(xv, yv))
-out["ref_history"] = ref_hist.history
-out["ref_evaluate"] = ref.evaluate(x, y, batch_size=16, verbose=0)
-out["ref_weights"] = [a.tolist() for a in ref.get_weights()]
-out["predict_error"] = float(np.abs(pred - shard(ref.predict(xv, batch_size=8), vcuts)).max())
-out["predict_rows"] = len(pred)
-
-fnn.distributed.on_primary(np.savez, f"{cfg['dir']}/ckpt-{jax.process_index()}.npz",
-                           *dp.get_weights())
-with open(f"{cfg['dir']}/out-{jax.process_index()}.json", "w") as f:
+fnn.distributed.on_primary(np.savez, f"{cfg['dir']}/ckpt-{rank}.npz", *m.get_weights())
+with open(f"{cfg['dir']}/out-{rank}.json", "w") as f:
     json.dump(out, f)
 """
+
+
+def _data() -> dict[str, np.ndarray]:
+    x, y, _ = make_classification(N + NV)
+    w = np.random.default_rng(1).uniform(0.5, 1.5, size=N).astype(np.float32)
+    return {"x": x[:N], "y": y[:N], "w": w, "xv": x[N:], "yv": y[N:]}
+
+
+def _model(distribution=None) -> fnn.Sequential:
+    model = fnn.Sequential(seed=0)
+    model.add(fnn.layers.Dense(32, activation="relu", input_shape=10))
+    model.add(fnn.layers.Dense(10, activation="softmax"))
+    model.compile(
+        optimizer="adam",
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+        distribution=distribution,
+    )
+    return model
+
+
+def _fit_and_measure(distribution=None) -> dict:
+    d = _data()
+    m = _model(distribution)
+    hist = m.fit(
+        d["x"],
+        d["y"],
+        sample_weight=d["w"],
+        batch_size=BATCH,
+        epochs=EPOCHS,
+        verbose=0,
+        validation_data=(d["xv"], d["yv"]),
+    )
+    return {
+        "history": hist.history,
+        "evaluate": m.evaluate(d["x"], d["y"], batch_size=EVAL_BATCH, verbose=0),
+        "predict": m.predict(d["xv"], batch_size=EVAL_BATCH),
+        "weights": m.get_weights(),
+    }
+
+
+@pytest.fixture(scope="module")
+def reference() -> dict:
+    """The same fit on one device, no distribution."""
+    return _fit_and_measure(None)
 
 
 def _free_port() -> int:
@@ -113,17 +133,25 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _launch(tmp_path: Path, devices: int, processes: int) -> list[tuple[dict, str]]:
+def _launch(tmp_path: Path, devices: int, processes: int, hlo: bool) -> list[tuple[dict, str]]:
+    """Run WORKER in ``processes`` processes of ``devices`` CPU devices each; their outputs."""
+    np.savez(tmp_path / "data.npz", **_data())
     env = {
         **os.environ,
         "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}",
         "JAX_PLATFORMS": "cpu",
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
     }
+    cuts = [0, 130, N] if processes == 2 else [0, N]
+    vcuts = [0, 24, NV] if processes == 2 else [0, NV]
     port = _free_port()
     procs = []
     for rank in range(processes):
-        cfg = {"processes": processes, "rank": rank, "port": port, "dir": str(tmp_path)}
+        cfg = {
+            **{"processes": processes, "rank": rank, "port": port, "dir": str(tmp_path)},
+            **{"cuts": cuts, "vcuts": vcuts, "hlo": hlo, "batch": BATCH},
+            **{"eval_batch": EVAL_BATCH, "epochs": EPOCHS},
+        }
         procs.append(
             subprocess.Popen(
                 [sys.executable, "-c", WORKER, json.dumps(cfg)],
@@ -143,59 +171,62 @@ def _launch(tmp_path: Path, devices: int, processes: int) -> list[tuple[dict, st
                 p.kill()
     for p, text in zip(procs, outputs):
         assert p.returncode == 0, text[-3000:]
-    return [
-        (json.loads((tmp_path / f"out-{rank}.json").read_text()), outputs[rank])
-        for rank in range(processes)
-    ]
+    results = []
+    for rank in range(processes):
+        out = json.loads((tmp_path / f"out-{rank}.json").read_text())
+        out["stdout"] = outputs[rank]
+        out["rows"] = slice(vcuts[rank], vcuts[rank + 1])
+        results.append(out)
+    return results
 
 
-def _check_matches_single_device(out: dict) -> None:
-    assert out["history"].keys() == out["ref_history"].keys()
+def _check_matches(out: dict, ref: dict) -> None:
+    """DataParallel's fit, evaluate and predict equal the single-device run's, to float tolerance."""
+    assert out["history"].keys() == ref["history"].keys()
     for key, values in out["history"].items():
-        np.testing.assert_allclose(values, out["ref_history"][key], rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(out["evaluate"], out["ref_evaluate"], rtol=1e-5, atol=1e-6)
-    for a, b in zip(out["weights"], out["ref_weights"]):
+        np.testing.assert_allclose(values, ref["history"][key], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out["evaluate"], ref["evaluate"], rtol=1e-5, atol=1e-6)
+    for a, b in zip(out["weights"], ref["weights"]):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
-    assert out["predict_error"] < 1e-5
-    # One compiled program per epoch; params replicated; gradients all-reduced by XLA, the data
-    # never moved between devices.
+    np.testing.assert_allclose(out["predict"], ref["predict"][out["rows"]], atol=1e-5)
+
+
+def _check_distributed(out: dict) -> None:
+    # One compiled program per epoch, params left replicated, a bad global batch refused cleanly.
     assert out["train_cache_size"] == 1
     assert out["replicated"]
-    assert out["hlo_all_reduce"] and not out["hlo_all_gather"]
-    assert "global batch" in out["bad_batch_error"] and "batch_size=30" in out["bad_batch_error"]
+    message = out["bad_batch_error"]
+    assert "batch_size=30" in message and f"{out['devices']} devices" in message
     assert out["unchanged_after_error"]
 
 
-def test_eight_virtual_devices_match_one_device(tmp_path):
-    ((out, stdout),) = _launch(tmp_path, devices=8, processes=1)
+def test_eight_virtual_devices_match_one_device(tmp_path, reference):
+    (out,) = _launch(tmp_path, devices=8, processes=1, hlo=True)
     assert out["devices"] == 8
-    _check_matches_single_device(out)
-    assert "8 devices" in out["bad_batch_error"]
-    assert out["predict_rows"] == 40
-    assert stdout.count("Epoch ") == 2  # verbose=2 prints on the only (primary) process
+    _check_matches(out, reference)
+    _check_distributed(out)
+    # Gradients are all-reduced by XLA from the sharding annotations; the (replicated) data is
+    # never moved between devices: each device gathers its own slice of every batch.
+    assert out["hlo_all_reduce"] and not out["hlo_all_gather"]
+    assert out["stdout"].count("Epoch ") == EPOCHS  # verbose=2 on the only (primary) process
 
 
-def test_two_processes_match_one_device_and_only_process_0_writes(tmp_path):
-    (out0, stdout0), (out1, stdout1) = _launch(tmp_path, devices=2, processes=2)
+def test_two_processes_match_one_device_and_only_process_0_writes(tmp_path, reference):
+    out0, out1 = _launch(tmp_path, devices=2, processes=2, hlo=False)
     for out in (out0, out1):
         assert out["devices"] == 4
-        _check_matches_single_device(out)
-    # Each process gets the predictions of its own shard (24 and 16 rows of 40).
-    assert (out0["predict_rows"], out1["predict_rows"]) == (24, 16)
+        _check_matches(out, reference)
+        _check_distributed(out)
+    # Each process got the predictions for its own shard: 24 and 16 of the 40 rows.
+    assert (len(out0["predict"]), len(out1["predict"])) == (24, 16)
     assert sorted(p.name for p in tmp_path.glob("ckpt-*")) == ["ckpt-0.npz"]
-    assert stdout0.count("Epoch ") == 2 and stdout1.count("Epoch ") == 0
+    assert out0["stdout"].count("Epoch ") == EPOCHS and out1["stdout"].count("Epoch ") == 0
 
 
-def test_one_device_data_parallel_equals_no_distribution():
-    x, y, _ = make_classification(100)
-    results = []
-    for dist in (None, DataParallel(jax.devices()[:1])):
-        model = seed_model(compile=False)
-        model.compile(optimizer="adam", loss="categorical_crossentropy", distribution=dist)
-        history = model.fit(x, y, batch_size=16, epochs=2, verbose=0)
-        results.append((history.history["loss"], model.predict(x, batch_size=16)))
-    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-6)
-    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-6, atol=1e-7)
+def test_one_device_data_parallel_equals_no_distribution(reference):
+    out = _fit_and_measure(DataParallel(jax.devices()[:1]))
+    out["rows"] = slice(None)
+    _check_matches(out, reference)
 
 
 def test_bad_distribution_arguments_are_named():
