@@ -35,9 +35,14 @@ the same model in each, passing each process's **own shard** of the data (the Ke
 convention). The global data set is the concatenation of the shards in process order; fit
 shuffles it with one global permutation derived from ``(seed, epoch)``, identical on every
 process, so the run equals a single-device fit on the concatenated data. ``predict`` returns the
-rows of this process's shard. Progress output is printed by process 0 only; anything that writes
-files (checkpoints, logs) must check :func:`is_primary`. ``validation_split`` splits each
-process's shard (not the global data).
+rows of this process's shard. Every process must make the same calls with the same arguments
+(only the data shards differ; shards may differ in length): the processes meet in collectives.
+Progress output is printed by process 0 only; anything that writes files (checkpoints, logs)
+must check :func:`is_primary` (or use :func:`on_primary`). ``validation_split`` splits each
+process's shard, not the global data.
+
+Memory: every device holds the whole data set (as a single device does without a
+distribution); the batches, and so the computation, are what is split.
 """
 
 from __future__ import annotations
@@ -118,8 +123,8 @@ class Distribution:
         """Annotate batch arrays (traced, inside the loop) whose batch axis is ``axis``."""
         return arrays
 
-    def fetch_rows(self, y: jax.Array) -> np.ndarray:
-        """``predict``'s output for this process's rows, as NumPy."""
+    def fetch_rows(self, y: jax.Array, local_count: int) -> np.ndarray:
+        """``predict``'s output for this process's ``local_count`` rows, as NumPy."""
         return np.asarray(y)
 
 
@@ -214,36 +219,28 @@ class DataParallel(Distribution):
 
         return tuple(constrain(a) for a in arrays)
 
-    def fetch_rows(self, y: jax.Array) -> np.ndarray:
+    def fetch_rows(self, y: jax.Array, local_count: int) -> np.ndarray:
         full = np.asarray(y)  # replicated: every process holds all rows
         if not self._multi_process:
             return full
-        counts = self._counts(None)
-        start = int(sum(counts[: self._rank()]))
-        return full[start : start + counts[self._rank()]]
+        rank = self.processes.index(jax.process_index())
+        start = sum(self._counts(local_count)[:rank])
+        return full[start : start + local_count]
 
     def replicate(self, tree: Any) -> Any:
         """Copy every array of ``tree`` onto every device of the mesh (a no-op where it is)."""
         return jax.tree.map(self._replicate_leaf, tree)
 
     # -- helpers ------------------------------------------------------------------------------
-    def _rank(self) -> int:
-        return self.processes.index(jax.process_index())
-
-    def _counts(self, local_count: int | None) -> list[int]:
+    def _counts(self, local_count: int) -> list[int]:
         """Every process's example count (one small collective when there are several)."""
-        if local_count is None:
-            return self._last_counts
         if not self._multi_process:
-            counts = [local_count]
-        else:
-            from jax.experimental import multihost_utils
+            return [local_count]
+        from jax.experimental import multihost_utils
 
-            gathered = multihost_utils.process_allgather(np.array([local_count], np.int64))
-            counts = [int(c) for c in np.asarray(gathered).reshape(-1)]
-            counts = [counts[p] for p in self.processes]
-        self._last_counts = counts
-        return counts
+        gathered = multihost_utils.process_allgather(np.array([local_count], np.int64))
+        counts = [int(c) for c in np.asarray(gathered).reshape(-1)]
+        return [counts[p] for p in self.processes]
 
     def _global(self, a: np.ndarray) -> jax.Array:
         if not self._multi_process:

@@ -469,7 +469,7 @@ class Sequential:
         xa = self._prepare_x(x, check_finite=False)
         loop = self._function("predict", batch_size)
         (device_x,) = self._dist.put_data([xa])
-        return self._dist.fetch_rows(loop(self.params, self.state, device_x))
+        return self._dist.fetch_rows(loop(self.params, self.state, device_x), len(xa))
 
     def __call__(self, x: Any) -> jax.Array:
         """Forward pass in inference mode on a batch (not compiled; for small inputs)."""
