@@ -57,6 +57,8 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from fnn import data as data_lib
+
 __all__ = ["DataParallel", "Distribution", "get", "initialize", "is_primary", "on_primary"]
 
 T = TypeVar("T")
@@ -111,9 +113,12 @@ class Distribution:
         """The number of examples of the global data set, given this process's count."""
         return local_count
 
-    def put_data(self, arrays: Sequence[np.ndarray | None]) -> tuple[Any, ...]:
-        """Move this process's arrays (``None`` kept) to the device(s) as the global data."""
-        return tuple(None if a is None else jnp.asarray(a) for a in arrays)
+    def place(
+        self, arrays: list[np.ndarray | None], batch_size: int, max_device_bytes: int | None
+    ) -> data_lib.Placement:
+        """Put this process's arrays on the device(s) as the global data (see
+        :func:`fnn.data.place`: whole, or streamed in chunks above ``max_device_bytes``)."""
+        return data_lib.place(arrays, batch_size, max_device_bytes)
 
     def jit(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """Compile one of the fused loops of :mod:`fnn.training`."""
@@ -203,7 +208,24 @@ class DataParallel(Distribution):
     def num_examples(self, local_count: int) -> int:
         return int(sum(self._counts(local_count)))
 
+    def place(
+        self, arrays: list[np.ndarray | None], batch_size: int, max_device_bytes: int | None
+    ) -> data_lib.Placement:
+        if not self._multi_process:
+            return data_lib.place(arrays, batch_size, max_device_bytes, put=self.put_data)
+        local = [a for a in arrays if a is not None]
+        per_example = sum(a.nbytes for a in local) / max(local[0].shape[0], 1)
+        nbytes = per_example * self.num_examples(local[0].shape[0])
+        if max_device_bytes is not None and nbytes > max_device_bytes:
+            raise ValueError(
+                f"The global data set ({nbytes:.0f} bytes) exceeds max_device_bytes="
+                f"{max_device_bytes}; streaming it in chunks works in one process only. Pass "
+                "max_device_bytes=None to keep it on every device, or use fewer examples."
+            )
+        return data_lib.Placement(arrays, self.put_data(arrays), None, self.put_data)
+
     def put_data(self, arrays: Sequence[np.ndarray | None]) -> tuple[Any, ...]:
+        """This process's arrays as the global data, replicated on every device of the mesh."""
         return tuple(None if a is None else self._global(np.asarray(a)) for a in arrays)
 
     def jit(self, fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import jax
@@ -75,6 +76,17 @@ if cfg["hlo"]:
             jax.random.key(0), np.int32(0))
     hlo = m._function("train").lower(*args).compile().as_text()
     out["hlo_all_reduce"], out["hlo_all_gather"] = "all-reduce" in hlo, "all-gather" in hlo
+
+if cfg["stream"]:  # data bigger than the device budget: replicated chunks, same result
+    s = fnn.Sequential(seed=0)
+    s.add(fnn.layers.Dense(32, activation="relu", input_shape=10))
+    s.add(fnn.layers.Dense(10, activation="softmax"))
+    s.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"],
+              distribution=fnn.distributed.DataParallel())
+    s.fit(x, y, sample_weight=w, batch_size=cfg["batch"], epochs=cfg["epochs"], verbose=0,
+          validation_data=(xv, yv), max_device_bytes=100 * 4 * 21)
+    out["stream_weight_error"] = max(
+        float(np.abs(a - b).max()) for a, b in zip(s.get_weights(), m.get_weights()))
 
 fnn.distributed.on_primary(np.savez, f"{cfg['dir']}/ckpt-{rank}.npz", *m.get_weights())
 with open(f"{cfg['dir']}/out-{rank}.json", "w") as f:
@@ -145,30 +157,36 @@ def _launch(tmp_path: Path, devices: int, processes: int, hlo: bool) -> list[tup
     cuts = [0, 130, N] if processes == 2 else [0, N]
     vcuts = [0, 24, NV] if processes == 2 else [0, NV]
     port = _free_port()
-    procs = []
+    procs, logs = [], []
     for rank in range(processes):
         cfg = {
             **{"processes": processes, "rank": rank, "port": port, "dir": str(tmp_path)},
-            **{"cuts": cuts, "vcuts": vcuts, "hlo": hlo, "batch": BATCH},
+            **{"cuts": cuts, "vcuts": vcuts, "hlo": hlo, "stream": hlo, "batch": BATCH},
             **{"eval_batch": EVAL_BATCH, "epochs": EPOCHS},
         }
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-c", WORKER, json.dumps(cfg)],
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
+        logs.append(tmp_path / f"stdout-{rank}.txt")
+        with logs[-1].open("w") as log:
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", WORKER, json.dumps(cfg)],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
             )
-        )
-    outputs = []
+    # Wait for all, but stop the others as soon as one fails (they would wait for it).
+    deadline = time.monotonic() + TIMEOUT_S
     try:
-        for p in procs:
-            outputs.append(p.communicate(timeout=TIMEOUT_S)[0])
+        while any(p.poll() is None for p in procs) and time.monotonic() < deadline:
+            if any(p.poll() not in (None, 0) for p in procs):
+                break
+            time.sleep(0.1)
     finally:
         for p in procs:
             if p.poll() is None:
                 p.kill()
+            p.wait()
+    outputs = [log.read_text() for log in logs]
     for p, text in zip(procs, outputs):
         assert p.returncode == 0, text[-3000:]
     results = []
@@ -209,6 +227,7 @@ def test_eight_virtual_devices_match_one_device(tmp_path, reference):
     # never moved between devices: each device gathers its own slice of every batch.
     assert out["hlo_all_reduce"] and not out["hlo_all_gather"]
     assert out["stdout"].count("Epoch ") == EPOCHS  # verbose=2 on the only (primary) process
+    assert out["stream_weight_error"] < 1e-5
 
 
 def test_two_processes_match_one_device_and_only_process_0_writes(tmp_path, reference):
