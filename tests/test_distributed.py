@@ -26,11 +26,12 @@ ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT_S = 120
 
 # The data, the fit settings and the single-device reference are shared by every test.
-N, NV, BATCH, EVAL_BATCH, EPOCHS = 248, 40, 32, 32, 2
+N, NV, BATCH, EVAL_BATCH, EPOCHS = 250, 40, 32, 32, 2
 
 # One worker for both set-ups: it fits with DataParallel, each process passing its own shard of
-# the data (unequal shards, 130 / 118, exercise the padding path), and writes what the test
-# compares with the single-device reference.
+# the data, and writes what the test compares with the single-device reference. Unequal shards
+# (130 / 120) exercise the padding path; the last batch (250 % 32 = 26 examples, not divisible
+# by the devices) the replicated-batch path.
 WORKER = r"""
 import json, sys
 import numpy as np
