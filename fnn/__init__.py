@@ -16,10 +16,11 @@ from fnn import (
     metrics,
     optimizers,
     regularizers,
+    saving,
     training,
 )
 from fnn.layers import serial
-from fnn.models import Sequential
+from fnn.models import Sequential, load_model
 
 __version__ = "0.1.0"
 
@@ -31,10 +32,12 @@ __all__ = [
     "distributed",
     "initializers",
     "layers",
+    "load_model",
     "losses",
     "metrics",
     "optimizers",
     "regularizers",
+    "saving",
     "serial",
     "training",
 ]

@@ -21,6 +21,7 @@ from conftest import make_classification, seed_model
 
 import fnn
 from fnn.distributed import DataParallel
+from fnn.models import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT_S = 120
@@ -63,8 +64,9 @@ except ValueError as e:
     out["bad_batch_error"] = str(e)
 out["unchanged_after_error"] = all(np.array_equal(a, b) for a, b in zip(before, m.get_weights()))
 
+ckpt = fnn.callbacks.ModelCheckpoint(f"{cfg['dir']}/epoch-{rank}-{{epoch}}.fnn")
 hist = m.fit(x, y, sample_weight=w, batch_size=cfg["batch"], epochs=cfg["epochs"], verbose=2,
-             validation_data=(xv, yv))
+             validation_data=(xv, yv), callbacks=[ckpt])
 out["history"] = hist.history
 out["train_cache_size"] = m._function("train")._cache_size()
 out["evaluate"] = m.evaluate(x, y, batch_size=cfg["eval_batch"], verbose=0)
@@ -89,7 +91,7 @@ if cfg["stream"]:  # data bigger than the device budget: replicated chunks, same
     out["stream_weight_error"] = max(
         float(np.abs(a - b).max()) for a, b in zip(s.get_weights(), m.get_weights()))
 
-fnn.distributed.on_primary(np.savez, f"{cfg['dir']}/ckpt-{rank}.npz", *m.get_weights())
+m.save(f"{cfg['dir']}/model-{rank}.fnn")  # process 0 alone writes
 with open(f"{cfg['dir']}/out-{rank}.json", "w") as f:
     json.dump(out, f)
 """
@@ -239,7 +241,12 @@ def test_two_processes_match_one_device_and_only_process_0_writes(tmp_path, refe
         _check_distributed(out)
     # Each process got the predictions for its own shard: 24 and 16 of the 40 rows.
     assert (len(out0["predict"]), len(out1["predict"])) == (24, 16)
-    assert sorted(p.name for p in tmp_path.glob("ckpt-*")) == ["ckpt-0.npz"]
+    # model.save and ModelCheckpoint wrote from process 0 only; the file holds the trained model.
+    written = sorted(p.name for p in tmp_path.glob("*.fnn"))
+    assert written == ["epoch-0-1.fnn", "epoch-0-2.fnn", "model-0.fnn"]
+    saved = load_model(tmp_path / "model-0.fnn")
+    for a, b in zip(saved.get_weights(), out0["weights"]):
+        np.testing.assert_array_equal(a, np.asarray(b, np.float32))
     assert out0["stdout"].count("Epoch ") == EPOCHS and out1["stdout"].count("Epoch ") == 0
 
 
