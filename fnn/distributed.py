@@ -28,7 +28,8 @@ examples a step. It must divide by the number of devices (a ``ValueError`` says 
 last, smaller batch of an epoch is sharded when its size divides too, else computed replicated
 on every device; either way each example is used once, as on one device. Results therefore
 equal a single-device run with the same global batch, up to float rounding (the order of the sums
-differs).
+differs). That includes batch normalization (its statistics are over the global batch; XLA reduces
+them too) and dropout (a jitted program's random values do not depend on its sharding).
 
 Several processes (hosts): call :func:`initialize` first in every process, then build and fit
 the same model in each, passing each process's **own shard** of the data (the Keras/JAX

@@ -54,6 +54,8 @@ out = {"devices": jax.device_count()}
 
 m = fnn.Sequential(seed=0)
 m.add(fnn.layers.Dense(32, activation="relu", input_shape=10))
+m.add(fnn.layers.BatchNormalization())  # batch statistics over the global batch
+m.add(fnn.layers.Dropout(0.2))  # the same masks however the batch is sharded
 m.add(fnn.layers.Dense(10, activation="softmax"))
 m.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"],
           distribution=fnn.distributed.DataParallel())
@@ -83,6 +85,8 @@ if cfg["hlo"]:
 if cfg["stream"]:  # data bigger than the device budget: replicated chunks, same result
     s = fnn.Sequential(seed=0)
     s.add(fnn.layers.Dense(32, activation="relu", input_shape=10))
+    s.add(fnn.layers.BatchNormalization())
+    s.add(fnn.layers.Dropout(0.2))
     s.add(fnn.layers.Dense(10, activation="softmax"))
     s.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"],
               distribution=fnn.distributed.DataParallel())
@@ -106,6 +110,8 @@ def _data() -> dict[str, np.ndarray]:
 def _model(distribution=None) -> fnn.Sequential:
     model = fnn.Sequential(seed=0)
     model.add(fnn.layers.Dense(32, activation="relu", input_shape=10))
+    model.add(fnn.layers.BatchNormalization())
+    model.add(fnn.layers.Dropout(0.2))
     model.add(fnn.layers.Dense(10, activation="softmax"))
     model.compile(
         optimizer="adam",
