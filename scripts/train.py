@@ -184,6 +184,14 @@ def check_names(args: argparse.Namespace) -> None:
             f"{', '.join(explicit)} cannot be combined with --resume: the architecture and the "
             "optimizer come from the saved model"
         )
+    if args.save or args.resume:
+        from fnn import models
+
+        if not hasattr(models.Sequential, "save") or not hasattr(models, "load_model"):
+            raise UsageError(
+                "--save and --resume need fnn's saving (Sequential.save, fnn.models.load_model), "
+                "which this fnn lacks"
+            )
     if args.hidden is None:
         args.hidden = hidden_sizes(DEFAULTS["hidden"])
     args.activation = args.activation or DEFAULTS["activation"]
