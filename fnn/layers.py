@@ -338,7 +338,9 @@ def _callable_name(identifier: Any, registry: Any) -> Any:
 class Serial(Layer):
     """Layers applied one after another; params and state are lists, one entry per layer."""
 
-    def __init__(self, layers: Sequence[Layer], *, name: str | None = None) -> None:
+    def __init__(
+        self, layers: Sequence[Layer], *, name: str | None = None, compute_dtype: Any = None
+    ) -> None:
         layers = list(layers)
         for i, layer in enumerate(layers):
             if not isinstance(layer, Layer):
@@ -349,6 +351,8 @@ class Serial(Layer):
         first_shape = layers[0].input_shape if layers else None
         super().__init__(input_shape=first_shape, name=name)
         self.layers = layers
+        #: When set (e.g. bfloat16), inputs are cast to it and outputs back to float32.
+        self.compute_dtype = None if compute_dtype is None else jnp.dtype(compute_dtype)
 
     @property
     def has_state(self) -> bool:  # type: ignore[override]
@@ -376,11 +380,15 @@ class Serial(Layer):
         return [layer.empty_state() for layer in self.layers]
 
     def call(self, params, state, x, *, key=None, training=False):
+        if self.compute_dtype is not None:
+            x = x.astype(self.compute_dtype)
         new_state = []
         for i, (layer, p, s) in enumerate(zip(self.layers, params, state, strict=True)):
             k = None if key is None else jax.random.fold_in(key, i)
             x, s = layer.call(p, s, x, key=k, training=training)
             new_state.append(s)
+        if self.compute_dtype is not None:
+            x = x.astype(jnp.float32)
         return x, new_state
 
     def output_shape(self, input_shape: int | Sequence[int]) -> Shape:
@@ -397,7 +405,11 @@ class Serial(Layer):
         return self.layers[-1].output_activation if self.layers else None
 
     def without_output_activation(self) -> Serial:
-        return Serial([*self.layers[:-1], self.layers[-1].without_output_activation()])
+        return Serial(
+            [*self.layers[:-1], self.layers[-1].without_output_activation()],
+            name=self.name,
+            compute_dtype=self.compute_dtype,
+        )
 
     def weights_of(self, params: Params, state: State) -> list[jax.Array]:
         out: list[jax.Array] = []

@@ -32,14 +32,20 @@ import optax
 from fnn import data as data_lib
 from fnn import losses as losses_lib
 from fnn import metrics as metrics_lib
+from fnn import mixed_precision, training
 from fnn import optimizers as optimizers_lib
-from fnn import training
 from fnn.callbacks import Callback, CallbackList, History
 from fnn.layers import Layer, Serial, as_shape, count_params
 from fnn.progress import ProgressBar, format_logs, resolve_verbose
 
 #: Progress-bar updates per epoch at verbose=1 (each update is one host sync).
 PROGRESS_UPDATES = 20
+
+#: Optimizers given by name run on one flat parameter vector (``optax.flatten``) when the model
+#: has at most this many parameters: fewer, larger element-wise ops per step. Measured on a 2-core
+#: CPU: +8% examples/s on the 3k-parameter seed MLP, -13% on a 1.9M-parameter MLP (the ravel
+#: copies cost more than they save), hence the bound.
+FLATTEN_MAX_PARAMS = 1 << 17
 
 
 class Sequential:
@@ -49,15 +55,23 @@ class Sequential:
         layers: layers to add, in order.
         seed: makes initialisation, shuffling and dropout reproducible.
         name: the model's name.
+        dtype_policy: ``"float32"`` (default) or ``"mixed_bfloat16"``: float32 parameters,
+            bfloat16 layer computation (see :mod:`fnn.mixed_precision`).
     """
 
     def __init__(
-        self, layers: Sequence[Layer] | None = None, *, seed: int = 0, name: str | None = None
+        self,
+        layers: Sequence[Layer] | None = None,
+        *,
+        seed: int = 0,
+        name: str | None = None,
+        dtype_policy: str | mixed_precision.Policy | None = None,
     ) -> None:
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
             raise TypeError(f"seed must be an int, got {type(seed).__name__}: {seed!r}.")
         self.seed = int(seed)
         self.name = name or "sequential"
+        self.dtype_policy = mixed_precision.get(dtype_policy)
         self._layers: list[Layer] = []
         self.params: Any = None
         self.state: Any = None
@@ -81,7 +95,12 @@ class Sequential:
     @property
     def net(self) -> Serial:
         """The model as one pure layer: ``net.apply(params, x)``."""
-        return Serial(self._layers, name=self.name)
+        compute = self.dtype_policy.compute_dtype
+        return Serial(
+            self._layers,
+            name=self.name,
+            compute_dtype=None if compute == jnp.float32 else compute,
+        )
 
     @property
     def built(self) -> bool:
@@ -130,7 +149,7 @@ class Sequential:
         self.params.append(self._layers[i].init(key, shapes[i]))
         self.state.append(self._layers[i].init_state(shapes[i]))
         if self.optimizer is not None:
-            self.opt_state = self.optimizer.init(self.params)
+            self._reset_optimizer()
 
     def build(self, input_shape: int | Sequence[int]) -> None:
         """Create the parameters for inputs of ``input_shape`` (no batch axis)."""
@@ -150,12 +169,22 @@ class Sequential:
         metrics: Any = None,
     ) -> None:
         """Set the optimizer, loss and metrics (names as in Keras, or callables/Optax)."""
-        self.optimizer = optimizers_lib.get(optimizer)
-        self.loss = None if loss is None else losses_lib.get(loss)
-        self._compile_args = {"optimizer": optimizer, "loss": loss, "metrics": metrics}
+        optimizers_lib.get(optimizer)  # validate everything before changing anything
+        loss_obj = None if loss is None else losses_lib.get(loss)
         units = self.output_shape[-1] if self.output_shape else None
-        self.compiled_metrics = metrics_lib.get_list(metrics, self.loss, units)
-        self.opt_state = self.optimizer.init(self.params) if self.built else None
+        self.compiled_metrics = metrics_lib.get_list(metrics, loss_obj, units)
+        self.loss = loss_obj
+        self._compile_args = {"optimizer": optimizer, "loss": loss, "metrics": metrics}
+        self._reset_optimizer()
+
+    def _reset_optimizer(self) -> None:
+        """Build the optimizer from the compile arguments and a fresh state for the params."""
+        spec = self._compile_args["optimizer"]
+        tx = optimizers_lib.get(spec)
+        if isinstance(spec, str) and self.built and count_params(self.params) <= FLATTEN_MAX_PARAMS:
+            tx = optax.flatten(tx)
+        self.optimizer = tx
+        self.opt_state = tx.init(self.params) if self.built else None
         self._functions.clear()
 
     @property
@@ -302,13 +331,16 @@ class Sequential:
         validation_batch_size: int | None = None,
         validation_freq: int | Sequence[int] = 1,
         check_finite: bool = True,
+        max_device_bytes: int | str | None = "auto",
     ) -> History:
         """Train for ``epochs`` epochs (each one compiled XLA program); return the History.
 
         Every example is used once per epoch, the last smaller batch included. The shuffle
         order of epoch ``e`` is derived from ``(seed, e)``, dropout keys from ``(seed, e,
         step)``, so runs are reproducible and ``initial_epoch`` resumes exactly.
-        ``check_finite=False`` skips the scan for NaN/inf in the data.
+        ``check_finite=False`` skips the scan for NaN/inf in the data. Data larger than
+        ``max_device_bytes`` ("auto": half the accelerator's memory; None: no limit) streams
+        from the host in chunks, with the same batches and results.
         """
         self._require_compiled("fit")
         batch_size = data_lib.check_positive_int(
@@ -341,10 +373,9 @@ class Sequential:
         cbs.set_params({"epochs": epochs, "steps": steps_per_epoch, "verbose": verbose})
 
         loop = self._function("train")
-        device_data = tuple(None if a is None else jnp.asarray(a) for a in arrays)
-        device_val = None
-        if val_arrays is not None:
-            device_val = tuple(None if a is None else jnp.asarray(a) for a in val_arrays)
+        budget = _device_budget(max_device_bytes)
+        placed = data_lib.place(arrays, batch_size, budget)
+        placed_val = None if val_arrays is None else data_lib.place(val_arrays, val_batch, budget)
         dropout_root = self._root_key(1)
 
         self.stop_training = False
@@ -361,24 +392,27 @@ class Sequential:
             if verbose == 1:
                 bar = ProgressBar(steps_per_epoch, desc=f"Epoch {epoch + 1}/{epochs}")
             sums = None
-            for start, stop, chunk_rest in _chunks(len(order), rest, verbose == 1):
+            pieces = PROGRESS_UPDATES if verbose == 1 else 1
+            for data, piece, piece_rest, start in data_lib.epoch_pieces(
+                placed, order, rest, pieces
+            ):
                 result = loop(
                     *carry,
-                    device_data,
-                    jnp.asarray(order[start:stop]),
-                    jnp.asarray(chunk_rest),
+                    data,
+                    jnp.asarray(piece),
+                    jnp.asarray(piece_rest),
                     epoch_key,
                     jnp.int32(start),
                 )
                 carry = result[:3]
                 sums = _add_sums(sums, jax.device_get(result[3]))
                 if bar is not None:
-                    bar.update(stop - start + (1 if len(chunk_rest) else 0), training.means(sums))
+                    bar.update(len(piece) + (1 if len(piece_rest) else 0), training.means(sums))
             logs = self._ordered(training.means(sums))
             # The epoch completed: commit its results (an interrupted epoch commits nothing).
             self.params, self.opt_state, self.state = carry
-            if device_val is not None and _due(epoch, validation_freq):
-                val_logs = self._evaluate_arrays(device_val, val_batch)
+            if placed_val is not None and _due(epoch, validation_freq):
+                val_logs = self._evaluate_arrays(placed_val, val_batch)
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
             if bar is not None:
                 bar.close(logs)
@@ -401,11 +435,12 @@ class Sequential:
             vx, vy, vw[0] if vw else None, prefix="val_", check_finite=check_finite
         )
 
-    def _evaluate_arrays(self, device_data: tuple[Any, ...], batch_size: int) -> dict[str, float]:
+    def _evaluate_arrays(self, placed: data_lib.Placement, batch_size: int) -> dict[str, float]:
         loop = self._function("eval", batch_size)
-        return self._ordered(
-            training.means(jax.device_get(loop(self.params, self.state, device_data)))
-        )
+        sums = None
+        for data in data_lib.sequential_pieces(placed):
+            sums = _add_sums(sums, jax.device_get(loop(self.params, self.state, data)))
+        return self._ordered(training.means(sums))
 
     def _ordered(self, logs: dict[str, float]) -> dict[str, float]:
         """Logs in compile order: loss first, then the metrics as given."""
@@ -420,18 +455,19 @@ class Sequential:
         sample_weight: Any = None,
         return_dict: bool = False,
         check_finite: bool = True,
+        max_device_bytes: int | str | None = "auto",
     ) -> float | list[float] | dict[str, float]:
         """Loss and metrics on ``(x, y)``: the loss alone without metrics, else
-        ``[loss, *metrics]`` (or a dict with ``return_dict=True``). One compiled pass."""
+        ``[loss, *metrics]`` (or a dict with ``return_dict=True``). One compiled pass (per
+        streamed chunk when the data exceeds ``max_device_bytes``, as in :meth:`fit`)."""
         self._require_compiled("evaluate")
         batch_size = data_lib.check_positive_int(
             32 if batch_size is None else batch_size, "batch_size"
         )
         verbose = resolve_verbose(verbose)
         arrays = self._prepare_xy(x, y, sample_weight, check_finite=check_finite)
-        logs = self._evaluate_arrays(
-            tuple(None if a is None else jnp.asarray(a) for a in arrays), batch_size
-        )
+        placed = data_lib.place(arrays, batch_size, _device_budget(max_device_bytes))
+        logs = self._evaluate_arrays(placed, batch_size)
         if verbose:
             print(format_logs(logs), flush=True)
         if return_dict:
@@ -440,9 +476,14 @@ class Sequential:
         return values[0] if len(values) == 1 else values
 
     def predict(
-        self, x: Any, batch_size: int | None = None, verbose: int | str = "auto"
+        self,
+        x: Any,
+        batch_size: int | None = None,
+        verbose: int | str = "auto",
+        max_device_bytes: int | str | None = "auto",
     ) -> np.ndarray:
-        """The model's outputs for ``x`` as a NumPy array (one compiled pass over batches)."""
+        """The model's outputs for ``x`` as a NumPy array (one compiled pass over batches; per
+        streamed chunk when ``x`` exceeds ``max_device_bytes``, as in :meth:`fit`)."""
         batch_size = data_lib.check_positive_int(
             32 if batch_size is None else batch_size, "batch_size"
         )
@@ -451,7 +492,12 @@ class Sequential:
             raise ValueError("The model has no layers; add one before calling predict().")
         xa = self._prepare_x(x, check_finite=False)
         loop = self._function("predict", batch_size)
-        return np.asarray(loop(self.params, self.state, jnp.asarray(xa)))
+        placed = data_lib.place([xa], batch_size, _device_budget(max_device_bytes))
+        outputs = [
+            np.asarray(loop(self.params, self.state, data[0]))
+            for data in data_lib.sequential_pieces(placed)
+        ]
+        return outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=0)
 
     def __call__(self, x: Any) -> jax.Array:
         """Forward pass in inference mode on a batch (not compiled; for small inputs)."""
@@ -547,17 +593,12 @@ def _snake(name: str) -> str:
     return "".join(out)
 
 
-def _chunks(steps: int, rest: np.ndarray, progress: bool):
-    """Split an epoch's steps into chunks (one compiled call each); the last takes ``rest``."""
-    empty = rest[:0]
-    if not progress or steps <= PROGRESS_UPDATES:
-        size = max(steps, 1)
-    else:
-        size = math.ceil(steps / PROGRESS_UPDATES)
-    starts = list(range(0, steps, size)) or [0]
-    for j, start in enumerate(starts):
-        last = j == len(starts) - 1
-        yield start, min(start + size, steps), rest if last else empty
+def _device_budget(max_device_bytes: int | str | None) -> int | None:
+    if max_device_bytes == "auto":
+        return data_lib.default_device_budget()
+    if max_device_bytes is None:
+        return None
+    return data_lib.check_positive_int(max_device_bytes, "max_device_bytes")
 
 
 def _add_sums(total: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
