@@ -7,32 +7,19 @@ a real subprocess to check the exit status and streams end to end.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
+from conftest import load_script
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train.py"
 
 
-def load_train() -> ModuleType:
-    """Import scripts/train.py as a module (it is not part of the fnn package)."""
-    if "fnn_train_script" in sys.modules:
-        return sys.modules["fnn_train_script"]
-    spec = importlib.util.spec_from_file_location("fnn_train_script", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
-    spec.loader.exec_module(module)
-    return module
-
-
-train = load_train()
+train = load_script("train.py", "fnn_train_script")
 
 
 def run_json(capsys, *args: str) -> dict:
