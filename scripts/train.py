@@ -174,46 +174,40 @@ def build_parser() -> Parser:
     return parser
 
 
-def check_names(args: argparse.Namespace) -> None:
-    """Resolve defaults and validate the names against fnn's registries."""
-    from fnn import activations, optimizers
+def resolve_options(args: argparse.Namespace) -> None:
+    """Fill in the model defaults and check option combinations and names, before any work."""
+    from fnn import activations, models, optimizers
 
-    explicit = [f"--{k}" for k in ("hidden", "activation", "optimizer", "lr") if getattr(args, k)]
+    model_options = ("hidden", "activation", "optimizer", "lr")
+    explicit = [f"--{k}" for k in model_options if getattr(args, k) is not None]
     if args.resume and explicit:
         raise UsageError(
             f"{', '.join(explicit)} cannot be combined with --resume: the architecture and the "
             "optimizer come from the saved model"
         )
-    if args.save or args.resume:
-        from fnn import models
-
-        if not hasattr(models.Sequential, "save") or not hasattr(models, "load_model"):
-            raise UsageError(
-                "--save and --resume need fnn's saving (Sequential.save, fnn.models.load_model), "
-                "which this fnn lacks"
-            )
+    if (args.save or args.resume) and not (
+        hasattr(models.Sequential, "save") and hasattr(models, "load_model")
+    ):
+        raise UsageError(
+            "--save and --resume need fnn's saving (Sequential.save, fnn.models.load_model), "
+            "which this fnn lacks"
+        )
     if args.hidden is None:
         args.hidden = hidden_sizes(DEFAULTS["hidden"])
     args.activation = args.activation or DEFAULTS["activation"]
     args.optimizer = args.optimizer or DEFAULTS["optimizer"]
     for option, registry in (
-        ("--activation", activations.registry),
-        ("--optimizer", optimizers.registry),
+        ("activation", activations.registry),
+        ("optimizer", optimizers.registry),
     ):
-        value = getattr(args, option[2:])
-        if value not in registry:
-            raise UsageError(f"{option}: {one_line(unknown(registry, value))}")
-
-
-def unknown(registry: Any, value: str) -> str:
-    try:
-        registry.get(value)
-    except ValueError as exc:
-        return str(exc)
-    return ""  # pragma: no cover - callers check membership first
+        try:
+            registry.get(getattr(args, option))
+        except ValueError as exc:
+            raise UsageError(f"--{option}: {one_line(str(exc))}") from None
 
 
 def one_line(message: str) -> str:
+    """``message`` with its line breaks and runs of spaces collapsed to single spaces."""
     return " ".join(message.split())
 
 
@@ -447,7 +441,7 @@ def resume_model(path: str, data: Dataset) -> Any:
 
 # -- main ------------------------------------------------------------------------------------
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    check_names(args)
+    resolve_options(args)
     data = load_dataset(args.dataset, args.label)
     x_train, x_test, y_train, y_test = split(data, args.test_split, args.seed)
     y_mean = y_std = None

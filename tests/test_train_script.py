@@ -100,13 +100,21 @@ def test_options_reach_the_model(capsys):
     assert (config["activation"], config["optimizer"], config["lr"]) == ("tanh", "sgd", 0.5)
 
     args = train.build_parser().parse_args(options)
-    train.check_names(args)
+    train.resolve_options(args)
     model = train.build_model(args, train.make_dataset("t", np.zeros((10, 4)), np.arange(10) % 2))
     assert [layer.units for layer in model.layers] == [8, 4, 2, 2]
     assert all(layer.activation is activations.tanh for layer in model.layers[:3])
     assert model.layers[-1].activation is activations.softmax
     assert model.input_shape == (4,)
     assert optimizers.learning_rate(model.opt_state) == pytest.approx(0.5)
+
+    args = train.build_parser().parse_args(["--hidden", ""])  # no hidden layer
+    train.resolve_options(args)
+    model = train.build_model(args, train.make_dataset("t", np.zeros((10, 3)), np.zeros((10, 2))))
+    assert [layer.units for layer in model.layers] == [2]
+    assert model.layers[0].activation is activations.linear and model.input_shape == (3,)
+    assert model.loss.name == "MeanSquaredError"
+    assert optimizers.learning_rate(model.opt_state) == pytest.approx(0.001)  # Adam's default
 
 
 def test_seed_picks_the_split():
@@ -227,6 +235,8 @@ def test_resume_rejects_a_model_for_other_data(tmp_path, capsys):
     assert "--resume" in line and "regression" in line
     line = usage_error(capsys, "--dataset", "iris", "--epochs", "2", "--resume", path, "--lr", "1")
     assert "--lr cannot be combined with --resume" in line
+    line = usage_error(capsys, "--dataset", "iris", "--resume", path, "--hidden", "")
+    assert "--hidden cannot be combined with --resume" in line
 
 
 # -- errors ------------------------------------------------------------------------------------
