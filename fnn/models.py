@@ -34,8 +34,9 @@ from fnn import losses as losses_lib
 from fnn import metrics as metrics_lib
 from fnn import mixed_precision, training
 from fnn import optimizers as optimizers_lib
+from fnn import summary as summary_lib
 from fnn.callbacks import Callback, CallbackList, History
-from fnn.layers import Layer, Serial, as_shape, count_params
+from fnn.layers import Input, Layer, Serial, as_shape, count_params
 from fnn.progress import ProgressBar, format_logs, resolve_verbose
 
 #: Progress-bar updates per epoch at verbose=1 (each update is one host sync).
@@ -136,6 +137,8 @@ class Sequential:
                 layer.name = f"{base}_{i}"
         elif layer.name in {x.name for x in self._layers}:
             raise ValueError(f"A layer named {layer.name!r} is already in the model.")
+        if isinstance(layer, Input) and self._layers:
+            raise ValueError(f"{layer.describe()} must be the model's first layer.")
         self._layers.append(layer)
         self._functions.clear()
         if self.built:
@@ -407,7 +410,8 @@ class Sequential:
                 carry = result[:3]
                 sums = _add_sums(sums, jax.device_get(result[3]))
                 if bar is not None:
-                    bar.update(len(piece) + (1 if len(piece_rest) else 0), training.means(sums))
+                    running = self._ordered(training.means(sums))
+                    bar.update(len(piece) + (1 if len(piece_rest) else 0), running)
             logs = self._ordered(training.means(sums))
             # The epoch completed: commit its results (an interrupted epoch commits nothing).
             self.params, self.opt_state, self.state = carry
@@ -555,33 +559,13 @@ class Sequential:
         return count_params(self.params) + count_params(self.state)
 
     def summary(self, print_fn: Any = print) -> None:
-        """Print the layers, their output shapes and parameter counts."""
-        rows = [("Layer (type)", "Output Shape", "Param #")]
-        trainable = non_trainable = 0
-        shapes = (
-            Serial(self._layers).input_shapes(self._input_shape)[1:]
-            if self.built
-            else [None] * len(self._layers)
-        )
-        for i, (layer, shape) in enumerate(zip(self._layers, shapes, strict=True)):
-            p = count_params(self.params[i]) if self.built else 0
-            s = count_params(self.state[i]) if self.built else 0
-            trainable += p
-            non_trainable += s
-            out = "?" if shape is None else str((None, *shape))
-            rows.append(
-                (f"{layer.name} ({type(layer).__name__})", out, str(p + s) if self.built else "?")
-            )
-        widths = [max(len(r[c]) for r in rows) + 2 for c in range(3)]
-        line = "-" * sum(widths)
-        print_fn(f'Model: "{self.name}"')
-        print_fn(line)
-        for j, row in enumerate(rows):
-            print_fn("".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
-            print_fn("=" * len(line) if j == 0 else line)
-        print_fn(f"Total params: {trainable + non_trainable}")
-        print_fn(f"Trainable params: {trainable}")
-        print_fn(f"Non-trainable params: {non_trainable}")
+        """Print the layers, their output shapes and parameter counts (trainable and not)."""
+        for line in summary_lib.to_text(summary_lib.summarize(self)):
+            print_fn(line)
+
+    def _repr_html_(self) -> str:
+        """The summary as an HTML table, for notebooks."""
+        return summary_lib.to_html(summary_lib.summarize(self))
 
 
 def _snake(name: str) -> str:
