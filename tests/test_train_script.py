@@ -216,6 +216,11 @@ def test_resume_continues_a_saved_run_exactly(tmp_path, capsys):
     assert lines[2].startswith("test loss: ") and " - test accuracy: " in lines[2]
     assert len(lines) == 3
 
+    line = usage_error(
+        capsys, "--dataset", "iris", "--seed", "1", "--epochs", "1", "--resume", path
+    )
+    assert "--epochs 1 is less than the 2 epochs" in line
+
     resumed = run_json(
         capsys, "--dataset", "iris", "--seed", "1", "--epochs", "4", "--resume", path
     )
@@ -237,6 +242,12 @@ def test_resume_rejects_a_model_for_other_data(tmp_path, capsys):
     assert "--lr cannot be combined with --resume" in line
     line = usage_error(capsys, "--dataset", "iris", "--resume", path, "--hidden", "")
     assert "--hidden cannot be combined with --resume" in line
+    garbage = tmp_path / "garbage.fnn"
+    garbage.write_text("not a model")
+    line = usage_error(capsys, "--dataset", "iris", "--resume", str(garbage))
+    assert f"--resume {garbage}: " in line
+    line = usage_error(capsys, "--dataset", "iris", "--epochs", "4", "--resume", path + ".missing")
+    assert "no such file" in line
 
 
 # -- errors ------------------------------------------------------------------------------------
