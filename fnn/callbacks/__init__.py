@@ -8,5 +8,6 @@
 
 from fnn.callbacks.base import Callback, CallbackList
 from fnn.callbacks.history import History
+from fnn.callbacks.model_checkpoint import ModelCheckpoint
 
-__all__ = ["Callback", "CallbackList", "History"]
+__all__ = ["Callback", "CallbackList", "History", "ModelCheckpoint"]
