@@ -1,21 +1,12 @@
 """scripts/bench_scaling.py: one subprocess per device count, a table of rows with efficiency."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench_scaling.py"
+from conftest import load_script
 
 
 @pytest.fixture(scope="module")
 def bench_scaling():
-    spec = importlib.util.spec_from_file_location("fnn_bench_scaling_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench_scaling.py", "fnn_bench_scaling_script")
 
 
 def test_scaling_table_runs_each_device_count_on_virtual_cpu_devices(bench_scaling):
