@@ -15,7 +15,7 @@ independent of how many epochs ran before, and ~50x cheaper on a CPU than
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -111,7 +111,7 @@ def default_device_budget() -> int | None:
     or None (no limit) where the backend reports none (CPU: the data is in host memory anyway)."""
     import jax
 
-    stats = jax.devices()[0].memory_stats() or {}
+    stats = jax.local_devices()[0].memory_stats() or {}
     limit = stats.get("bytes_limit")
     return int(limit * DEVICE_MEMORY_FRACTION) if limit else None
 
@@ -120,23 +120,26 @@ class Placement(NamedTuple):
     """Where a data set lives for a pass: whole on the device, or streamed in chunks.
 
     ``device`` holds the arrays on the device (None when streaming); ``chunk`` is the number of
-    examples per streamed chunk (a multiple of the batch size; None when resident).
+    examples per streamed chunk (a multiple of the batch size; None when resident); ``put``
+    moves host arrays to the device (None: ``jnp.asarray`` each; see :mod:`fnn.distributed`).
     """
 
     host: list[np.ndarray | None]
     device: tuple[Any, ...] | None
     chunk: int | None
+    put: Callable[[list[np.ndarray | None]], tuple[Any, ...]] | None = None
 
 
 def place(
-    arrays: list[np.ndarray | None], batch_size: int, max_device_bytes: int | None
+    arrays: list[np.ndarray | None],
+    batch_size: int,
+    max_device_bytes: int | None,
+    put: Callable[[list[np.ndarray | None]], tuple[Any, ...]] | None = None,
 ) -> Placement:
     """Put ``arrays`` on the device whole if they fit in ``max_device_bytes``, else plan chunks."""
-    import jax.numpy as jnp
-
     nbytes = sum(a.nbytes for a in arrays if a is not None)
     if max_device_bytes is None or nbytes <= max_device_bytes:
-        return Placement(arrays, tuple(None if a is None else jnp.asarray(a) for a in arrays), None)
+        return Placement(arrays, _put(put, arrays), None, put)
     n = next(a for a in arrays if a is not None).shape[0]
     chunk = int(max_device_bytes // (nbytes / n)) // batch_size * batch_size
     if chunk < batch_size:
@@ -144,13 +147,19 @@ def place(
             f"max_device_bytes={max_device_bytes} cannot hold one batch of {batch_size} examples "
             f"({nbytes / n * batch_size:.0f} bytes); raise it or lower batch_size."
         )
-    return Placement(arrays, None, chunk)
+    return Placement(arrays, None, chunk, put)
 
 
-def _gather(host: list[np.ndarray | None], idx: np.ndarray) -> tuple[Any, ...]:
+def _put(put: Any, arrays: list[np.ndarray | None]) -> tuple[Any, ...]:
+    if put is not None:
+        return put(arrays)
     import jax.numpy as jnp
 
-    return tuple(None if a is None else jnp.asarray(a[idx]) for a in host)
+    return tuple(None if a is None else jnp.asarray(a) for a in arrays)
+
+
+def _gather(placement: Placement, idx: np.ndarray) -> tuple[Any, ...]:
+    return _put(placement.put, [None if a is None else a[idx] for a in placement.host])
 
 
 def epoch_pieces(
@@ -184,7 +193,7 @@ def epoch_pieces(
         local = np.arange(len(idx), dtype=np.int32)
         k = min(per_chunk, steps - start)
         yield (
-            _gather(placement.host, idx),
+            _gather(placement, idx),
             local[: k * batch_size].reshape(k, batch_size),
             local[k * batch_size :],
             start,
@@ -198,4 +207,4 @@ def sequential_pieces(placement: Placement) -> Iterator[tuple[Any, ...]]:
         return
     n = next(a for a in placement.host if a is not None).shape[0]
     for start in range(0, n, placement.chunk):
-        yield _gather(placement.host, np.arange(start, min(start + placement.chunk, n)))
+        yield _gather(placement, np.arange(start, min(start + placement.chunk, n)))

@@ -31,6 +31,7 @@ import numpy as np
 import optax
 
 from fnn import data as data_lib
+from fnn import distributed as distributed_lib
 from fnn import losses as losses_lib
 from fnn import metrics as metrics_lib
 from fnn import mixed_precision, saving, training
@@ -84,6 +85,8 @@ class Sequential:
         self._compile_args: dict[str, Any] = {}
         self._input_shape: tuple[int, ...] | None = None
         self._functions: dict[Any, Any] = {}
+        self.distribution: distributed_lib.Distribution | None = None
+        self._dist = distributed_lib.get(None)
         self.stop_training = False
         self.history: History | None = None
         #: Completed epochs: fit sets it after each epoch; the ``initial_epoch`` to resume with.
@@ -173,14 +176,21 @@ class Sequential:
         optimizer: str | optax.GradientTransformation = "rmsprop",
         loss: Any = None,
         metrics: Any = None,
+        distribution: distributed_lib.Distribution | None = None,
     ) -> None:
-        """Set the optimizer, loss and metrics (names as in Keras, or callables/Optax)."""
+        """Set the optimizer, loss and metrics (names as in Keras, or callables/Optax).
+
+        ``distribution`` (e.g. :class:`fnn.distributed.DataParallel`) spreads each batch over
+        several devices; ``batch_size`` then means the global batch.
+        """
+        dist = distributed_lib.get(distribution)
         optimizers_lib.get(optimizer)  # validate everything before changing anything
         loss_obj = None if loss is None else losses_lib.get(loss)
         units = self.output_shape[-1] if self.output_shape else None
         self.compiled_metrics = metrics_lib.get_list(metrics, loss_obj, units)
         self.loss = loss_obj
         self._compile_args = {"optimizer": optimizer, "loss": loss, "metrics": metrics}
+        self.distribution, self._dist = distribution, dist
         self._reset_optimizer()
 
     def _reset_optimizer(self) -> None:
@@ -210,17 +220,17 @@ class Sequential:
         """The jitted training/eval/predict function, built once per compile."""
         key = (kind, batch_size)
         if key not in self._functions:
-            net = self.net
+            net, jit, shard = self.net, self._dist.jit, self._dist.shard_batch
             if kind == "train":
                 step = training.make_train_step(
                     net, self.loss, self.optimizer, self.compiled_metrics
                 )
-                fn = jax.jit(training.make_train_loop(step))
+                fn = jit(training.make_train_loop(step, shard))
             elif kind == "eval":
                 step = training.make_eval_step(net, self.loss, self.compiled_metrics)
-                fn = jax.jit(training.make_eval_loop(step, batch_size))
+                fn = jit(training.make_eval_loop(step, batch_size, shard))
             else:
-                fn = jax.jit(training.make_predict_loop(net, batch_size))
+                fn = jit(training.make_predict_loop(net, batch_size, shard))
             self._functions[key] = fn
         return self._functions[key]
 
@@ -363,7 +373,12 @@ class Sequential:
             validation_freq,
             check_finite,
         )
-        n = arrays[0].shape[0]
+        self._dist.check_batch_size(batch_size, "batch_size")
+        if validation_batch_size is not None:
+            self._dist.check_batch_size(validation_batch_size, "validation_batch_size")
+        if not distributed_lib.is_primary():  # only process 0 prints
+            verbose = 0
+        n = self._dist.num_examples(arrays[0].shape[0])
         val_batch = validation_batch_size or batch_size
 
         cbs = CallbackList([History(), *(callbacks or [])])
@@ -374,8 +389,8 @@ class Sequential:
 
         loop = self._function("train")
         budget = _device_budget(max_device_bytes)
-        placed = data_lib.place(arrays, batch_size, budget)
-        placed_val = None if val_arrays is None else data_lib.place(val_arrays, val_batch, budget)
+        placed = self._dist.place(arrays, batch_size, budget)
+        placed_val = None if val_arrays is None else self._dist.place(val_arrays, val_batch, budget)
         dropout_root = self._root_key(1)
 
         self.stop_training = False
@@ -504,9 +519,12 @@ class Sequential:
         batch_size = data_lib.check_positive_int(
             32 if batch_size is None else batch_size, "batch_size"
         )
+        self._dist.check_batch_size(batch_size, "batch_size")
         verbose = resolve_verbose(verbose)
+        if not distributed_lib.is_primary():  # only process 0 prints
+            verbose = 0
         arrays = self._prepare_xy(x, y, sample_weight, check_finite=check_finite)
-        placed = data_lib.place(arrays, batch_size, _device_budget(max_device_bytes))
+        placed = self._dist.place(arrays, batch_size, _device_budget(max_device_bytes))
         logs = self._evaluate_arrays(placed, batch_size)
         if verbose:
             print(format_logs(logs), flush=True)
@@ -527,14 +545,15 @@ class Sequential:
         batch_size = data_lib.check_positive_int(
             32 if batch_size is None else batch_size, "batch_size"
         )
+        self._dist.check_batch_size(batch_size, "batch_size")
         resolve_verbose(verbose)
         if not self._layers:
             raise ValueError("The model has no layers; add one before calling predict().")
         xa = self._prepare_x(x, check_finite=False)
         loop = self._function("predict", batch_size)
-        placed = data_lib.place([xa], batch_size, _device_budget(max_device_bytes))
+        placed = self._dist.place([xa], batch_size, _device_budget(max_device_bytes))
         outputs = [
-            np.asarray(loop(self.params, self.state, data[0]))
+            self._dist.fetch_rows(loop(self.params, self.state, data[0]), len(xa))
             for data in data_lib.sequential_pieces(placed)
         ]
         return outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=0)

@@ -73,6 +73,7 @@ import numpy as np
 from fnn import losses as losses_lib
 from fnn import metrics as metrics_lib
 from fnn import optimizers as optimizers_lib
+from fnn.distributed import is_primary
 from fnn.layers import Serial, as_shape, layer_from_config, layer_to_config
 
 if TYPE_CHECKING:
@@ -283,7 +284,12 @@ def write_archive(
     config: dict[str, Any],
     groups: dict[str, list[np.ndarray]],
 ) -> None:
-    """Write a fnn archive atomically: a temporary file beside ``path``, fsync, rename."""
+    """Write a fnn archive atomically: a temporary file beside ``path``, fsync, rename.
+
+    With several processes (:mod:`fnn.distributed`) only process 0 writes; the others return.
+    """
+    if not is_primary():
+        return
     path = os.fspath(path)
     members: list[tuple[str, bytes | np.ndarray]] = [
         ("format.json", _json_bytes({"format": fmt, "version": FORMAT_VERSION}, "format")),

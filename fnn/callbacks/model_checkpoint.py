@@ -7,6 +7,7 @@ import os
 import warnings
 
 from fnn.callbacks.base import Callback
+from fnn.distributed import is_primary
 
 
 class ModelCheckpoint(Callback):
@@ -89,6 +90,8 @@ class ModelCheckpoint(Callback):
             ) from None
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        if not is_primary():  # several processes: process 0 alone saves and reports
+            return
         path = self.format_path(epoch, logs)
         if self.save_best_only:
             current = (logs or {}).get(self.monitor)

@@ -1,0 +1,307 @@
+"""Data parallelism on JAX's own machinery: one mesh, the batch sharded, XLA reduces the rest.
+
+Opt in at compile time; ``fit``, ``evaluate`` and ``predict`` are otherwise unchanged::
+
+    >>> import numpy as np
+    >>> import fnn
+    >>> model = fnn.Sequential([fnn.layers.Dense(1, input_shape=3)])
+    >>> model.compile("sgd", "mse", distribution=fnn.distributed.DataParallel())
+    >>> x = np.ones((16, 3), "float32")
+    >>> history = model.fit(x, x[:, :1], batch_size=8, epochs=1, verbose=0)
+    >>> model.evaluate(x, x[:, :1], batch_size=8, verbose=0) >= 0.0
+    True
+
+How it works (:class:`DataParallel`):
+
+- a ``jax.sharding.Mesh`` with one axis (``"batch"``) over the devices;
+- parameters, state, optimizer state and the data set are *replicated*: every device holds the
+  whole data set, as one device does without a distribution;
+- inside the same fused, jitted epoch ``fit`` always runs, each batch is constrained with
+  ``jax.lax.with_sharding_constraint`` to ``NamedSharding(mesh, P("batch"))`` (the gathered
+  ``(steps, batch, ...)`` array of the epoch on its axis 1), so every device gathers and computes
+  only its slice of the batch. The gradient of the batch-mean loss is then a sum over devices,
+  and XLA inserts the all-reduce from the sharding annotations: no hand-written collective, no
+  second code path, still one program per epoch.
+
+``batch_size`` is the **global** batch: with 8 devices and ``batch_size=256`` each device gets 32
+examples a step. It must divide by the number of devices (a ``ValueError`` says so otherwise). The
+last, smaller batch of an epoch is sharded when its size divides too, else computed replicated
+on every device; either way each example is used once, as on one device. Results therefore
+equal a single-device run with the same global batch, up to float rounding (the order of the sums
+differs). That includes batch normalization (its statistics are over the global batch; XLA reduces
+them too) and dropout (a jitted program's random values do not depend on its sharding).
+
+Several processes (hosts): call :func:`initialize` first in every process, then build and fit
+the same model in each, passing each process's **own shard** of the data (the Keras/JAX
+convention). The global data set is the concatenation of the shards in process order; fit
+shuffles it with one global permutation derived from ``(seed, epoch)``, identical on every
+process, so the run equals a single-device fit on the concatenated data. ``predict`` returns the
+rows of this process's shard. Every process must make the same calls with the same arguments
+(only the data shards differ; shards may differ in length): the processes meet in collectives.
+Progress output is printed by process 0 only; anything that writes files (checkpoints, logs)
+must check :func:`is_primary` (or use :func:`on_primary`). ``validation_split`` splits each
+process's shard, not the global data.
+
+Memory: every device holds the whole data set (as a single device does without a
+distribution); the batches, and so the computation, are what is split.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from fnn import data as data_lib
+
+__all__ = ["DataParallel", "Distribution", "get", "initialize", "is_primary", "on_primary"]
+
+T = TypeVar("T")
+
+
+def initialize(
+    coordinator_address: str | None = None,
+    num_processes: int | None = None,
+    process_id: int | None = None,
+    **kwargs: Any,
+) -> None:
+    """Join a multi-process run: ``jax.distributed.initialize`` with the same arguments.
+
+    Call it in every process before anything else touches JAX. On CPU the processes talk over
+    gloo (set here). Example for two processes on one machine (process 1 passes ``1``)::
+
+        fnn.distributed.initialize("127.0.0.1:12345", num_processes=2, process_id=0)
+    """
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(coordinator_address, num_processes, process_id, **kwargs)
+
+
+def is_primary() -> bool:
+    """True in process 0 (always, in a single-process run): the one that writes files and logs.
+
+    >>> is_primary()
+    True
+    """
+    return jax.process_index() == 0
+
+
+def on_primary(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+    """Call ``fn(*args, **kwargs)`` in process 0 only (e.g. to write a file); ``None`` elsewhere.
+
+    >>> on_primary(max, 2, 3)
+    3
+    """
+    return fn(*args, **kwargs) if is_primary() else None
+
+
+class Distribution:
+    """How a model places data and compiles its loops. This base is the default: one device.
+
+    The facade calls these hooks; a subclass overrides them. Each default does exactly what
+    ``Sequential`` does without a distribution.
+    """
+
+    def check_batch_size(self, batch_size: int, argument: str = "batch_size") -> None:
+        """Raise a ``ValueError`` when ``batch_size`` cannot be split across the devices."""
+
+    def num_examples(self, local_count: int) -> int:
+        """The number of examples of the global data set, given this process's count."""
+        return local_count
+
+    def place(
+        self, arrays: list[np.ndarray | None], batch_size: int, max_device_bytes: int | None
+    ) -> data_lib.Placement:
+        """Put this process's arrays on the device(s) as the global data (see
+        :func:`fnn.data.place`: whole, or streamed in chunks above ``max_device_bytes``)."""
+        return data_lib.place(arrays, batch_size, max_device_bytes)
+
+    def jit(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Compile one of the fused loops of :mod:`fnn.training`."""
+        return jax.jit(fn)
+
+    def shard_batch(self, arrays: tuple[Any, ...], axis: int) -> tuple[Any, ...]:
+        """Annotate batch arrays (traced, inside the loop) whose batch axis is ``axis``."""
+        return arrays
+
+    def fetch_rows(self, y: jax.Array, local_count: int) -> np.ndarray:
+        """``predict``'s output for this process's ``local_count`` rows, as NumPy."""
+        return np.asarray(y)
+
+
+def get(distribution: Any) -> Distribution:
+    """Resolve ``compile``'s ``distribution`` argument: ``None`` means one device."""
+    if distribution is None:
+        return _DEFAULT
+    if not isinstance(distribution, Distribution):
+        raise TypeError(
+            "distribution must be None or a fnn.distributed.Distribution such as "
+            f"fnn.distributed.DataParallel(), got {type(distribution).__name__}: {distribution!r}."
+        )
+    return distribution
+
+
+_DEFAULT = Distribution()
+
+
+class DataParallel(Distribution):
+    """Data parallelism over ``devices`` (default: every device of every process).
+
+    Args:
+        devices: the devices to use, or ``None`` for ``jax.devices()``.
+        mesh_axis: the name of the mesh axis the batch is sharded along.
+
+    >>> dp = DataParallel()
+    >>> dp.num_devices == len(jax.devices())
+    True
+    """
+
+    def __init__(self, devices: Sequence[Any] | None = None, mesh_axis: str = "batch") -> None:
+        if not isinstance(mesh_axis, str) or not mesh_axis:
+            raise TypeError(f"mesh_axis must be a non-empty str, got {mesh_axis!r}.")
+        devices = list(jax.devices() if devices is None else devices)
+        if not devices or not all(isinstance(d, jax.Device) for d in devices):
+            raise TypeError(
+                f"devices must be a non-empty sequence of jax.Device (e.g. jax.devices()), got "
+                f"{devices!r}."
+            )
+        # Processes in order, so process p's shard of the data is the p-th block of the batch axis.
+        devices.sort(key=lambda d: (d.process_index, d.id))
+        per_process: dict[int, int] = {}
+        for d in devices:
+            per_process[d.process_index] = per_process.get(d.process_index, 0) + 1
+        if len(set(per_process.values())) > 1:
+            raise ValueError(
+                f"devices must give every process the same number of devices, got {per_process} "
+                "(process: count)."
+            )
+        self.mesh_axis = mesh_axis
+        self.mesh = Mesh(np.array(devices), (mesh_axis,))
+        self.num_devices = len(devices)
+        self.processes = sorted(per_process)
+        self.replicated = NamedSharding(self.mesh, P())
+        self._multi_process = len(per_process) > 1 or jax.process_count() > 1
+        self._strip = jax.jit(lambda a, idx: a[idx], out_shardings=self.replicated)
+
+    def __repr__(self) -> str:
+        return f"DataParallel(num_devices={self.num_devices}, mesh_axis={self.mesh_axis!r})"
+
+    def batch_sharding(self, axis: int = 0) -> NamedSharding:
+        """``NamedSharding`` splitting axis ``axis`` across the mesh (the batch axis)."""
+        return NamedSharding(self.mesh, P(*([None] * axis), self.mesh_axis))
+
+    # -- hooks --------------------------------------------------------------------------------
+    def check_batch_size(self, batch_size: int, argument: str = "batch_size") -> None:
+        if batch_size % self.num_devices:
+            lower = batch_size // self.num_devices * self.num_devices
+            options = [b for b in (lower, lower + self.num_devices) if b > 0]
+            raise ValueError(
+                f"{argument}={batch_size} is the global batch and must divide by the "
+                f"{self.num_devices} devices of the DataParallel mesh; use a multiple of "
+                f"{self.num_devices}, e.g. {' or '.join(map(str, options))}."
+            )
+
+    def num_examples(self, local_count: int) -> int:
+        return int(sum(self._counts(local_count)))
+
+    def place(
+        self, arrays: list[np.ndarray | None], batch_size: int, max_device_bytes: int | None
+    ) -> data_lib.Placement:
+        if not self._multi_process:
+            return data_lib.place(arrays, batch_size, max_device_bytes, put=self.put_data)
+        local = [a for a in arrays if a is not None]
+        per_example = sum(a.nbytes for a in local) / max(local[0].shape[0], 1)
+        nbytes = per_example * self.num_examples(local[0].shape[0])
+        if max_device_bytes is not None and nbytes > max_device_bytes:
+            raise ValueError(
+                f"The global data set ({nbytes:.0f} bytes) exceeds max_device_bytes="
+                f"{max_device_bytes}; streaming it in chunks works in one process only. Pass "
+                "max_device_bytes=None to keep it on every device, or use fewer examples."
+            )
+        return data_lib.Placement(arrays, self.put_data(arrays), None, self.put_data)
+
+    def put_data(self, arrays: Sequence[np.ndarray | None]) -> tuple[Any, ...]:
+        """This process's arrays as the global data, replicated on every device of the mesh."""
+        return tuple(None if a is None else self._global(np.asarray(a)) for a in arrays)
+
+    def jit(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        return _MeshFunction(jax.jit(fn, out_shardings=self.replicated), self)
+
+    def shard_batch(self, arrays: tuple[Any, ...], axis: int) -> tuple[Any, ...]:
+        def constrain(a):
+            if a is None:
+                return None
+            divides = a.shape[axis] % self.num_devices == 0
+            sharding = self.batch_sharding(axis) if divides else self.replicated
+            return jax.lax.with_sharding_constraint(a, sharding)
+
+        return tuple(constrain(a) for a in arrays)
+
+    def fetch_rows(self, y: jax.Array, local_count: int) -> np.ndarray:
+        full = np.asarray(y)  # replicated: every process holds all rows
+        if not self._multi_process:
+            return full
+        rank = self.processes.index(jax.process_index())
+        start = sum(self._counts(local_count)[:rank])
+        return full[start : start + local_count]
+
+    def replicate(self, tree: Any) -> Any:
+        """Copy every array of ``tree`` onto every device of the mesh (a no-op where it is)."""
+        return jax.tree.map(self._replicate_leaf, tree)
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _counts(self, local_count: int) -> list[int]:
+        """Every process's example count (one small collective when there are several)."""
+        if not self._multi_process:
+            return [local_count]
+        from jax.experimental import multihost_utils
+
+        gathered = multihost_utils.process_allgather(np.array([local_count], np.int64))
+        counts = [int(c) for c in np.asarray(gathered).reshape(-1)]
+        return [counts[p] for p in self.processes]
+
+    def _global(self, a: np.ndarray) -> jax.Array:
+        if not self._multi_process:
+            return jax.device_put(a, self.replicated)
+        counts = self._counts(a.shape[0])
+        local = self.num_devices // len(self.processes)
+        per = math.ceil(max(counts) / local) * local
+        padded = np.zeros((per, *a.shape[1:]), a.dtype)
+        padded[: a.shape[0]] = a
+        sharded = jax.make_array_from_process_local_data(
+            self.batch_sharding(0), padded, (per * len(counts), *a.shape[1:])
+        )
+        # Drop the padding and replicate: one all-gather, on the devices.
+        rows = np.concatenate([p * per + np.arange(c) for p, c in enumerate(counts)])
+        return self._strip(sharded, rows.astype(np.int32))
+
+    def _replicate_leaf(self, x: Any) -> Any:
+        if isinstance(x, jax.Array) and x.sharding.is_equivalent_to(self.replicated, x.ndim):
+            return x
+        if isinstance(x, jax.Array) and jnp.issubdtype(x.dtype, jax.dtypes.prng_key):
+            data = self._replicate_leaf(jax.random.key_data(x))
+            return jax.random.wrap_key_data(data, impl=jax.random.key_impl(x))
+        if self._multi_process:
+            x = np.asarray(x)  # identical in every process: a host value may go to any sharding
+        return jax.device_put(x, self.replicated)
+
+
+class _MeshFunction:
+    """A jitted loop whose arguments are replicated on the mesh before each call."""
+
+    def __init__(self, jitted: Any, dist: DataParallel) -> None:
+        self._jitted, self._dist = jitted, dist
+
+    def __call__(self, *args: Any) -> Any:
+        return self._jitted(*self._dist.replicate(args))
+
+    def _cache_size(self) -> int:
+        return self._jitted._cache_size()
+
+    def lower(self, *args: Any) -> Any:
+        return self._jitted.lower(*self._dist.replicate(args))
