@@ -62,9 +62,11 @@ from fnn.registry import unknown_name_error
 DROPOUT_RATE = "rate"
 
 #: Members trained side by side on a CPU by default; groups of them run one after another in the
-#: same program. Measured on a 2-core CPU, seed MLP, 32 members (process CPU time, see
-#: scripts/bench_population.py): 8 at a time ~1.3x the work rate of 32 separate fits; all 32 at
-#: once 0.85x (the per-member copies of the epoch's batches outgrow the caches).
+#: same program. Measured on a 2-core CPU, seed MLP, batch 32, 32 members, 60k examples
+#: (scripts/bench_population.py): 8 at a time 1.33x the member-examples/s of 32 fits one after
+#: another (1.42x with shared_order); all 32 at once 0.89x (1.00x): XLA's CPU batched matmuls
+#: for such small shapes gain nothing, and the per-member copies of the epoch's batches outgrow
+#: the caches.
 CPU_PARALLEL_MEMBERS = 8
 
 
@@ -128,6 +130,11 @@ class Population:
         if model.built and not self._spec.built:
             self._spec.build(model.input_shape)
         self._spec.compile(**model._compile_args)
+        if hyperparams is not None and not isinstance(hyperparams, Mapping):
+            raise TypeError(
+                "hyperparams must be a dict {name: one value per member}, e.g. "
+                f"{{'learning_rate': [1e-3, 1e-2]}}, got {type(hyperparams).__name__}."
+            )
         self._hyperparams_in = dict(hyperparams or {})
         self.hyperparams: dict[str, np.ndarray] = {}
         self.params: Any = None
@@ -152,7 +159,8 @@ class Population:
     def _check_hyperparams(self, hyperparams: dict[str, Any]) -> None:
         if not hyperparams:
             return
-        probe = self._spec.optimizer.init({"w": jnp.zeros((1,), jnp.float32)})
+        probe_params = {"w": jnp.zeros((1,), jnp.float32)}
+        probe = self._spec.optimizer.init(probe_params)
         valid = sorted(getattr(probe, "hyperparams", None) or {})
         if self._dropout_layers():
             valid.append(DROPOUT_RATE)
@@ -183,6 +191,9 @@ class Population:
                     f"hyperparams['rate'] is the fraction of inputs Dropout drops and must be in "
                     f"[0, 1), got {values!r}."
                 )
+        swept = [name for name in hyperparams if name != DROPOUT_RATE]
+        if swept:
+            self._check_injected(probe_params, probe, swept)
 
     def _dropout_layers(self) -> list[int]:
         return [i for i, layer in enumerate(self._spec.layers) if isinstance(layer, Dropout)]
@@ -230,20 +241,20 @@ class Population:
             values[name] = jnp.broadcast_to(jnp.asarray(given, old.dtype), old.shape)
         if values:
             opt_state = opt_state._replace(hyperparams={**hyper, **values})
-            self._check_injected(params, opt_state, values)
         self.params, self.state, self.opt_state = params, state, opt_state
         self.hyperparams = {k: np.asarray(v) for k, v in values.items()}
         if rates is not None:
             self.hyperparams[DROPOUT_RATE] = np.asarray(rates)
 
-    def _check_injected(self, params: Any, opt_state: Any, values: dict[str, Any]) -> None:
-        """A schedule recomputes its hyperparameter every step: a stored value would be lost."""
-        one = jax.tree_util.tree_map(lambda a: a[0], (params, opt_state))
-        sentinel = {k: jnp.asarray(0.125, v.dtype) for k, v in values.items()}
-        state = one[1]._replace(hyperparams={**one[1].hyperparams, **sentinel})
-        zeros = jax.tree_util.tree_map(jnp.zeros_like, one[0])
-        _, new_state = self._spec.optimizer.update(zeros, state, one[0])
-        for name in values:
+    def _check_injected(self, params: Any, opt_state: Any, names: list[str]) -> None:
+        """A schedule recomputes its hyperparameter every step: a stored value would be lost.
+        One update of a probe state tells: a constant keeps the value it was given."""
+        hyper = opt_state.hyperparams
+        sentinel = {k: jnp.asarray(0.125, hyper[k].dtype) for k in names}
+        state = opt_state._replace(hyperparams={**hyper, **sentinel})
+        zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
+        _, new_state = self._spec.optimizer.update(zeros, state, params)
+        for name in names:
             if float(new_state.hyperparams[name]) != 0.125:
                 raise ValueError(
                     f"hyperparams[{name!r}]: the optimizer computes {name} from a schedule, so "

@@ -227,6 +227,8 @@ def test_bad_input_names_the_argument(data):
         Population(model, 3, hyperparams={"learning_rte": [0.1, 0.2, 0.3]})
     with pytest.raises(TypeError, match="hyperparams"):
         Population(model, 2, hyperparams={"learning_rate": ["fast", "slow"]})
+    with pytest.raises(TypeError, match="hyperparams must be a dict"):
+        Population(model, 2, hyperparams=[0.1, 0.2])
     with pytest.raises(ValueError, match="parallel_members"):
         Population(model, 3, parallel_members=0)
     with pytest.raises(ValueError, match=r"Valid names: .*learning_rate"):
