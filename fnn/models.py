@@ -152,11 +152,13 @@ class Sequential:
         metrics: Any = None,
     ) -> None:
         """Set the optimizer, loss and metrics (names as in Keras, or callables/Optax)."""
-        self.optimizer = optimizers_lib.get(optimizer)
-        self.loss = None if loss is None else losses_lib.get(loss)
-        self._compile_args = {"optimizer": optimizer, "loss": loss, "metrics": metrics}
+        # Resolve everything before assigning anything: a bad name leaves the model as it was.
+        optimizer_obj = optimizers_lib.get(optimizer)
+        loss_obj = None if loss is None else losses_lib.get(loss)
         units = self.output_shape[-1] if self.output_shape else None
-        self.compiled_metrics = metrics_lib.get_list(metrics, self.loss, units)
+        self.compiled_metrics = metrics_lib.get_list(metrics, loss_obj, units)
+        self.optimizer, self.loss = optimizer_obj, loss_obj
+        self._compile_args = {"optimizer": optimizer, "loss": loss, "metrics": metrics}
         self.opt_state = self.optimizer.init(self.params) if self.built else None
         self._functions.clear()
 

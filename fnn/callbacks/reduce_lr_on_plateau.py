@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from fnn.callbacks.base import Callback
 from fnn.callbacks.learning_rate import get_learning_rate, set_learning_rate
 from fnn.callbacks.monitor import Monitor, check_count, check_number
@@ -86,7 +88,7 @@ class ReduceLROnPlateau(Callback):
             self.wait = 0
         elif not self.in_cooldown():
             self.wait += 1
-            if self.wait >= self.patience and lr > self.min_lr:
+            if self.wait >= self.patience and lr > np.float32(self.min_lr):
                 new_lr = max(lr * self.factor, self.min_lr)
                 set_learning_rate(self.model, new_lr)
                 if self.verbose > 0:
