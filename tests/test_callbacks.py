@@ -225,6 +225,33 @@ def test_terminate_on_nan_keeps_the_last_good_weights(capsys):
     assert "invalid loss" in capsys.readouterr().out
 
 
+def test_terminate_on_nan_catches_weights_that_overflow_while_the_loss_is_finite():
+    # Loss 1e38 (finite), gradient -2e19, rate 1e20: the step's update overflows the kernel to
+    # inf although the epoch's loss is finite. The kernel must go back to its start, 0.
+    model = linear_model(lr=1e20, units_in=1)
+    stop = TerminateOnNaN()
+    x, y = np.ones((1, 1), np.float32), np.full((1, 1), 1e19, np.float32)
+    history = model.fit(x, y, epochs=3, batch_size=1, verbose=0, callbacks=[stop])
+    assert np.isfinite(history.history["loss"][0]) and stop.terminated_epoch == 0
+    np.testing.assert_array_equal(model.get_weights()[0], [[0.0]])
+
+
+def test_verbose_callbacks_say_what_they_do(capsys):
+    scores = [3.0, 1.0, 2.0, 2.0, 2.0]
+    callbacks = [
+        feed("score", scores),
+        LearningRateScheduler(lambda epoch, lr: lr, verbose=1),
+        ReduceLROnPlateau(monitor="score", patience=1, verbose=1),
+        EarlyStopping(monitor="score", patience=2, verbose=1, restore_best_weights=True),
+    ]
+    linear_model().fit(*regression(), epochs=5, verbose=0, callbacks=callbacks)
+    out = capsys.readouterr().out
+    assert "Epoch 1: LearningRateScheduler setting learning rate to 0.01" in out
+    assert "Epoch 3: ReduceLROnPlateau reducing learning rate to 0.001" in out
+    assert "Epoch 4: early stopping" in out
+    assert "Restoring model weights from the end of the best epoch: 2." in out
+
+
 def test_terminate_on_nan_does_not_change_a_healthy_run():
     x, y = regression()
     plain, guarded = linear_model(), linear_model()

@@ -4,16 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import jax
-import jax.numpy as jnp
-
 from fnn.callbacks.base import Callback
 from fnn.callbacks.monitor import Monitor, check_count, check_number
-
-
-def copy_tree(tree: Any) -> Any:
-    """A device-side copy of a pytree of arrays (no host transfer), safe from buffer donation."""
-    return jax.tree.map(jnp.copy, tree)
+from fnn.callbacks.snapshot import copy_tree
 
 
 class EarlyStopping(Callback):

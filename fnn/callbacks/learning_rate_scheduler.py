@@ -52,7 +52,7 @@ class LearningRateScheduler(Callback):
             )
         set_learning_rate(self.model, lr)
         if self.verbose > 0:
-            print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr}.")
+            print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr:g}.")
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:

@@ -94,7 +94,7 @@ class ReduceLROnPlateau(Callback):
                 if self.verbose > 0:
                     print(
                         f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to "
-                        f"{new_lr}.",
+                        f"{new_lr:g}.",
                         flush=True,
                     )
                 self.cooldown_counter = self.cooldown

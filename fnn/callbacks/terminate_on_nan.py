@@ -5,18 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import jax
-import jax.numpy as jnp
-
 from fnn.callbacks.base import Callback
-from fnn.callbacks.early_stopping import copy_tree
-
-
-@jax.jit
-def all_finite(tree: Any) -> jax.Array:
-    """True when every array in ``tree`` is free of NaN and inf (one compiled reduction)."""
-    leaves = jax.tree.leaves(tree)
-    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in leaves] or [True]))
+from fnn.callbacks.snapshot import all_finite, copy_tree
 
 
 class TerminateOnNaN(Callback):
