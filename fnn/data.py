@@ -15,7 +15,8 @@ independent of how many epochs ran before, and ~50x cheaper on a CPU than
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -150,3 +151,102 @@ def split_validation(
     train = [None if a is None else a[:cut] for a in arrays]
     val = [None if a is None else a[cut:] for a in arrays]
     return train, val
+
+
+#: Fraction of an accelerator's memory that fit's data may occupy before it streams in chunks.
+DEVICE_MEMORY_FRACTION = 0.5
+
+
+def default_device_budget() -> int | None:
+    """Bytes of data ``fit`` keeps on the device at most: a fraction of the accelerator's memory,
+    or None (no limit) where the backend reports none (CPU: the data is in host memory anyway)."""
+    import jax
+
+    stats = jax.devices()[0].memory_stats() or {}
+    limit = stats.get("bytes_limit")
+    return int(limit * DEVICE_MEMORY_FRACTION) if limit else None
+
+
+class Placement(NamedTuple):
+    """Where a data set lives for a pass: whole on the device, or streamed in chunks.
+
+    ``device`` holds the arrays on the device (None when streaming); ``chunk`` is the number of
+    examples per streamed chunk (a multiple of the batch size; None when resident).
+    """
+
+    host: list[np.ndarray | None]
+    device: tuple[Any, ...] | None
+    chunk: int | None
+
+
+def place(
+    arrays: list[np.ndarray | None], batch_size: int, max_device_bytes: int | None
+) -> Placement:
+    """Put ``arrays`` on the device whole if they fit in ``max_device_bytes``, else plan chunks."""
+    import jax.numpy as jnp
+
+    nbytes = sum(a.nbytes for a in arrays if a is not None)
+    if max_device_bytes is None or nbytes <= max_device_bytes:
+        return Placement(arrays, tuple(None if a is None else jnp.asarray(a) for a in arrays), None)
+    n = next(a for a in arrays if a is not None).shape[0]
+    chunk = int(max_device_bytes // (nbytes / n)) // batch_size * batch_size
+    if chunk < batch_size:
+        raise ValueError(
+            f"max_device_bytes={max_device_bytes} cannot hold one batch of {batch_size} examples "
+            f"({nbytes / n * batch_size:.0f} bytes); raise it or lower batch_size."
+        )
+    return Placement(arrays, None, chunk)
+
+
+def _gather(host: list[np.ndarray | None], idx: np.ndarray) -> tuple[Any, ...]:
+    import jax.numpy as jnp
+
+    return tuple(None if a is None else jnp.asarray(a[idx]) for a in host)
+
+
+def epoch_pieces(
+    placement: Placement,
+    order: np.ndarray,
+    rest: np.ndarray,
+    pieces: int = 1,
+) -> Iterator[tuple[tuple[Any, ...], np.ndarray, np.ndarray, int]]:
+    """The calls that make up one training epoch: ``(data, order, rest, first_step)`` each.
+
+    Resident data: the epoch's ``order`` split into about ``pieces`` calls (progress updates).
+    Streamed data: one call per chunk, its examples gathered on the host in epoch order and sent
+    to the device, indices made local to the chunk. The batches, their order and the step
+    numbers are the same either way, so streaming changes nothing numerically.
+    """
+    steps, batch_size = order.shape[0], (order.shape[1] if order.ndim == 2 else 0)
+    if placement.chunk is None:
+        size = max(steps, 1) if pieces <= 1 else max(1, -(-steps // pieces))
+        starts = list(range(0, steps, size)) or [0]
+        for j, start in enumerate(starts):
+            last = j == len(starts) - 1
+            yield placement.device, order[start : start + size], rest if last else rest[:0], start
+        return
+    ordered = order.reshape(-1)
+    per_chunk = max(placement.chunk // batch_size, 1) if batch_size else 1
+    for start in range(0, max(steps, 1), per_chunk):
+        last = start + per_chunk >= steps
+        idx = ordered[start * batch_size : (start + per_chunk) * batch_size]
+        if last:
+            idx = np.concatenate([idx, rest])
+        local = np.arange(len(idx), dtype=np.int32)
+        k = min(per_chunk, steps - start)
+        yield (
+            _gather(placement.host, idx),
+            local[: k * batch_size].reshape(k, batch_size),
+            local[k * batch_size :],
+            start,
+        )
+
+
+def sequential_pieces(placement: Placement) -> Iterator[tuple[Any, ...]]:
+    """Device data for an in-order pass (evaluate, predict): whole, or chunk by chunk."""
+    if placement.chunk is None:
+        yield placement.device
+        return
+    n = next(a for a in placement.host if a is not None).shape[0]
+    for start in range(0, n, placement.chunk):
+        yield _gather(placement.host, np.arange(start, min(start + placement.chunk, n)))

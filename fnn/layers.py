@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -338,7 +339,9 @@ def _callable_name(identifier: Any, registry: Any) -> Any:
 class Serial(Layer):
     """Layers applied one after another; params and state are lists, one entry per layer."""
 
-    def __init__(self, layers: Sequence[Layer], *, name: str | None = None) -> None:
+    def __init__(
+        self, layers: Sequence[Layer], *, name: str | None = None, compute_dtype: Any = None
+    ) -> None:
         layers = list(layers)
         for i, layer in enumerate(layers):
             if not isinstance(layer, Layer):
@@ -349,6 +352,8 @@ class Serial(Layer):
         first_shape = layers[0].input_shape if layers else None
         super().__init__(input_shape=first_shape, name=name)
         self.layers = layers
+        #: When set (e.g. bfloat16), inputs are cast to it and outputs back to float32.
+        self.compute_dtype = None if compute_dtype is None else jnp.dtype(compute_dtype)
 
     @property
     def has_state(self) -> bool:  # type: ignore[override]
@@ -376,11 +381,15 @@ class Serial(Layer):
         return [layer.empty_state() for layer in self.layers]
 
     def call(self, params, state, x, *, key=None, training=False):
+        if self.compute_dtype is not None:
+            x = x.astype(self.compute_dtype)
         new_state = []
         for i, (layer, p, s) in enumerate(zip(self.layers, params, state, strict=True)):
             k = None if key is None else jax.random.fold_in(key, i)
             x, s = layer.call(p, s, x, key=k, training=training)
             new_state.append(s)
+        if self.compute_dtype is not None:
+            x = x.astype(jnp.float32)
         return x, new_state
 
     def output_shape(self, input_shape: int | Sequence[int]) -> Shape:
@@ -397,7 +406,11 @@ class Serial(Layer):
         return self.layers[-1].output_activation if self.layers else None
 
     def without_output_activation(self) -> Serial:
-        return Serial([*self.layers[:-1], self.layers[-1].without_output_activation()])
+        return Serial(
+            [*self.layers[:-1], self.layers[-1].without_output_activation()],
+            name=self.name,
+            compute_dtype=self.compute_dtype,
+        )
 
     def weights_of(self, params: Params, state: State) -> list[jax.Array]:
         out: list[jax.Array] = []
@@ -453,3 +466,431 @@ def layer_from_config(config: dict[str, Any]) -> Layer:
 def count_params(tree: Any) -> int:
     """Number of scalars in a pytree of arrays."""
     return sum(math.prod(x.shape) for x in jax.tree_util.tree_leaves(tree))
+
+
+# -- layers without weights: dropout, reshaping, the input marker ------------------------------
+def _number(value: Any, argument: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{argument} must be a number, got {type(value).__name__}: {value!r}.")
+    return float(value)
+
+
+@register_layer
+class Dropout(Layer):
+    """Sets a fraction ``rate`` of the inputs to 0 during training (Keras's ``Dropout``).
+
+    Inverted dropout: the kept inputs are scaled by ``1 / (1 - rate)``, so the expected output
+    equals the input and inference (``training=False``, the default) is the identity. Training
+    needs an explicit ``key=``; ``fit`` derives one per step from the model's seed. ``seed``,
+    when given, is folded into that key. ``noise_shape`` (with the batch axis; ``None`` entries
+    take the input's size) shares one mask along the axes where it is 1.
+
+    >>> import jax, jax.numpy as jnp
+    >>> layer = Dropout(0.5)
+    >>> y = layer.apply({}, jnp.ones((1, 8)), key=jax.random.key(0), training=True)
+    >>> sorted(set(y.ravel().tolist()) | {0.0, 2.0})
+    [0.0, 2.0]
+    >>> layer.apply({}, jnp.ones((1, 3))).tolist()
+    [[1.0, 1.0, 1.0]]
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        noise_shape: Sequence[int | None] | None = None,
+        seed: int | None = None,
+        *,
+        input_shape: int | Sequence[int] | None = None,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(input_shape=input_shape, name=name)
+        rate = _number(rate, "rate")
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(
+                f"rate is the fraction of inputs dropped and must be in [0, 1), got {rate!r}."
+            )
+        self.rate = rate
+        if noise_shape is not None:
+            noise_shape = tuple(noise_shape)
+            if not all(d is None or (isinstance(d, int) and d >= 1) for d in noise_shape):
+                raise ValueError(
+                    f"noise_shape must hold positive ints or None, got {noise_shape!r}."
+                )
+        self.noise_shape = noise_shape
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise TypeError(f"seed must be an int or None, got {type(seed).__name__}: {seed!r}.")
+        self.seed = seed
+
+    def _mask_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        if self.noise_shape is None:
+            return shape
+        if len(self.noise_shape) != len(shape):
+            raise ValueError(
+                f"noise_shape {self.noise_shape!r} must have one entry per input axis (batch "
+                f"included), but the input has shape {shape}."
+            )
+        return tuple(s if d is None else d for d, s in zip(self.noise_shape, shape, strict=True))
+
+    def call(self, params, state, x, *, key=None, training=False):
+        if not training or self.rate == 0.0:
+            return x, state
+        if key is None:
+            raise ValueError(
+                f"{self.describe()} needs key= (a jax.random key) when training=True; fit "
+                "passes one per step."
+            )
+        if self.seed is not None:
+            key = jax.random.fold_in(key, self.seed)
+        keep = jax.random.bernoulli(key, 1.0 - self.rate, self._mask_shape(x.shape))
+        return jnp.where(keep, x / (1.0 - self.rate), jnp.zeros((), x.dtype)), state
+
+    def output_shape(self, input_shape: int | Sequence[int]) -> Shape:
+        return as_shape(input_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        noise = None if self.noise_shape is None else list(self.noise_shape)
+        return {**super().get_config(), "rate": self.rate, "noise_shape": noise, "seed": self.seed}
+
+
+@register_layer
+class Flatten(Layer):
+    """Flattens each example to a vector: ``(batch, *shape) -> (batch, prod(shape))``.
+
+    >>> import jax.numpy as jnp
+    >>> Flatten().apply({}, jnp.ones((2, 3, 4))).shape
+    (2, 12)
+    """
+
+    def call(self, params, state, x, *, key=None, training=False):
+        return x.reshape((x.shape[0], -1)), state
+
+    def output_shape(self, input_shape: int | Sequence[int]) -> Shape:
+        return (math.prod(as_shape(input_shape)),)
+
+
+@register_layer
+class Reshape(Layer):
+    """Reshapes each example to ``target_shape`` (no batch axis; one entry may be -1).
+
+    >>> import jax.numpy as jnp
+    >>> Reshape((-1, 2)).apply({}, jnp.ones((5, 6))).shape
+    (5, 3, 2)
+    """
+
+    def __init__(
+        self,
+        target_shape: int | Sequence[int],
+        *,
+        input_shape: int | Sequence[int] | None = None,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(input_shape=input_shape, name=name)
+        dims = (target_shape,) if isinstance(target_shape, int) else target_shape
+        try:
+            dims = tuple(dims)
+        except TypeError:
+            raise TypeError(
+                f"target_shape must be a tuple of ints, got {type(target_shape).__name__}: "
+                f"{target_shape!r}."
+            ) from None
+        valid = all(
+            isinstance(d, int) and not isinstance(d, bool) and (d >= 1 or d == -1) for d in dims
+        )
+        if not dims or not valid or dims.count(-1) > 1:
+            raise ValueError(
+                "target_shape must be a non-empty tuple of positive ints with at most one -1 "
+                f"(without the batch axis), got {target_shape!r}."
+            )
+        self.target_shape = tuple(int(d) for d in dims)
+
+    def output_shape(self, input_shape: int | Sequence[int]) -> Shape:
+        shape = as_shape(input_shape)
+        size, known = math.prod(shape), math.prod(d for d in self.target_shape if d != -1)
+        if -1 in self.target_shape and size % known == 0:
+            return tuple(size // known if d == -1 else d for d in self.target_shape)
+        if known != size or -1 in self.target_shape:
+            raise ValueError(
+                f"{self.describe()} cannot reshape inputs of shape {shape} ({size} values) to "
+                f"target_shape {self.target_shape}."
+            )
+        return self.target_shape
+
+    def call(self, params, state, x, *, key=None, training=False):
+        return x.reshape((x.shape[0], *self.output_shape(x.shape[1:]))), state
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "target_shape": list(self.target_shape)}
+
+
+@register_layer
+class Input(Layer):
+    """Fixes the model's input shape (no batch axis); the identity otherwise.
+
+    As in Keras, ``Sequential([Input((10,)), Dense(3)])`` is built at once.
+
+    >>> from fnn.models import Sequential
+    >>> Sequential([Input((10,)), Dense(3)]).output_shape
+    (3,)
+    """
+
+    def __init__(self, shape: int | Sequence[int], *, name: str | None = None) -> None:
+        super().__init__(input_shape=as_shape(shape, "shape"), name=name)
+
+    @property
+    def shape(self) -> Shape:
+        return self.input_shape
+
+    def call(self, params, state, x, *, key=None, training=False):
+        return x, state
+
+    def output_shape(self, input_shape: int | Sequence[int]) -> Shape:
+        got = as_shape(input_shape)
+        if got != self.shape:
+            raise ValueError(f"{self.describe()} declares inputs of shape {self.shape}, got {got}.")
+        return got
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, "shape": list(self.shape)}
+
+
+# -- normalization: scale (gamma) and shift (beta) over some axes -------------------------------
+def _axes(axis: Any, argument: str = "axis") -> tuple[int, ...]:
+    axes = (axis,) if isinstance(axis, int) else axis
+    try:
+        axes = tuple(axes)
+    except TypeError:
+        raise TypeError(
+            f"{argument} must be an int or a list of ints, got {type(axis).__name__}: {axis!r}."
+        ) from None
+    if not axes or not all(isinstance(a, int) and not isinstance(a, bool) for a in axes):
+        raise TypeError(f"{argument} must be an int or a non-empty list of ints, got {axis!r}.")
+    return axes
+
+
+class _Normalization(Layer):
+    """Shared by BatchNormalization and LayerNormalization: ``gamma``/``beta`` over ``axis``."""
+
+    weight_keys = (("params", "gamma"), ("params", "beta"))
+
+    def __init__(
+        self,
+        axis: int | Sequence[int] = -1,
+        epsilon: float = 1e-3,
+        center: bool = True,
+        scale: bool = True,
+        beta_initializer: Any = "zeros",
+        gamma_initializer: Any = "ones",
+        beta_regularizer: Any = None,
+        gamma_regularizer: Any = None,
+        *,
+        input_shape: int | Sequence[int] | None = None,
+        name: str | None = None,
+    ) -> None:
+        from fnn import regularizers
+
+        super().__init__(input_shape=input_shape, name=name)
+        self.axis = _axes(axis)
+        self.epsilon = _number(epsilon, "epsilon")
+        if not self.epsilon > 0:
+            raise ValueError(f"epsilon must be positive, got {epsilon!r}.")
+        self.center, self.scale = bool(center), bool(scale)
+        self.beta_initializer_id = beta_initializer
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer_id = gamma_initializer
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+
+    def _resolved_axes(self, ndim: int) -> tuple[int, ...]:
+        """``axis`` as sorted non-negative axes of a batched input of rank ``ndim``."""
+        out = []
+        for a in self.axis:
+            r = a + ndim if a < 0 else a
+            if not 1 <= r < ndim:
+                raise ValueError(
+                    f"{self.describe()}: axis {a} is out of range for inputs of rank {ndim} "
+                    "(batch axis included; the batch axis 0 cannot be an axis here)."
+                )
+            out.append(r)
+        return tuple(sorted(set(out)))
+
+    def _param_shape(self, input_shape: Shape) -> Shape:
+        full = (None, *input_shape)
+        return tuple(full[a] for a in self._resolved_axes(len(full)))
+
+    def _broadcast(self, v: jax.Array, x: jax.Array) -> jax.Array:
+        shape = [1] * x.ndim
+        for a in self._resolved_axes(x.ndim):
+            shape[a] = x.shape[a]
+        return v.reshape(shape).astype(x.dtype)
+
+    def init(self, key: jax.Array, input_shape: int | Sequence[int]) -> Params:
+        shape = self._param_shape(as_shape(input_shape))
+        k_gamma, k_beta = jax.random.split(key)
+        params = {}
+        if self.scale:
+            params["gamma"] = self.gamma_initializer(k_gamma, shape, jnp.float32)
+        if self.center:
+            params["beta"] = self.beta_initializer(k_beta, shape, jnp.float32)
+        return params
+
+    def _normalize(self, params, x, mean, var) -> jax.Array:
+        y = (x - mean) * jax.lax.rsqrt(var + jnp.asarray(self.epsilon, x.dtype))
+        if self.scale:
+            y = y * self._broadcast(params["gamma"], x)
+        if self.center:
+            y = y + self._broadcast(params["beta"], x)
+        return y
+
+    def output_shape(self, input_shape: int | Sequence[int]) -> Shape:
+        shape = as_shape(input_shape)
+        self._resolved_axes(len(shape) + 1)
+        return shape
+
+    def regularization_loss(self, params: Params) -> jax.Array:
+        total = jnp.zeros((), jnp.float32)
+        for reg, k in ((self.gamma_regularizer, "gamma"), (self.beta_regularizer, "beta")):
+            if reg is not None and k in params:
+                total = total + reg(params[k])
+        return total
+
+    def get_config(self) -> dict[str, Any]:
+        from fnn import regularizers
+
+        return {
+            **super().get_config(),
+            "axis": self.axis[0] if len(self.axis) == 1 else list(self.axis),
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+            "beta_initializer": _callable_name(self.beta_initializer_id, initializers.registry),
+            "gamma_initializer": _callable_name(self.gamma_initializer_id, initializers.registry),
+            "beta_regularizer": regularizers.serialize(self.beta_regularizer),
+            "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+        }
+
+
+@register_layer
+class BatchNormalization(_Normalization):
+    """Normalizes with the batch's statistics in training, the moving ones at inference.
+
+    Keras's ``BatchNormalization``: trainable ``gamma``/``beta`` and the non-trainable state
+    ``moving_mean``/``moving_variance`` (one entry per feature along ``axis``). In training the
+    output is ``(x - mean) / sqrt(var + epsilon) * gamma + beta`` with the batch's mean and
+    (biased) variance, and the new state is ``moving * momentum + batch * (1 - momentum)``,
+    returned, never mutated. Weights in Keras's order: gamma, beta, moving_mean, moving_variance.
+
+    >>> import jax, jax.numpy as jnp
+    >>> bn = BatchNormalization()
+    >>> params, state = bn.init(jax.random.key(0), 3), bn.init_state(3)
+    >>> y, state = bn.apply(params, jnp.arange(6.0).reshape(2, 3), state=state, training=True)
+    >>> [round(v, 2) for v in y[0].tolist()], [round(v, 3) for v in state["moving_mean"].tolist()]
+    ([-1.0, -1.0, -1.0], [0.015, 0.025, 0.035])
+    """
+
+    weight_keys = (
+        ("params", "gamma"),
+        ("params", "beta"),
+        ("state", "moving_mean"),
+        ("state", "moving_variance"),
+    )
+    has_state = True
+
+    def __init__(
+        self,
+        axis: int = -1,
+        momentum: float = 0.99,
+        epsilon: float = 1e-3,
+        center: bool = True,
+        scale: bool = True,
+        beta_initializer: Any = "zeros",
+        gamma_initializer: Any = "ones",
+        moving_mean_initializer: Any = "zeros",
+        moving_variance_initializer: Any = "ones",
+        beta_regularizer: Any = None,
+        gamma_regularizer: Any = None,
+        *,
+        input_shape: int | Sequence[int] | None = None,
+        name: str | None = None,
+    ) -> None:
+        if isinstance(axis, bool) or not isinstance(axis, int):
+            raise TypeError(f"axis must be an int, got {type(axis).__name__}: {axis!r}.")
+        super().__init__(
+            axis,
+            epsilon,
+            center,
+            scale,
+            beta_initializer,
+            gamma_initializer,
+            beta_regularizer,
+            gamma_regularizer,
+            input_shape=input_shape,
+            name=name,
+        )
+        self.momentum = _number(momentum, "momentum")
+        if not 0.0 <= self.momentum <= 1.0:
+            raise ValueError(f"momentum must be in [0, 1], got {momentum!r}.")
+        self.moving_mean_initializer_id = moving_mean_initializer
+        self.moving_mean_initializer = initializers.get(moving_mean_initializer)
+        self.moving_variance_initializer_id = moving_variance_initializer
+        self.moving_variance_initializer = initializers.get(moving_variance_initializer)
+
+    def init_state(self, input_shape: int | Sequence[int]) -> State:
+        shape = self._param_shape(as_shape(input_shape))
+        k_mean, k_var = jax.random.split(jax.random.key(0))
+        return {
+            "moving_mean": self.moving_mean_initializer(k_mean, shape, jnp.float32),
+            "moving_variance": self.moving_variance_initializer(k_var, shape, jnp.float32),
+        }
+
+    def call(self, params, state, x, *, key=None, training=False):
+        if "moving_mean" not in state:
+            raise ValueError(
+                f"{self.describe()} needs its state (from init_state) with moving_mean and "
+                "moving_variance."
+            )
+        if training:
+            ax = self._resolved_axes(x.ndim)
+            reduce = tuple(i for i in range(x.ndim) if i not in ax)
+            mean, var = jnp.mean(x, axis=reduce), jnp.var(x, axis=reduce)
+            m = self.momentum
+            new_state = {
+                k: (state[k] * m + v * (1.0 - m)).astype(state[k].dtype)
+                for k, v in (("moving_mean", mean), ("moving_variance", var))
+            }
+        else:
+            mean, var = state["moving_mean"], state["moving_variance"]
+            new_state = state
+        y = self._normalize(params, x, self._broadcast(mean, x), self._broadcast(var, x))
+        return y, new_state
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "momentum": self.momentum,
+            "moving_mean_initializer": _callable_name(
+                self.moving_mean_initializer_id, initializers.registry
+            ),
+            "moving_variance_initializer": _callable_name(
+                self.moving_variance_initializer_id, initializers.registry
+            ),
+        }
+
+
+@register_layer
+class LayerNormalization(_Normalization):
+    """Normalizes each example over ``axis`` (Keras's ``LayerNormalization``), then scales by
+    ``gamma`` and shifts by ``beta`` (shaped like the normalized axes). No state.
+
+    >>> import jax, jax.numpy as jnp
+    >>> ln = LayerNormalization()
+    >>> y = ln.apply(ln.init(jax.random.key(0), 2), jnp.array([[1.0, 3.0]]))
+    >>> [round(v, 3) for v in y[0].tolist()]
+    [-1.0, 1.0]
+    """
+
+    def call(self, params, state, x, *, key=None, training=False):
+        ax = self._resolved_axes(x.ndim)
+        mean = jnp.mean(x, axis=ax, keepdims=True)
+        var = jnp.var(x, axis=ax, keepdims=True)
+        return self._normalize(params, x, mean, var), state

@@ -33,15 +33,22 @@ import optax
 from fnn import data as data_lib
 from fnn import losses as losses_lib
 from fnn import metrics as metrics_lib
+from fnn import mixed_precision, training
 from fnn import optimizers as optimizers_lib
-from fnn import training
+from fnn import summary as summary_lib
 from fnn.callbacks import Callback, CallbackList, History
 from fnn.callbacks.base import check_callbacks
-from fnn.layers import Layer, Serial, as_shape, count_params
+from fnn.layers import Input, Layer, Serial, as_shape, count_params
 from fnn.progress import ProgressBar, format_logs, resolve_verbose
 
 #: Progress-bar updates per epoch at verbose=1 (each update is one host sync).
 PROGRESS_UPDATES = 20
+
+#: Optimizers given by name run on one flat parameter vector (``optax.flatten``) when the model
+#: has at most this many parameters: fewer, larger element-wise ops per step. Measured on a 2-core
+#: CPU: +8% examples/s on the 3k-parameter seed MLP, -13% on a 1.9M-parameter MLP (the ravel
+#: copies cost more than they save), hence the bound.
+FLATTEN_MAX_PARAMS = 1 << 17
 
 
 class Sequential:
@@ -51,15 +58,23 @@ class Sequential:
         layers: layers to add, in order.
         seed: makes initialisation, shuffling and dropout reproducible.
         name: the model's name.
+        dtype_policy: ``"float32"`` (default) or ``"mixed_bfloat16"``: float32 parameters,
+            bfloat16 layer computation (see :mod:`fnn.mixed_precision`).
     """
 
     def __init__(
-        self, layers: Sequence[Layer] | None = None, *, seed: int = 0, name: str | None = None
+        self,
+        layers: Sequence[Layer] | None = None,
+        *,
+        seed: int = 0,
+        name: str | None = None,
+        dtype_policy: str | mixed_precision.Policy | None = None,
     ) -> None:
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
             raise TypeError(f"seed must be an int, got {type(seed).__name__}: {seed!r}.")
         self.seed = int(seed)
         self.name = name or "sequential"
+        self.dtype_policy = mixed_precision.get(dtype_policy)
         self._layers: list[Layer] = []
         self.params: Any = None
         self.state: Any = None
@@ -83,7 +98,12 @@ class Sequential:
     @property
     def net(self) -> Serial:
         """The model as one pure layer: ``net.apply(params, x)``."""
-        return Serial(self._layers, name=self.name)
+        compute = self.dtype_policy.compute_dtype
+        return Serial(
+            self._layers,
+            name=self.name,
+            compute_dtype=None if compute == jnp.float32 else compute,
+        )
 
     @property
     def built(self) -> bool:
@@ -119,6 +139,8 @@ class Sequential:
                 layer.name = f"{base}_{i}"
         elif layer.name in {x.name for x in self._layers}:
             raise ValueError(f"A layer named {layer.name!r} is already in the model.")
+        if isinstance(layer, Input) and self._layers:
+            raise ValueError(f"{layer.describe()} must be the model's first layer.")
         self._layers.append(layer)
         self._functions.clear()
         if self.built:
@@ -132,7 +154,7 @@ class Sequential:
         self.params.append(self._layers[i].init(key, shapes[i]))
         self.state.append(self._layers[i].init_state(shapes[i]))
         if self.optimizer is not None:
-            self.opt_state = self.optimizer.init(self.params)
+            self._reset_optimizer()
 
     def build(self, input_shape: int | Sequence[int]) -> None:
         """Create the parameters for inputs of ``input_shape`` (no batch axis)."""
@@ -152,14 +174,22 @@ class Sequential:
         metrics: Any = None,
     ) -> None:
         """Set the optimizer, loss and metrics (names as in Keras, or callables/Optax)."""
-        # Resolve everything before assigning anything: a bad name leaves the model as it was.
-        optimizer_obj = optimizers_lib.get(optimizer)
+        optimizers_lib.get(optimizer)  # validate everything before changing anything
         loss_obj = None if loss is None else losses_lib.get(loss)
         units = self.output_shape[-1] if self.output_shape else None
         self.compiled_metrics = metrics_lib.get_list(metrics, loss_obj, units)
-        self.optimizer, self.loss = optimizer_obj, loss_obj
+        self.loss = loss_obj
         self._compile_args = {"optimizer": optimizer, "loss": loss, "metrics": metrics}
-        self.opt_state = self.optimizer.init(self.params) if self.built else None
+        self._reset_optimizer()
+
+    def _reset_optimizer(self) -> None:
+        """Build the optimizer from the compile arguments and a fresh state for the params."""
+        spec = self._compile_args["optimizer"]
+        tx = optimizers_lib.get(spec)
+        if isinstance(spec, str) and self.built and count_params(self.params) <= FLATTEN_MAX_PARAMS:
+            tx = optax.flatten(tx)
+        self.optimizer = tx
+        self.opt_state = tx.init(self.params) if self.built else None
         self._functions.clear()
 
     @property
@@ -196,12 +226,15 @@ class Sequential:
     # -- data -------------------------------------------------------------------------------
     @contextlib.contextmanager
     def _unchanged_on_error(self):
-        """Put back params, state, optimizer state and input shape if the block raises."""
-        saved = (self.params, self.state, self.opt_state, self._input_shape)
+        """Put back what a lazy build sets (params, state, optimizer and its state, input shape,
+        compiled functions) if the block raises."""
+        saved = (self.params, self.state, self.optimizer, self.opt_state, self._input_shape)
+        functions = dict(self._functions)
         try:
             yield
         except BaseException:
-            self.params, self.state, self.opt_state, self._input_shape = saved
+            self.params, self.state, self.optimizer, self.opt_state, self._input_shape = saved
+            self._functions = functions
             raise
 
     def _prepare_x(self, x: Any, argument: str = "x", check_finite: bool = True) -> np.ndarray:
@@ -314,13 +347,16 @@ class Sequential:
         validation_batch_size: int | None = None,
         validation_freq: int | Sequence[int] = 1,
         check_finite: bool = True,
+        max_device_bytes: int | str | None = "auto",
     ) -> History:
         """Train for ``epochs`` epochs (each one compiled XLA program); return the History.
 
         Every example is used once per epoch, the last smaller batch included. The shuffle
         order of epoch ``e`` is derived from ``(seed, e)``, dropout keys from ``(seed, e,
         step)``, so runs are reproducible and ``initial_epoch`` resumes exactly.
-        ``check_finite=False`` skips the scan for NaN/inf in the data.
+        ``check_finite=False`` skips the scan for NaN/inf in the data. Data larger than
+        ``max_device_bytes`` ("auto": half the accelerator's memory; None: no limit) streams
+        from the host in chunks, with the same batches and results.
         """
         self._require_compiled("fit")
         batch_size = data_lib.check_positive_int(
@@ -337,6 +373,7 @@ class Sequential:
         if validation_batch_size is not None:
             data_lib.check_positive_int(validation_batch_size, "validation_batch_size")
         callbacks = check_callbacks(callbacks)
+        budget = _device_budget(max_device_bytes)
         with self._unchanged_on_error():  # a lazy build from x is undone if a check fails
             arrays = self._prepare_xy(x, y, sample_weight, class_weight, check_finite=check_finite)
             val_arrays = None
@@ -357,10 +394,8 @@ class Sequential:
         cbs.set_params({"epochs": epochs, "steps": steps_per_epoch, "verbose": verbose})
 
         loop = self._function("train")
-        device_data = tuple(None if a is None else jnp.asarray(a) for a in arrays)
-        device_val = None
-        if val_arrays is not None:
-            device_val = tuple(None if a is None else jnp.asarray(a) for a in val_arrays)
+        placed = data_lib.place(arrays, batch_size, budget)
+        placed_val = None if val_arrays is None else data_lib.place(val_arrays, val_batch, budget)
         dropout_root = self._root_key(1)
 
         self.stop_training = False
@@ -377,24 +412,28 @@ class Sequential:
             if verbose == 1:
                 bar = ProgressBar(steps_per_epoch, desc=f"Epoch {epoch + 1}/{epochs}")
             sums = None
-            for start, stop, chunk_rest in _chunks(len(order), rest, verbose == 1):
+            pieces = PROGRESS_UPDATES if verbose == 1 else 1
+            for data, piece, piece_rest, start in data_lib.epoch_pieces(
+                placed, order, rest, pieces
+            ):
                 result = loop(
                     *carry,
-                    device_data,
-                    jnp.asarray(order[start:stop]),
-                    jnp.asarray(chunk_rest),
+                    data,
+                    jnp.asarray(piece),
+                    jnp.asarray(piece_rest),
                     epoch_key,
                     jnp.int32(start),
                 )
                 carry = result[:3]
                 sums = _add_sums(sums, jax.device_get(result[3]))
                 if bar is not None:
-                    bar.update(stop - start + (1 if len(chunk_rest) else 0), training.means(sums))
+                    running = self._ordered(training.means(sums))
+                    bar.update(len(piece) + (1 if len(piece_rest) else 0), running)
             logs = self._ordered(training.means(sums))
             # The epoch completed: commit its results (an interrupted epoch commits nothing).
             self.params, self.opt_state, self.state = carry
-            if device_val is not None and _due(epoch, validation_freq):
-                val_logs = self._evaluate_arrays(device_val, val_batch)
+            if placed_val is not None and _due(epoch, validation_freq):
+                val_logs = self._evaluate_arrays(placed_val, val_batch)
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
             if bar is not None:
                 bar.close(logs)
@@ -417,11 +456,12 @@ class Sequential:
             vx, vy, vw[0] if vw else None, prefix="val_", check_finite=check_finite
         )
 
-    def _evaluate_arrays(self, device_data: tuple[Any, ...], batch_size: int) -> dict[str, float]:
+    def _evaluate_arrays(self, placed: data_lib.Placement, batch_size: int) -> dict[str, float]:
         loop = self._function("eval", batch_size)
-        return self._ordered(
-            training.means(jax.device_get(loop(self.params, self.state, device_data)))
-        )
+        sums = None
+        for data in data_lib.sequential_pieces(placed):
+            sums = _add_sums(sums, jax.device_get(loop(self.params, self.state, data)))
+        return self._ordered(training.means(sums))
 
     def _ordered(self, logs: dict[str, float]) -> dict[str, float]:
         """Logs in compile order: loss first, then the metrics as given."""
@@ -436,9 +476,11 @@ class Sequential:
         sample_weight: Any = None,
         return_dict: bool = False,
         check_finite: bool = True,
+        max_device_bytes: int | str | None = "auto",
     ) -> float | list[float] | dict[str, float]:
         """Loss and metrics on ``(x, y)``: the loss alone without metrics, else
-        ``[loss, *metrics]`` (or a dict with ``return_dict=True``). One compiled pass."""
+        ``[loss, *metrics]`` (or a dict with ``return_dict=True``). One compiled pass (per
+        streamed chunk when the data exceeds ``max_device_bytes``, as in :meth:`fit`)."""
         self._require_compiled("evaluate")
         batch_size = data_lib.check_positive_int(
             32 if batch_size is None else batch_size, "batch_size"
@@ -446,9 +488,8 @@ class Sequential:
         verbose = resolve_verbose(verbose)
         with self._unchanged_on_error():
             arrays = self._prepare_xy(x, y, sample_weight, check_finite=check_finite)
-        logs = self._evaluate_arrays(
-            tuple(None if a is None else jnp.asarray(a) for a in arrays), batch_size
-        )
+        placed = data_lib.place(arrays, batch_size, _device_budget(max_device_bytes))
+        logs = self._evaluate_arrays(placed, batch_size)
         if verbose:
             print(format_logs(logs), flush=True)
         if return_dict:
@@ -462,9 +503,10 @@ class Sequential:
         batch_size: int | None = None,
         verbose: int | str = "auto",
         check_finite: bool = True,
+        max_device_bytes: int | str | None = "auto",
     ) -> np.ndarray:
-        """The model's outputs for ``x`` as a NumPy array (one compiled pass over batches).
-
+        """The model's outputs for ``x`` as a NumPy array (one compiled pass over batches; per
+        streamed chunk when ``x`` exceeds ``max_device_bytes``, as in :meth:`fit`).
         ``check_finite=False`` skips the scan for NaN/inf in ``x``."""
         batch_size = data_lib.check_positive_int(
             32 if batch_size is None else batch_size, "batch_size"
@@ -475,7 +517,12 @@ class Sequential:
         with self._unchanged_on_error():
             xa = self._prepare_x(x, check_finite=check_finite)
         loop = self._function("predict", batch_size)
-        return np.asarray(loop(self.params, self.state, jnp.asarray(xa)))
+        placed = data_lib.place([xa], batch_size, _device_budget(max_device_bytes))
+        outputs = [
+            np.asarray(loop(self.params, self.state, data[0]))
+            for data in data_lib.sequential_pieces(placed)
+        ]
+        return outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=0)
 
     def __call__(self, x: Any) -> jax.Array:
         """Forward pass in inference mode on a batch (not compiled; for small inputs)."""
@@ -543,33 +590,13 @@ class Sequential:
         return count_params(self.params) + count_params(self.state)
 
     def summary(self, print_fn: Any = print) -> None:
-        """Print the layers, their output shapes and parameter counts."""
-        rows = [("Layer (type)", "Output Shape", "Param #")]
-        trainable = non_trainable = 0
-        shapes = (
-            Serial(self._layers).input_shapes(self._input_shape)[1:]
-            if self.built
-            else [None] * len(self._layers)
-        )
-        for i, (layer, shape) in enumerate(zip(self._layers, shapes, strict=True)):
-            p = count_params(self.params[i]) if self.built else 0
-            s = count_params(self.state[i]) if self.built else 0
-            trainable += p
-            non_trainable += s
-            out = "?" if shape is None else str((None, *shape))
-            rows.append(
-                (f"{layer.name} ({type(layer).__name__})", out, str(p + s) if self.built else "?")
-            )
-        widths = [max(len(r[c]) for r in rows) + 2 for c in range(3)]
-        line = "-" * sum(widths)
-        print_fn(f'Model: "{self.name}"')
-        print_fn(line)
-        for j, row in enumerate(rows):
-            print_fn("".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
-            print_fn("=" * len(line) if j == 0 else line)
-        print_fn(f"Total params: {trainable + non_trainable}")
-        print_fn(f"Trainable params: {trainable}")
-        print_fn(f"Non-trainable params: {non_trainable}")
+        """Print the layers, their output shapes and parameter counts (trainable and not)."""
+        for line in summary_lib.to_text(summary_lib.summarize(self)):
+            print_fn(line)
+
+    def _repr_html_(self) -> str:
+        """The summary as an HTML table, for notebooks."""
+        return summary_lib.to_html(summary_lib.summarize(self))
 
 
 def _snake(name: str) -> str:
@@ -581,17 +608,12 @@ def _snake(name: str) -> str:
     return "".join(out)
 
 
-def _chunks(steps: int, rest: np.ndarray, progress: bool):
-    """Split an epoch's steps into chunks (one compiled call each); the last takes ``rest``."""
-    empty = rest[:0]
-    if not progress or steps <= PROGRESS_UPDATES:
-        size = max(steps, 1)
-    else:
-        size = math.ceil(steps / PROGRESS_UPDATES)
-    starts = list(range(0, steps, size)) or [0]
-    for j, start in enumerate(starts):
-        last = j == len(starts) - 1
-        yield start, min(start + size, steps), rest if last else empty
+def _device_budget(max_device_bytes: int | str | None) -> int | None:
+    if max_device_bytes == "auto":
+        return data_lib.default_device_budget()
+    if max_device_bytes is None:
+        return None
+    return data_lib.check_positive_int(max_device_bytes, "max_device_bytes")
 
 
 def _add_sums(total: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:

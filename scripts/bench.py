@@ -29,10 +29,12 @@ Contenders (``--contenders``; all by default)
     fnn_evaluate    ``Sequential.evaluate(X, Y, batch_size=batch, verbose=0)``.
 
 Each contender runs one warm-up epoch (timed as ``compile_s``: time from building the model to
-the end of the first epoch, compilation included) and then ``--epochs`` timed epochs; the
-reported throughput uses the median timed epoch. A contender that fails is recorded with its
-error message and the run goes on; a peer framework that is not installed is reported as
-"not installed".
+the end of the first epoch, compilation included) and then ``--epochs`` timed epochs (fewer
+once they have taken ``--budget`` seconds); the reported throughput uses the median timed epoch.
+fnn and Keras train in one ``fit`` call each, a callback recording when each epoch ends.
+
+A contender that fails is recorded with its error message and the run goes on; a peer framework
+that is not installed is reported as "not installed".
 
 Usage::
 
@@ -94,9 +96,13 @@ class Workload:
     batch_size: int
     n_examples: int
 
+    def __post_init__(self) -> None:
+        if self.n_examples < self.batch_size or self.n_examples % self.batch_size:
+            raise ValueError("n_examples must be a positive multiple of batch_size")
+
     @property
     def steps_per_epoch(self) -> int:
-        """Number of batches in one epoch (``n_examples`` is a multiple of ``batch_size``)."""
+        """Number of batches in one epoch."""
         return self.n_examples // self.batch_size
 
     @property
@@ -129,7 +135,7 @@ class Context:
     y: np.ndarray
     timed_epochs: int
     seed: int
-    cache: dict[str, Any] = field(default_factory=dict)
+    budget_s: float = math.inf
 
 
 @dataclass
@@ -208,6 +214,9 @@ def run_epochs(
 ) -> Timing:
     """Time ``build`` plus one warm-up epoch, then ``ctx.timed_epochs`` further epochs.
 
+    Timing stops early, after at least one timed epoch, once the timed epochs have taken
+    ``ctx.budget_s`` seconds.
+
     Args:
         build: creates the model or state; its time counts towards the first epoch.
         epoch: runs one full epoch on what ``build`` returned and blocks until it is done.
@@ -218,9 +227,48 @@ def run_epochs(
     state = build()
     epoch(state)
     first = time.perf_counter() - start
-    times = [timed(lambda: epoch(state)) for _ in range(ctx.timed_epochs)]
+    times: list[float] = []
+    while len(times) < ctx.timed_epochs and sum(times) < ctx.budget_s:
+        times.append(timed(lambda: epoch(state)))
     wl = ctx.workload
     return Timing(first, times, wl.steps_per_epoch, wl.n_examples, dict(extra))
+
+
+def make_epoch_clock(base: type, budget_s: float = math.inf) -> Any:
+    """Return a callback (a subclass of ``base``) that records when each epoch of ``fit`` ends.
+
+    It converts the epoch's logs to floats before reading the clock, so the epoch has finished
+    on the device, and sets ``model.stop_training`` once the epochs after the first have taken
+    ``budget_s`` seconds.
+    """
+
+    class EpochClock(base):  # type: ignore[misc, valid-type]
+        """Records ``time.perf_counter()`` and the logs at the end of every epoch."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.ends: list[float] = []
+            self.logs: dict[str, float] = {}
+
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            self.logs = {k: float(v) for k, v in (logs or {}).items()}
+            self.ends.append(time.perf_counter())
+            if self.ends[-1] - self.ends[0] >= budget_s:
+                self.model.stop_training = True
+
+        def timing(self, start: float, workload: Workload) -> Timing:
+            """The first epoch counted from ``start``, then the time between epoch ends."""
+            times = [b - a for a, b in zip(self.ends, self.ends[1:], strict=False)]
+            extra = {f"final_{k}": v for k, v in self.logs.items()}
+            return Timing(
+                self.ends[0] - start,
+                times,
+                workload.steps_per_epoch,
+                workload.n_examples,
+                extra,
+            )
+
+    return EpochClock()
 
 
 def import_optional(module: str) -> Any:
@@ -228,7 +276,7 @@ def import_optional(module: str) -> Any:
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError as exc:
-        if exc.name and module.startswith(exc.name):
+        if exc.name and (module == exc.name or module.startswith(exc.name + ".")):
             raise NotInstalledError(f"{exc.name} not installed") from exc
         raise
 
@@ -377,23 +425,26 @@ def build_fnn_model(ctx: Context) -> Any:
 
 
 def run_fnn_fit(ctx: Context, verbose: int = 0) -> Timing:
-    """Time ``fnn`` ``fit`` one epoch per call, with shuffling and the accuracy metric.
+    """Time one ``fnn`` ``fit`` call of ``1 + ctx.timed_epochs`` epochs, shuffled, with accuracy.
 
-    With ``verbose=1`` the progress output goes to a null stream.
+    Epoch boundaries come from a callback; with ``verbose=1`` the progress output goes to a null
+    stream.
     """
     wl = ctx.workload
-    last: dict[str, Any] = {}
-
-    def epoch(model: Any) -> None:
-        with silenced() if verbose else contextlib.nullcontext():
-            hist = model.fit(
-                ctx.x, ctx.y, batch_size=wl.batch_size, epochs=1, verbose=verbose, shuffle=True
-            )
-        last.update({k: float(v[-1]) for k, v in hist.history.items()})
-
-    timing = run_epochs(lambda: build_fnn_model(ctx), epoch, ctx)
-    timing.extra.update({f"final_{k}": v for k, v in last.items()})
-    return timing
+    start = time.perf_counter()
+    model = build_fnn_model(ctx)
+    clock = make_epoch_clock(importlib.import_module("fnn.callbacks").Callback, ctx.budget_s)
+    with silenced() if verbose else contextlib.nullcontext():
+        model.fit(
+            ctx.x,
+            ctx.y,
+            batch_size=wl.batch_size,
+            epochs=1 + ctx.timed_epochs,
+            verbose=verbose,
+            shuffle=True,
+            callbacks=[clock],
+        )
+    return clock.timing(start, wl)
 
 
 def run_fnn(ctx: Context) -> Timing:
@@ -432,7 +483,7 @@ def run_fnn_evaluate(ctx: Context) -> Timing:
 
 
 def run_keras_fit(ctx: Context, steps_per_execution: int = 1) -> Timing:
-    """Keras 3 on the JAX backend: ``fit`` one epoch per call, shuffle and accuracy, as shipped.
+    """Keras 3 on the JAX backend, as shipped: one ``fit`` call, shuffled, with accuracy.
 
     Args:
         ctx: the benchmark context.
@@ -442,29 +493,31 @@ def run_keras_fit(ctx: Context, steps_per_execution: int = 1) -> Timing:
     if keras.backend.backend() != "jax":
         raise RuntimeError(f"keras runs on the {keras.backend.backend()!r} backend, not 'jax'")
     wl = ctx.workload
-    last: dict[str, Any] = {}
-
-    def build() -> Any:
-        keras.backend.clear_session()
-        keras.utils.set_random_seed(ctx.seed)
-        layers = [keras.Input((wl.sizes[0],))]
-        layers += [keras.layers.Dense(w, activation="relu") for w in wl.sizes[1:-1]]
-        layers.append(keras.layers.Dense(wl.sizes[-1], activation="softmax"))
-        model = keras.Sequential(layers)
-        model.compile(
-            optimizer="adam",
-            loss="categorical_crossentropy",
-            metrics=["accuracy"],
-            steps_per_execution=steps_per_execution,
-        )
-        return model
-
-    def epoch(model: Any) -> None:
-        hist = model.fit(ctx.x, ctx.y, batch_size=wl.batch_size, epochs=1, shuffle=True, verbose=0)
-        last.update({k: float(v[-1]) for k, v in hist.history.items()})
-
-    timing = run_epochs(build, epoch, ctx, steps_per_execution=steps_per_execution)
-    timing.extra.update({f"final_{k}": v for k, v in last.items()})
+    start = time.perf_counter()
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(ctx.seed)
+    layers = [keras.Input((wl.sizes[0],))]
+    layers += [keras.layers.Dense(w, activation="relu") for w in wl.sizes[1:-1]]
+    layers.append(keras.layers.Dense(wl.sizes[-1], activation="softmax"))
+    model = keras.Sequential(layers)
+    model.compile(
+        optimizer="adam",
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+        steps_per_execution=steps_per_execution,
+    )
+    clock = make_epoch_clock(keras.callbacks.Callback, ctx.budget_s)
+    model.fit(
+        ctx.x,
+        ctx.y,
+        batch_size=wl.batch_size,
+        epochs=1 + ctx.timed_epochs,
+        shuffle=True,
+        verbose=0,
+        callbacks=[clock],
+    )
+    timing = clock.timing(start, wl)
+    timing.extra["steps_per_execution"] = steps_per_execution
     return timing
 
 
@@ -574,7 +627,9 @@ def run_torch(ctx: Context) -> Timing:
         last["final_loss"] = float(loss_sum) / wl.steps_per_epoch
         last["final_accuracy"] = float(correct) / (wl.steps_per_epoch * wl.batch_size)
 
-    timing = run_epochs(build, epoch, ctx, torch_device=str(device))
+    timing = run_epochs(
+        build, epoch, ctx, torch_device=str(device), torch_threads=torch.get_num_threads()
+    )
     timing.extra.update(last)
     if use_cuda:
         timing.extra["peak_memory_bytes"] = int(torch.cuda.max_memory_allocated(device))
@@ -615,6 +670,7 @@ CONTENDER_NAMES = tuple(c.name for c in CONTENDERS)
 
 DEFINITIONS = {
     "examples_per_s": "examples per second over the median timed epoch (pass over the data)",
+    "epoch_s": "seconds of each timed epoch (for fit: between consecutive epoch ends)",
     "step_us": "median timed epoch divided by the number of batches, in microseconds",
     "compile_s": "seconds from building the model to the end of the first (warm-up) epoch, "
     "compilation included",
@@ -782,7 +838,7 @@ def add_ratios(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         if row["status"] != "ok":
             continue
-        base = medians.get(baselines[row["contender"]])
+        base = medians.get(baselines.get(row["contender"]))
         row["ratio_to_floor"] = row["epoch_s_median"] / base if base else None
         if row["contender"] == "fnn_verbose":
             fnn = medians.get("fnn")
@@ -803,6 +859,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         "config": {
             "quick": args.quick,
             "timed_epochs": timed_epochs,
+            "budget_s": args.budget,
             "warmup_epochs": 1,
             "seed": args.seed,
             "workloads": args.workloads,
@@ -824,15 +881,18 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
             "train_flops_per_example": wl.train_flops_per_example,
         }
         x, y = make_data(wl, args.seed)
-        ctx = Context(wl, x, y, timed_epochs, args.seed)
+        ctx = Context(wl, x, y, timed_epochs, args.seed, args.budget)
         rows = []
         for contender in CONTENDERS:
             if contender.name not in args.contenders:
                 continue
             if contender.only_workloads and name not in contender.only_workloads:
                 continue
-            print(f"[bench] {name}: {contender.name} ...", file=sys.stderr, flush=True)
+            print(f"[bench] {name}: {contender.name} ...", end="", file=sys.stderr, flush=True)
+            start = time.perf_counter()
             rows.append(measure(contender, ctx, peak["gflops"]))
+            elapsed = time.perf_counter() - start
+            print(f" {rows[-1]['status']} ({elapsed:.1f} s)", file=sys.stderr, flush=True)
         add_ratios(rows)
         report["results"].extend(rows)
     return report
@@ -938,6 +998,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=positive,
         default=None,
         help="timed epochs after the warm-up epoch (default: 5, or 2 with --quick)",
+    )
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=20.0,
+        help="stop timing a contender after this many seconds of timed epochs, once at least "
+        "one is done (default: %(default)s)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for data and models")
     parser.add_argument(

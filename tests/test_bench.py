@@ -63,7 +63,7 @@ def test_quick_run_has_fnn_and_floor_rows(quick_run: tuple[dict[str, Any], str])
         assert r["compile_s"] > 0
         assert r["gflops"] > 0
         assert r["ratio_to_floor"] > 0
-        assert len(r["epoch_s"]) == report["config"]["timed_epochs"]
+        assert 1 <= len(r["epoch_s"]) <= report["config"]["timed_epochs"]
     assert row(report, "seed", "floor")["ratio_to_floor"] == pytest.approx(1.0)
 
 

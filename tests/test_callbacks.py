@@ -78,6 +78,17 @@ def test_zero_learning_rate_freezes_the_weights_and_nothing_recompiles():
     assert train_cache_size(model) == 1
 
 
+def test_named_optimizers_take_scheduled_rates_without_recompiling():
+    # A name gives fit's own choice of optimizer (flattened for small models): same guarantee.
+    model = Sequential([Dense(1, input_shape=2)])
+    model.compile(optimizer="adam", loss="mse")
+    sched = LearningRateScheduler(lambda epoch, lr: 0.1 / (epoch + 1))
+    history = model.fit(*regression(), epochs=3, verbose=0, callbacks=[sched])
+    assert history.history["learning_rate"] == pytest.approx([0.1, 0.05, 0.1 / 3])
+    assert optimizers.learning_rate(model.opt_state) == pytest.approx(0.1 / 3)
+    assert train_cache_size(model) == 1
+
+
 def test_schedule_receives_epoch_and_current_rate():
     seen = []
 

@@ -2,6 +2,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import assert_gradients_match_finite_differences
 
 from fnn import activations
 from fnn.layers import (
@@ -98,14 +99,7 @@ def test_gradients_match_central_finite_differences_in_float64():
         def loss(p):
             return jnp.mean((net.apply(p, x) - t) ** 2)
 
-        grads = jax.grad(loss)(params)
-        flat, unravel = jax.flatten_util.ravel_pytree(params)
-        g_flat, _ = jax.flatten_util.ravel_pytree(grads)
-        eps = 1e-6
-        for i in range(flat.size):
-            e = jnp.zeros_like(flat).at[i].set(eps)
-            fd = (loss(unravel(flat + e)) - loss(unravel(flat - e))) / (2 * eps)
-            assert abs(float(fd) - float(g_flat[i])) < 1e-8 + 1e-6 * abs(float(fd))
+        assert_gradients_match_finite_differences(loss, params)
 
 
 def test_output_activation_can_be_removed_for_logits():

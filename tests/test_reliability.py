@@ -125,6 +125,7 @@ BAD_INPUTS = [
     ("validation-freq-float", model, fit(validation_freq=1.5), TypeError, ["validation_freq"]),
     ("validation-batch-size", model, fit(validation_batch_size=-4), ValueError, ["validation_batch_size"]),
     ("verbose", model, fit(verbose=5), ValueError, ["verbose", "5"]),
+    ("max-device-bytes", model, fit(max_device_bytes=-1), ValueError, ["max_device_bytes", "-1"]),
     # callbacks argument
     ("callbacks-single", model, fit(callbacks=EarlyStopping()), TypeError, ["callbacks must be a list", "[EarlyStopping(...)]"]),
     ("callbacks-class", model, fit(callbacks=[EarlyStopping]), TypeError, ["callbacks[0]", "instantiate"]),

@@ -2,44 +2,86 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from fnn.callbacks.base import Callback
 
 
 class History(Callback):
     """``history.history`` maps each log name to its per-epoch list; ``history.epoch`` the epochs.
 
+    ``history.epochs_of[name]`` lists the epochs (0-based) at which ``name`` was logged: with
+    ``validation_freq > 1`` the ``val_`` entries are logged on fewer epochs than the others.
+
     >>> h = History()
     >>> h.on_epoch_end(0, {"loss": 0.5})
-    >>> h.history
-    {'loss': [0.5]}
+    >>> h.on_epoch_end(1, {"loss": 0.25, "val_loss": 0.5})
+    >>> h.history, h.epochs_of["val_loss"]
+    ({'loss': [0.5, 0.25], 'val_loss': [0.5]}, [1])
     """
 
     def __init__(self) -> None:
         super().__init__()
         self.history: dict[str, list[float]] = {}
         self.epoch: list[int] = []
+        self.epochs_of: dict[str, list[int]] = {}
 
     def on_epoch_end(self, epoch, logs=None):
         self.epoch.append(epoch)
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(value)
+            self.epochs_of.setdefault(key, []).append(epoch)
 
-    def plot(self, metrics=None, ax=None):
-        """Plot loss and metrics per epoch, training against validation (needs matplotlib)."""
+    def plot(self, metrics: Sequence[str] | None = None, ax: Any = None) -> list[Any]:
+        """Plot loss and metrics against the epoch (1-based), training against validation.
+
+        One panel per name in ``metrics`` (default: every logged name without ``val_``), with
+        its ``val_`` counterpart, when logged, on the epochs where validation ran. ``ax``: a
+        matplotlib Axes (one name) or a sequence of them (one per name); new ones by default.
+        Returns the axes. Needs matplotlib.
+
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> h = History()
+        >>> for e in range(3):
+        ...     h.on_epoch_end(e, {"loss": 1.0 / (e + 1), "val_loss": 1.5 / (e + 1)})
+        >>> [line.get_label() for line in h.plot()[0].get_lines()]
+        ['loss', 'val_loss']
+        """
         try:
             import matplotlib.pyplot as plt
         except ImportError as exc:  # pragma: no cover - optional dependency
             raise ImportError("History.plot needs matplotlib: pip install matplotlib") from exc
-        names = metrics or [k for k in self.history if not k.startswith("val_")]
+        if not self.history:
+            raise ValueError("The history is empty: nothing to plot (fit the model first).")
+        names = (
+            list(metrics)
+            if metrics is not None
+            else [k for k in self.history if not k.startswith("val_")]
+        )
+        for name in names:
+            if name not in self.history:
+                from fnn.registry import unknown_name_error
+
+                raise unknown_name_error("metrics entry", name, list(self.history))
         if ax is None:
-            _, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3), squeeze=False)
-            axes = axes[0]
+            _, grid = plt.subplots(1, len(names), figsize=(4 * len(names), 3), squeeze=False)
+            axes = list(grid[0])
         else:
-            axes = [ax] * len(names)
+            import numpy as np
+
+            axes = list(np.ravel(np.asarray(ax, dtype=object)))
+            if len(axes) != len(names):
+                raise ValueError(
+                    f"ax must hold one Axes per plotted name ({len(names)}: {names}), got "
+                    f"{len(axes)}."
+                )
         for axis, name in zip(axes, names, strict=True):
-            axis.plot(self.epoch, self.history[name], label=name)
-            if f"val_{name}" in self.history:
-                axis.plot(self.epoch, self.history[f"val_{name}"], label=f"val_{name}")
+            for key in (name, f"val_{name}"):
+                if key in self.history:
+                    epochs = [e + 1 for e in self.epochs_of.get(key, self.epoch)]
+                    axis.plot(epochs, self.history[key], marker=".", label=key)
             axis.set_xlabel("epoch")
             axis.set_title(name)
             axis.legend()
