@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fnn.callbacks import Callback, EarlyStopping, LambdaCallback
-from fnn.layers import Dense
+from fnn.layers import Dense, Dropout
 from fnn.models import Sequential
 
 N, FEATURES, CLASSES = 20, 4, 3
@@ -171,6 +171,9 @@ BAD_LAYERS = [
     ("unknown-activation", lambda: Dense(3, activation="rellu"), ValueError, ["activation", "Did you mean 'relu'"]),
     ("unknown-initializer", lambda: Dense(3, kernel_initializer="glorot_unifrom"), ValueError, ["initializer", "Did you mean 'glorot_uniform'"]),
     ("input-shape", lambda: Dense(3, input_shape=(0,)), ValueError, ["input_shape", "(0,)"]),
+    ("dropout-rate-one", lambda: Dropout(1.0), ValueError, ["rate", "[0, 1)", "1.0"]),
+    ("dropout-rate-negative", lambda: Dropout(-0.1), ValueError, ["rate", "-0.1"]),
+    ("dropout-rate-string", lambda: Dropout("half"), TypeError, ["rate", "'half'"]),
 ]  # fmt: skip
 
 
