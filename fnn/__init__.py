@@ -15,10 +15,11 @@ from fnn import (
     metrics,
     optimizers,
     regularizers,
+    saving,
     training,
 )
 from fnn.layers import serial
-from fnn.models import Sequential
+from fnn.models import Sequential, load_model
 
 __version__ = "0.1.0"
 
@@ -29,10 +30,12 @@ __all__ = [
     "data",
     "initializers",
     "layers",
+    "load_model",
     "losses",
     "metrics",
     "optimizers",
     "regularizers",
+    "saving",
     "serial",
     "training",
 ]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,7 +34,7 @@ import optax
 from fnn import data as data_lib
 from fnn import losses as losses_lib
 from fnn import metrics as metrics_lib
-from fnn import mixed_precision, training
+from fnn import mixed_precision, saving, training
 from fnn import optimizers as optimizers_lib
 from fnn import summary as summary_lib
 from fnn.callbacks import Callback, CallbackList, History
@@ -87,6 +88,8 @@ class Sequential:
         self._functions: dict[Any, Any] = {}
         self.stop_training = False
         self.history: History | None = None
+        #: Completed epochs: fit sets it after each epoch; the ``initial_epoch`` to resume with.
+        self.epoch = 0
         for layer in layers or []:
             self.add(layer)
 
@@ -432,6 +435,7 @@ class Sequential:
             logs = self._ordered(training.means(sums))
             # The epoch completed: commit its results (an interrupted epoch commits nothing).
             self.params, self.opt_state, self.state = carry
+            self.epoch = epoch + 1
             if placed_val is not None and _due(epoch, validation_freq):
                 val_logs = self._evaluate_arrays(placed_val, val_batch)
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
@@ -597,6 +601,36 @@ class Sequential:
     def _repr_html_(self) -> str:
         """The summary as an HTML table, for notebooks."""
         return summary_lib.to_html(summary_lib.summarize(self))
+
+    # -- saving (the format and its checks live in fnn.saving) -------------------------------
+    def save(self, filepath: str | os.PathLike[str]) -> None:
+        """Save everything needed to predict and to resume training exactly (atomic write).
+
+        Architecture, weights, non-trainable state, optimizer state, compile settings, the
+        epoch counter and the seed, in fnn's zip format (see :mod:`fnn.saving`); read it with
+        :func:`fnn.models.load_model`.
+        """
+        saving.save_model(self, filepath)
+
+    def save_weights(self, filepath: str | os.PathLike[str]) -> None:
+        """Save the parameters and non-trainable state only (atomic write)."""
+        saving.save_weights(self, filepath)
+
+    def load_weights(self, filepath: str | os.PathLike[str]) -> None:
+        """Load weights saved by :meth:`save_weights` (or :meth:`save`) into this built model."""
+        saving.load_weights(self, filepath)
+
+    def get_config(self) -> dict[str, Any]:
+        """The architecture as JSON-able data: name, seed, input shape and layer configs."""
+        return saving.sequential_config(self)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Sequential:
+        """A new model (built if the config has an input shape) from :meth:`get_config`."""
+        return saving.sequential_from_config(cls, config)
+
+
+load_model = saving.load_model
 
 
 def _snake(name: str) -> str:

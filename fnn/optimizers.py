@@ -13,6 +13,8 @@ it between epochs without recompiling. A learning rate may also be an Optax sche
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +26,34 @@ from fnn.registry import Registry
 LearningRate = float | Callable[[jax.Array], jax.Array]
 
 
+class NamedOptimizer(optax.GradientTransformationExtraArgs):
+    """An Optax transformation that remembers the fnn constructor and arguments that built it.
+
+    ``class_name`` and ``config`` let :mod:`fnn.saving` store the optimizer by name and rebuild it.
+    It is an ordinary ``optax.GradientTransformation`` in every other respect.
+    """
+
+    class_name: str
+    config: dict[str, Any]
+
+
+def _named(constructor: Callable[..., optax.GradientTransformation]) -> Callable[..., Any]:
+    """Make ``constructor`` return a :class:`NamedOptimizer` recording its name and arguments."""
+    signature = inspect.signature(constructor)
+
+    @functools.wraps(constructor)
+    def build(*args: Any, **kwargs: Any) -> NamedOptimizer:
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        tx = constructor(*args, **kwargs)
+        named = NamedOptimizer(tx.init, tx.update)
+        named.class_name, named.config = constructor.__name__, dict(bound.arguments)
+        return named
+
+    return build
+
+
+@_named
 def SGD(
     learning_rate: LearningRate = 0.01, momentum: float = 0.0, nesterov: bool = False
 ) -> optax.GradientTransformation:
@@ -33,6 +63,7 @@ def SGD(
     )
 
 
+@_named
 def Adam(
     learning_rate: LearningRate = 0.001,
     beta_1: float = 0.9,
@@ -45,6 +76,7 @@ def Adam(
     )
 
 
+@_named
 def AdamW(
     learning_rate: LearningRate = 0.001,
     weight_decay: float = 0.004,
@@ -58,6 +90,7 @@ def AdamW(
     )
 
 
+@_named
 def RMSprop(
     learning_rate: LearningRate = 0.001,
     rho: float = 0.9,
@@ -70,6 +103,7 @@ def RMSprop(
     )
 
 
+@_named
 def Adagrad(
     learning_rate: LearningRate = 0.001,
     initial_accumulator_value: float = 0.1,
@@ -83,6 +117,7 @@ def Adagrad(
     )
 
 
+@_named
 def Nadam(
     learning_rate: LearningRate = 0.001,
     beta_1: float = 0.9,
@@ -137,3 +172,32 @@ def set_learning_rate(opt_state: Any, value: float) -> Any:
     new_hyper = dict(hyper)
     new_hyper["learning_rate"] = jax.numpy.asarray(value, dtype=old.dtype)
     return opt_state._replace(hyperparams=new_hyper)
+
+
+def serialize(optimizer: optax.GradientTransformation) -> dict[str, Any] | None:
+    """``{"class_name", "config"}`` for an optimizer built by a fnn constructor, else None.
+
+    None means the optimizer cannot be rebuilt from a name: any other Optax transformation, or a
+    constructor given a non-numeric argument such as a learning-rate schedule.
+
+    >>> serialize(Adam(learning_rate=0.01))["config"]["learning_rate"]
+    0.01
+    """
+    if not isinstance(optimizer, NamedOptimizer):
+        return None
+    config = dict(optimizer.config)
+    # Plain numbers only: a schedule, an array or a NumPy float32 (which inject_hyperparams
+    # treats as a static argument, changing the state's structure) cannot be rebuilt by name.
+    if not all(v is None or isinstance(v, (bool, int, float)) for v in config.values()):
+        return None
+    return {"class_name": optimizer.class_name, "config": config}
+
+
+def deserialize(config: dict[str, Any]) -> optax.GradientTransformation:
+    """Inverse of :func:`serialize`: only fnn's registered constructors are called."""
+    kwargs = config.get("config", {})
+    if not isinstance(kwargs, dict) or not all(
+        v is None or isinstance(v, (bool, int, float)) for v in kwargs.values()
+    ):
+        raise ValueError(f"Invalid optimizer config {kwargs!r}: expected numbers by name.")
+    return registry.get(config.get("class_name"))(**kwargs)

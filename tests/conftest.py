@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
 import numpy as np
 import pytest
 
 from fnn.layers import Dense
 from fnn.models import Sequential
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+def load_script(filename: str, module_name: str) -> ModuleType:
+    """Import ``scripts/<filename>`` as module ``module_name`` (scripts are not in the package)."""
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, SCRIPTS / filename)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # dataclasses look their module up while the class is made
+    spec.loader.exec_module(module)
+    return module
 
 
 def make_classification(n: int = 512, features: int = 10, classes: int = 10, seed: int = 0):

@@ -3,7 +3,6 @@ single contenders are recorded instead of aborting the run. Nothing here asserts
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -12,20 +11,14 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from conftest import load_script
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench.py"
 
 
 def load_bench() -> ModuleType:
     """Import scripts/bench.py as a module (it is not part of the fnn package)."""
-    if "fnn_bench_script" in sys.modules:
-        return sys.modules["fnn_bench_script"]
-    spec = importlib.util.spec_from_file_location("fnn_bench_script", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench.py", "fnn_bench_script")
 
 
 @pytest.fixture(scope="module")

@@ -226,7 +226,7 @@ def test_terminate_on_nan_keeps_the_last_good_weights(capsys):
         x, 100 * y, epochs=8, batch_size=4, verbose=0, callbacks=[blow_up, recorder(weights), stop]
     )
     # Epoch 2 (8 steps at rate 1e30) overflows: training stops there, with epoch 1's weights.
-    assert stop.terminated_epoch == 2 and len(history.epoch) == 3
+    assert stop.terminated_epoch == 2 and len(history.epoch) == 3 and model.epoch == 2
     assert not np.isfinite(history.history["loss"][2])
     last_good = weights[1]
     assert all(np.isfinite(w).all() for w in last_good)

@@ -12,6 +12,7 @@ from fnn.callbacks.early_stopping import EarlyStopping
 from fnn.callbacks.history import History
 from fnn.callbacks.lambda_callback import LambdaCallback
 from fnn.callbacks.learning_rate_scheduler import LearningRateScheduler
+from fnn.callbacks.model_checkpoint import ModelCheckpoint
 from fnn.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
 from fnn.callbacks.terminate_on_nan import TerminateOnNaN
 
@@ -23,6 +24,7 @@ __all__ = [
     "History",
     "LambdaCallback",
     "LearningRateScheduler",
+    "ModelCheckpoint",
     "ReduceLROnPlateau",
     "TerminateOnNaN",
 ]

@@ -50,4 +50,6 @@ class TerminateOnNaN(Callback):
             flush=True,
         )
         self.model.params, self.model.opt_state, self.model.state = self._start
+        if hasattr(self.model, "epoch"):
+            self.model.epoch = epoch  # completed epochs: resume re-runs this one
         self.model.stop_training = True

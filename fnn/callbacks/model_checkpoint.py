@@ -1,0 +1,127 @@
+"""ModelCheckpoint: save the model (or its weights) at the end of epochs, as Keras does."""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+
+from fnn.callbacks.base import Callback
+
+
+class ModelCheckpoint(Callback):
+    """Save the model after each epoch, or only when ``monitor`` improves.
+
+    Args:
+        filepath: where to save; may hold ``{epoch}`` (1-based, as in Keras) and log fields,
+            e.g. ``"ckpt-{epoch:02d}-{val_loss:.3f}.fnn"``. Missing directories are created.
+        monitor: the log to watch for ``save_best_only`` (``"val_loss"``, ``"accuracy"``, ...).
+        verbose: 1 prints a line when saving (and when the monitored value did not improve).
+        save_best_only: save only when ``monitor`` improves on the best value so far.
+        save_weights_only: ``model.save_weights`` instead of ``model.save``.
+        mode: ``"min"``, ``"max"`` or ``"auto"`` (max for accuracies, min otherwise).
+        save_freq: ``"epoch"``: fnn runs each epoch as one compiled program, so callbacks see
+            epoch boundaries only (Keras's per-batch integer is not available).
+        initial_value_threshold: with ``save_best_only``, the value to beat at first.
+
+    Each save is atomic (see :mod:`fnn.saving`): a crash mid-save keeps the previous file.
+
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> import fnn
+    >>> model = fnn.Sequential([fnn.layers.Dense(1, input_shape=2)])
+    >>> model.compile(optimizer="sgd", loss="mse")
+    >>> folder = tempfile.mkdtemp()
+    >>> ckpt = ModelCheckpoint(os.path.join(folder, "m-{epoch:02d}.fnn"), monitor="loss")
+    >>> _ = model.fit(np.ones((8, 2)), np.ones((8, 1)), epochs=2, callbacks=[ckpt], verbose=0)
+    >>> sorted(os.listdir(folder))
+    ['m-01.fnn', 'm-02.fnn']
+    """
+
+    def __init__(
+        self,
+        filepath: str | os.PathLike[str],
+        monitor: str = "val_loss",
+        verbose: int = 0,
+        save_best_only: bool = False,
+        save_weights_only: bool = False,
+        mode: str = "auto",
+        save_freq: str = "epoch",
+        initial_value_threshold: float | None = None,
+    ) -> None:
+        super().__init__()
+        if not isinstance(filepath, (str, os.PathLike)):
+            raise TypeError(f"filepath must be a str or path, got {type(filepath).__name__}.")
+        if not isinstance(monitor, str):
+            raise TypeError(f"monitor must be a log name such as 'val_loss', got {monitor!r}.")
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}.")
+        if save_freq != "epoch":
+            raise ValueError(
+                f"save_freq must be 'epoch', got {save_freq!r}: fnn runs each epoch as one "
+                "compiled program, so checkpoints happen at epoch ends."
+            )
+        self.filepath = os.fspath(filepath)
+        self.monitor = monitor
+        self.verbose = verbose
+        self.save_best_only = bool(save_best_only)
+        self.save_weights_only = bool(save_weights_only)
+        self.save_freq = save_freq
+        if mode == "auto":
+            mode = "max" if "acc" in monitor or monitor.startswith("fmeasure") else "min"
+        self.mode = mode
+        self.best = initial_value_threshold
+        if self.best is None:
+            self.best = math.inf if mode == "min" else -math.inf
+
+    def _improved(self, current: float) -> bool:
+        return current < self.best if self.mode == "min" else current > self.best
+
+    def format_path(self, epoch: int, logs: dict[str, float] | None) -> str:
+        """``filepath`` with ``{epoch}`` (1-based) and the log fields filled in."""
+        logs = dict(logs or {})
+        try:
+            return self.filepath.format(epoch=epoch + 1, **logs)
+        except (KeyError, IndexError) as exc:
+            raise ValueError(
+                f"ModelCheckpoint filepath {self.filepath!r} names {exc}, which is not a log of "
+                f"this epoch; available: epoch, {', '.join(logs) or '(none)'}."
+            ) from None
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        path = self.format_path(epoch, logs)
+        if self.save_best_only:
+            current = (logs or {}).get(self.monitor)
+            if current is None:
+                warnings.warn(
+                    f"ModelCheckpoint can save the best model only with {self.monitor!r} in the "
+                    f"logs (available: {', '.join(logs or {}) or 'none'}); skipping.",
+                    stacklevel=2,
+                )
+                return
+            if not self._improved(current):
+                if self.verbose:
+                    print(
+                        f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {self.best:.5f}",
+                        flush=True,
+                    )
+                return
+            if self.verbose:
+                print(
+                    f"\nEpoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to "
+                    f"{current:.5f}, saving model to {path}",
+                    flush=True,
+                )
+            self.best = current
+        elif self.verbose:
+            print(f"\nEpoch {epoch + 1}: saving model to {path}", flush=True)
+        self._save(path)
+
+    def _save(self, path: str) -> None:
+        directory = os.path.dirname(path)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        if self.save_weights_only:
+            self.model.save_weights(path)
+        else:
+            self.model.save(path)
