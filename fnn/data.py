@@ -63,10 +63,61 @@ def check_lengths(**arrays: np.ndarray | None) -> int:
 
 
 def check_positive_int(value: Any, argument: str, *, minimum: int = 1) -> int:
-    """``value`` must be an int ≥ ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+    """``value`` must be an int ≥ ``minimum`` (a TypeError for other types, else ValueError)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(
+            f"{argument} must be an int >= {minimum}, got {type(value).__name__}: {value!r}."
+        )
+    if value < minimum:
         raise ValueError(f"{argument} must be an int >= {minimum}, got {value!r}.")
     return int(value)
+
+
+def check_validation_freq(value: Any) -> None:
+    """Keras's ``validation_freq``: an int ≥ 1 (every n-th epoch) or a list of epochs (from 1)."""
+    if isinstance(value, (list, tuple, set, range)):
+        for epoch in value:
+            check_positive_int(epoch, "validation_freq entries")
+    else:
+        check_positive_int(value, "validation_freq")
+
+
+def check_sample_weight(weights: np.ndarray, argument: str = "sample_weight") -> None:
+    """Per-example weights: shape (n,), finite and non-negative."""
+    if weights.ndim != 1:
+        raise ValueError(f"{argument} must have shape (n,), got shape {weights.shape}.")
+    check_finite(weights, argument)
+    negative = np.flatnonzero(weights < 0)
+    if negative.size:
+        raise ValueError(
+            f"{argument} must be >= 0, got {weights[negative[0]]} at row {negative[0]}."
+        )
+
+
+def check_class_weight(class_weight: Any, num_classes: int) -> dict[int, float]:
+    """``class_weight``: a dict {class index in [0, num_classes): finite weight >= 0}."""
+    if not isinstance(class_weight, dict):
+        raise TypeError(
+            f"class_weight must be a dict {{class index: weight}}, got "
+            f"{type(class_weight).__name__}."
+        )
+    out = {}
+    for cls, w in class_weight.items():
+        if isinstance(cls, bool) or not isinstance(cls, (int, np.integer)):
+            raise TypeError(f"class_weight keys must be int class indices, got {cls!r}.")
+        if not 0 <= cls < num_classes:
+            raise ValueError(
+                f"class_weight has class {cls}, outside the model's {num_classes} classes "
+                f"[0, {num_classes - 1}]."
+            )
+        if (
+            isinstance(w, bool)
+            or not isinstance(w, (int, float, np.number))
+            or not (np.isfinite(w) and w >= 0)
+        ):
+            raise ValueError(f"class_weight[{cls}] must be a finite number >= 0, got {w!r}.")
+        out[int(cls)] = float(w)
+    return out
 
 
 def epoch_order(

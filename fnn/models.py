@@ -20,6 +20,7 @@ compiled XLA program per epoch, the data on the device, one host sync per epoch:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from collections.abc import Sequence
@@ -38,6 +39,7 @@ from fnn import mixed_precision, saving, training
 from fnn import optimizers as optimizers_lib
 from fnn import summary as summary_lib
 from fnn.callbacks import Callback, CallbackList, History
+from fnn.callbacks.base import check_callbacks
 from fnn.layers import Input, Layer, Serial, as_shape, count_params
 from fnn.progress import ProgressBar, format_logs, resolve_verbose
 
@@ -235,6 +237,19 @@ class Sequential:
         return self._functions[key]
 
     # -- data -------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _unchanged_on_error(self):
+        """Put back what a lazy build sets (params, state, optimizer and its state, input shape,
+        compiled functions) if the block raises."""
+        saved = (self.params, self.state, self.optimizer, self.opt_state, self._input_shape)
+        functions = dict(self._functions)
+        try:
+            yield
+        except BaseException:
+            self.params, self.state, self.optimizer, self.opt_state, self._input_shape = saved
+            self._functions = functions
+            raise
+
     def _prepare_x(self, x: Any, argument: str = "x", check_finite: bool = True) -> np.ndarray:
         arr = data_lib.to_numpy(x, argument, dtype=np.float32)
         if not self.built:
@@ -260,6 +275,8 @@ class Sequential:
                     f"{argument} must hold integer class labels of shape (n,) for "
                     f"sparse_categorical_crossentropy, got shape {arr.shape}."
                 )
+            if check_finite:
+                data_lib.check_finite(arr, argument)
             if arr.dtype.kind == "f" and not np.all(arr == np.round(arr)):
                 raise ValueError(f"{argument} must hold integer class labels, got fractions.")
             labels = arr.astype(np.int64)
@@ -291,23 +308,19 @@ class Sequential:
         return arr
 
     def _prepare_weights(
-        self, y: np.ndarray, sample_weight: Any, class_weight: Any
+        self, y: np.ndarray, sample_weight: Any, class_weight: Any, argument: str = "sample_weight"
     ) -> np.ndarray | None:
         weights = None
         if sample_weight is not None:
-            weights = data_lib.to_numpy(sample_weight, "sample_weight", dtype=np.float32)
-            if weights.ndim != 1:
-                raise ValueError(f"sample_weight must have shape (n,), got shape {weights.shape}.")
+            weights = data_lib.to_numpy(sample_weight, argument, dtype=np.float32)
+            data_lib.check_sample_weight(weights, argument)
         if class_weight is not None:
-            if not isinstance(class_weight, dict):
-                raise TypeError(
-                    f"class_weight must be a dict {{class index: weight}}, got "
-                    f"{type(class_weight).__name__}."
-                )
+            units = self.output_shape[-1]
+            class_weight = data_lib.check_class_weight(class_weight, max(units, 2))
             classes = y if y.ndim == 1 else np.argmax(y, axis=-1)
             if y.ndim == 2 and y.shape[1] == 1:
                 classes = (y[:, 0] > 0.5).astype(np.int64)
-            table = np.ones(int(max(classes.max(), *class_weight.keys())) + 1, np.float32)
+            table = np.ones(int(max(classes.max(), *class_weight.keys(), 0)) + 1, np.float32)
             for cls, w in class_weight.items():
                 table[int(cls)] = float(w)
             cw = table[classes.astype(np.int64)]
@@ -325,7 +338,7 @@ class Sequential:
     ) -> list[np.ndarray | None]:
         xa = self._prepare_x(x, prefix + "x", check_finite)
         ya = self._prepare_y(y, prefix + "y", check_finite)
-        wa = self._prepare_weights(ya, sample_weight, class_weight)
+        wa = self._prepare_weights(ya, sample_weight, class_weight, prefix + "sample_weight")
         data_lib.check_lengths(**{prefix + "x": xa, prefix + "y": ya, prefix + "sample_weight": wa})
         return [xa, ya, wa]
 
@@ -359,36 +372,46 @@ class Sequential:
         from the host in chunks, with the same batches and results.
         """
         self._require_compiled("fit")
-        batch_size, epochs, initial_epoch, verbose, arrays, val_arrays = self._prepare_fit(
-            x,
-            y,
-            batch_size,
-            epochs,
-            initial_epoch,
-            verbose,
-            validation_split,
-            validation_data,
-            class_weight,
-            sample_weight,
-            validation_freq,
-            check_finite,
+        batch_size = data_lib.check_positive_int(
+            32 if batch_size is None else batch_size, "batch_size"
         )
+        epochs = data_lib.check_positive_int(epochs, "epochs", minimum=0)
+        initial_epoch = data_lib.check_positive_int(initial_epoch, "initial_epoch", minimum=0)
+        if initial_epoch > epochs:
+            raise ValueError(
+                f"initial_epoch ({initial_epoch}) must not be greater than epochs ({epochs})."
+            )
         self._dist.check_batch_size(batch_size, "batch_size")
         if validation_batch_size is not None:
             self._dist.check_batch_size(validation_batch_size, "validation_batch_size")
+        verbose = resolve_verbose(verbose)
         if not distributed_lib.is_primary():  # only process 0 prints
             verbose = 0
+        data_lib.check_validation_freq(validation_freq)
+        if validation_batch_size is not None:
+            data_lib.check_positive_int(validation_batch_size, "validation_batch_size")
+        callbacks = check_callbacks(callbacks)
+        budget = _device_budget(max_device_bytes)
+        with self._unchanged_on_error():  # a lazy build from x is undone if a check fails
+            arrays = self._prepare_xy(x, y, sample_weight, class_weight, check_finite=check_finite)
+            val_arrays = None
+            if validation_data is not None:
+                val_arrays = self._prepare_validation(validation_data, check_finite)
+            if validation_split:
+                if validation_data is not None:
+                    raise ValueError("Pass validation_split or validation_data, not both.")
+                arrays, val_arrays = data_lib.split_validation(arrays, validation_split)
         n = self._dist.num_examples(arrays[0].shape[0])
         val_batch = validation_batch_size or batch_size
 
-        cbs = CallbackList([History(), *(callbacks or [])])
-        self.history = cbs.callbacks[0]
+        # History last, as in Keras: it records what other callbacks add to the logs.
+        cbs = CallbackList([*callbacks, History()])
+        self.history = cbs.callbacks[-1]
         cbs.set_model(self)
         steps_per_epoch = math.ceil(n / batch_size)
         cbs.set_params({"epochs": epochs, "steps": steps_per_epoch, "verbose": verbose})
 
         loop = self._function("train")
-        budget = _device_budget(max_device_bytes)
         placed = self._dist.place(arrays, batch_size, budget)
         placed_val = None if val_arrays is None else self._dist.place(val_arrays, val_batch, budget)
         dropout_root = self._root_key(1)
@@ -441,44 +464,6 @@ class Sequential:
         cbs.on_train_end(logs)
         return self.history
 
-    def _prepare_fit(
-        self,
-        x: Any,
-        y: Any,
-        batch_size: int | None,
-        epochs: int,
-        initial_epoch: int,
-        verbose: int | str,
-        validation_split: float,
-        validation_data: tuple[Any, ...] | None,
-        class_weight: dict[int, float] | None,
-        sample_weight: Any,
-        validation_freq: int | Sequence[int],
-        check_finite: bool,
-    ) -> tuple[int, int, int, int, list[Any], list[Any] | None]:
-        """Check ``fit``'s arguments and prepare its data (shared with fnn.population)."""
-        batch_size = data_lib.check_positive_int(
-            32 if batch_size is None else batch_size, "batch_size"
-        )
-        epochs = data_lib.check_positive_int(epochs, "epochs", minimum=0)
-        initial_epoch = data_lib.check_positive_int(initial_epoch, "initial_epoch", minimum=0)
-        if initial_epoch > epochs:
-            raise ValueError(
-                f"initial_epoch ({initial_epoch}) must not be greater than epochs ({epochs})."
-            )
-        verbose = resolve_verbose(verbose)
-        if isinstance(validation_freq, int):
-            data_lib.check_positive_int(validation_freq, "validation_freq")
-        arrays = self._prepare_xy(x, y, sample_weight, class_weight, check_finite=check_finite)
-        val_arrays = None
-        if validation_data is not None:
-            val_arrays = self._prepare_validation(validation_data, check_finite)
-        if validation_split:
-            if validation_data is not None:
-                raise ValueError("Pass validation_split or validation_data, not both.")
-            arrays, val_arrays = data_lib.split_validation(arrays, validation_split)
-        return batch_size, epochs, initial_epoch, verbose, arrays, val_arrays
-
     def _prepare_validation(self, validation_data: Any, check_finite: bool) -> list[Any]:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
             raise ValueError(
@@ -523,7 +508,8 @@ class Sequential:
         verbose = resolve_verbose(verbose)
         if not distributed_lib.is_primary():  # only process 0 prints
             verbose = 0
-        arrays = self._prepare_xy(x, y, sample_weight, check_finite=check_finite)
+        with self._unchanged_on_error():
+            arrays = self._prepare_xy(x, y, sample_weight, check_finite=check_finite)
         placed = self._dist.place(arrays, batch_size, _device_budget(max_device_bytes))
         logs = self._evaluate_arrays(placed, batch_size)
         if verbose:
@@ -538,10 +524,12 @@ class Sequential:
         x: Any,
         batch_size: int | None = None,
         verbose: int | str = "auto",
+        check_finite: bool = True,
         max_device_bytes: int | str | None = "auto",
     ) -> np.ndarray:
         """The model's outputs for ``x`` as a NumPy array (one compiled pass over batches; per
-        streamed chunk when ``x`` exceeds ``max_device_bytes``, as in :meth:`fit`)."""
+        streamed chunk when ``x`` exceeds ``max_device_bytes``, as in :meth:`fit`).
+        ``check_finite=False`` skips the scan for NaN/inf in ``x``."""
         batch_size = data_lib.check_positive_int(
             32 if batch_size is None else batch_size, "batch_size"
         )
@@ -549,7 +537,8 @@ class Sequential:
         resolve_verbose(verbose)
         if not self._layers:
             raise ValueError("The model has no layers; add one before calling predict().")
-        xa = self._prepare_x(x, check_finite=False)
+        with self._unchanged_on_error():
+            xa = self._prepare_x(x, check_finite=check_finite)
         loop = self._function("predict", batch_size)
         placed = self._dist.place([xa], batch_size, _device_budget(max_device_bytes))
         outputs = [
@@ -592,6 +581,11 @@ class Sequential:
             for layer, shp in zip(self._layers, shapes, strict=False)
             for s in layer.weight_shapes(shp)
         ]
+        if not isinstance(weights, (list, tuple)):
+            raise TypeError(
+                f"weights must be a list of arrays (as get_weights returns) of shapes "
+                f"{expected}, got {type(weights).__name__}."
+            )
         weights = list(weights)
         got = [tuple(np.shape(w)) for w in weights]
         if got != expected:
@@ -599,6 +593,11 @@ class Sequential:
                 f"set_weights expected {len(expected)} arrays of shapes {expected}, got "
                 f"{len(got)} of shapes {got}."
             )
+        for i, w in enumerate(weights):
+            if np.asarray(w).dtype.kind not in "biuf":
+                raise TypeError(
+                    f"weights[{i}] must hold numbers, got an array of dtype {np.asarray(w).dtype}."
+                )
         params, state, i = [], [], 0
         for layer, p, s, shp in zip(self._layers, self.params, self.state, shapes, strict=False):
             k = len(layer.weight_shapes(shp))

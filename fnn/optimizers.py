@@ -163,6 +163,11 @@ def set_learning_rate(opt_state: Any, value: float) -> Any:
             "This optimizer has no injectable learning rate; build it with a fnn.optimizers "
             "constructor or optax.inject_hyperparams."
         )
+    if "learning_rate" in (getattr(opt_state, "hyperparams_states", None) or {}):
+        raise ValueError(
+            "This optimizer's learning rate is an Optax schedule, which sets it every step; "
+            "build the optimizer with a float learning rate to change it from a callback."
+        )
     old = hyper["learning_rate"]
     new_hyper = dict(hyper)
     new_hyper["learning_rate"] = jax.numpy.asarray(value, dtype=old.dtype)

@@ -214,7 +214,7 @@ def test_bad_input_names_the_argument(data):
     model = small_model()
     with pytest.raises(ValueError, match="size"):
         Population(model, 0)
-    with pytest.raises(ValueError, match="size"):
+    with pytest.raises(TypeError, match="size"):
         Population(model, "3")
     with pytest.raises(TypeError, match="model"):
         Population("adam", 3)

@@ -7,7 +7,24 @@
 """
 
 from fnn.callbacks.base import Callback, CallbackList
+from fnn.callbacks.csv_logger import CSVLogger
+from fnn.callbacks.early_stopping import EarlyStopping
 from fnn.callbacks.history import History
+from fnn.callbacks.lambda_callback import LambdaCallback
+from fnn.callbacks.learning_rate_scheduler import LearningRateScheduler
 from fnn.callbacks.model_checkpoint import ModelCheckpoint
+from fnn.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
+from fnn.callbacks.terminate_on_nan import TerminateOnNaN
 
-__all__ = ["Callback", "CallbackList", "History", "ModelCheckpoint"]
+__all__ = [
+    "CSVLogger",
+    "Callback",
+    "CallbackList",
+    "EarlyStopping",
+    "History",
+    "LambdaCallback",
+    "LearningRateScheduler",
+    "ModelCheckpoint",
+    "ReduceLROnPlateau",
+    "TerminateOnNaN",
+]

@@ -36,6 +36,34 @@ class Callback:
         """Called with the epoch's means (training and validation) once it has finished."""
 
 
+def check_callbacks(callbacks: Any, argument: str = "callbacks") -> list[Callback]:
+    """``callbacks`` of ``fit``: None or a list/tuple of :class:`Callback` instances.
+
+    >>> check_callbacks(None)
+    []
+    """
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, Callback):
+        raise TypeError(
+            f"{argument} must be a list of callbacks, got a single {type(callbacks).__name__}; "
+            f"pass [{type(callbacks).__name__}(...)]."
+        )
+    if not isinstance(callbacks, (list, tuple)):
+        raise TypeError(
+            f"{argument} must be a list of fnn.callbacks.Callback, got "
+            f"{type(callbacks).__name__}: {callbacks!r}."
+        )
+    for i, cb in enumerate(callbacks):
+        if not isinstance(cb, Callback):
+            hint = " (a class: instantiate it)" if isinstance(cb, type) else ""
+            raise TypeError(
+                f"{argument}[{i}] must be a fnn.callbacks.Callback instance, got "
+                f"{type(cb).__name__}: {cb!r}{hint}."
+            )
+    return list(callbacks)
+
+
 class CallbackList(Callback):
     """Calls each callback in turn."""
 

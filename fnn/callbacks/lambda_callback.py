@@ -1,0 +1,54 @@
+"""LambdaCallback: a callback made of plain functions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fnn.callbacks.base import Callback
+
+_HOOKS = ("on_epoch_begin", "on_epoch_end", "on_train_begin", "on_train_end")
+
+
+class LambdaCallback(Callback):
+    """Call the given functions at epoch and training boundaries (Keras's signatures).
+
+    ``on_epoch_begin(epoch, logs)``, ``on_epoch_end(epoch, logs)``, ``on_train_begin(logs)``,
+    ``on_train_end(logs)``. fnn runs callbacks between compiled epochs only, so there are no
+    batch hooks.
+
+    >>> import numpy as np, fnn
+    >>> model = fnn.Sequential([fnn.layers.Dense(1, input_shape=2)])
+    >>> model.compile(optimizer="sgd", loss="mse")
+    >>> seen = []
+    >>> cb = LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(epoch))
+    >>> _ = model.fit(np.ones((8, 2)), np.ones(8), epochs=3, verbose=0, callbacks=[cb])
+    >>> seen
+    [0, 1, 2]
+    """
+
+    def __init__(
+        self,
+        on_epoch_begin: Callable[[int, dict], Any] | None = None,
+        on_epoch_end: Callable[[int, dict], Any] | None = None,
+        on_train_begin: Callable[[dict], Any] | None = None,
+        on_train_end: Callable[[dict], Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__()
+        if kwargs:
+            raise TypeError(
+                f"LambdaCallback got unsupported hooks {sorted(kwargs)}: fnn runs callbacks at "
+                f"epoch boundaries only (one compiled program per epoch); accepted: "
+                f"{', '.join(_HOOKS)}."
+            )
+        hooks = (on_epoch_begin, on_epoch_end, on_train_begin, on_train_end)
+        given = dict(zip(_HOOKS, hooks, strict=True))
+        for name, fn in given.items():
+            if fn is None:
+                continue
+            if not callable(fn):
+                raise TypeError(
+                    f"LambdaCallback({name}=...) must be a function, got {type(fn).__name__}."
+                )
+            setattr(self, name, fn)

@@ -1,0 +1,84 @@
+"""What the monitoring callbacks share: checked arguments, the direction of a monitored quantity,
+the "is this an improvement" test, and reading the monitored value from the epoch's logs.
+
+>>> from fnn.callbacks.monitor import Monitor
+>>> m = Monitor("val_accuracy", mode="auto", min_delta=0.01, owner="EarlyStopping")
+>>> m.mode, m.improved(0.90, 0.85), m.improved(0.855, 0.85)
+('max', True, False)
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+from fnn.registry import unknown_name_error
+
+MODES = ("auto", "min", "max")
+
+#: Monitored names (after a ``val_`` prefix) that improve upwards in ``mode="auto"``.
+_MAXIMISED = ("acc", "auc", "precision", "recall")
+
+
+def check_count(value: Any, argument: str, owner: str) -> int:
+    """``value`` must be an int >= 0 (patience, cooldown, start_from_epoch, verbose)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{owner}({argument}=...) must be an int >= 0, got {value!r}.")
+    return int(value)
+
+
+def check_number(value: Any, argument: str, owner: str, *, optional: bool = False) -> Any:
+    """``value`` must be a finite real number (or None when ``optional``)."""
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        accepted = "a finite number" + (" or None" if optional else "")
+        raise TypeError(f"{owner}({argument}=...) must be {accepted}, got {value!r}.")
+    return float(value)
+
+
+def auto_mode(monitor: str) -> str:
+    """Keras's rule: accuracy-like quantities are maximised, everything else minimised."""
+    name = monitor.removeprefix("val_").lower()
+    return "max" if any(word in name for word in _MAXIMISED) else "min"
+
+
+class Monitor:
+    """A monitored log entry, its direction and the smallest change that counts."""
+
+    def __init__(self, monitor: str, mode: str, min_delta: float, owner: str) -> None:
+        if not isinstance(monitor, str) or not monitor:
+            raise TypeError(
+                f"{owner}(monitor=...) must be a log name such as 'val_loss', got {monitor!r}."
+            )
+        if mode not in MODES:
+            raise unknown_name_error(f"{owner} mode", mode, list(MODES))
+        self.monitor = monitor
+        self.mode = auto_mode(monitor) if mode == "auto" else mode
+        self.min_delta = abs(check_number(min_delta, "min_delta", owner))
+        self.owner = owner
+
+    @property
+    def worst(self) -> float:
+        """The starting "best" value: anything finite beats it."""
+        return math.inf if self.mode == "min" else -math.inf
+
+    def improved(self, current: float, reference: float) -> bool:
+        """Whether ``current`` beats ``reference`` by more than ``min_delta``."""
+        if self.mode == "min":
+            return current < reference - self.min_delta
+        return current > reference + self.min_delta
+
+    def value(self, logs: dict[str, float] | None) -> float | None:
+        """The monitored value in ``logs``; a warning naming the available entries if absent."""
+        logs = logs or {}
+        if self.monitor not in logs:
+            warnings.warn(
+                f"{self.owner} monitors {self.monitor!r}, which is not in the epoch's logs "
+                f"(available: {', '.join(logs) or 'none'}); skipping this epoch. Pass "
+                "validation data for 'val_' entries, or monitor one of those.",
+                stacklevel=3,
+            )
+            return None
+        return float(logs[self.monitor])

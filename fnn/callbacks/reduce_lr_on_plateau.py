@@ -1,0 +1,101 @@
+"""ReduceLROnPlateau: lower the learning rate when a monitored quantity stops improving."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fnn.callbacks.base import Callback
+from fnn.callbacks.learning_rate import get_learning_rate, set_learning_rate
+from fnn.callbacks.monitor import Monitor, check_count, check_number
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by ``factor`` after ``patience`` epochs without improvement.
+
+    The rate lives in the optimizer state, so the compiled epoch is reused (no recompile).
+    ``logs["learning_rate"]`` records the rate each epoch used.
+
+    Args:
+        monitor: the log entry to watch.
+        factor: the multiplier, in (0, 1).
+        patience: epochs without improvement before the rate is lowered.
+        verbose: 1 prints a line when the rate changes.
+        mode: ``"min"``, ``"max"`` or ``"auto"`` (accuracy-like names are maximised).
+        min_delta: a change smaller than this does not count as an improvement.
+        cooldown: epochs to wait after a reduction before counting again.
+        min_lr: the rate never goes below this.
+
+    >>> import numpy as np, fnn
+    >>> model = fnn.Sequential([fnn.layers.Dense(1, input_shape=2)])
+    >>> model.compile(optimizer="sgd", loss="mse")
+    >>> plateau = ReduceLROnPlateau(monitor="loss", factor=0.5, patience=0, min_delta=100.0)
+    >>> h = model.fit(np.ones((8, 2)), np.ones(8), epochs=3, verbose=0, callbacks=[plateau])
+    >>> [round(lr, 5) for lr in h.history["learning_rate"]]
+    [0.01, 0.01, 0.005]
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        factor: float = 0.1,
+        patience: int = 10,
+        verbose: int = 0,
+        mode: str = "auto",
+        min_delta: float = 1e-4,
+        cooldown: int = 0,
+        min_lr: float = 0.0,
+    ) -> None:
+        super().__init__()
+        owner = "ReduceLROnPlateau"
+        self.factor = check_number(factor, "factor", owner)
+        if not 0.0 < self.factor < 1.0:
+            raise ValueError(f"{owner}(factor=...) must be in (0, 1), got {factor!r}.")
+        self.monitor = monitor
+        self._monitor = Monitor(monitor, mode, min_delta, owner)
+        self.mode = self._monitor.mode
+        self.min_delta = self._monitor.min_delta
+        self.patience = check_count(patience, "patience", owner)
+        self.verbose = check_count(verbose, "verbose", owner)
+        self.cooldown = check_count(cooldown, "cooldown", owner)
+        self.min_lr = check_number(min_lr, "min_lr", owner)
+        if self.min_lr < 0:
+            raise ValueError(f"{owner}(min_lr=...) must be >= 0, got {min_lr!r}.")
+        self._reset()
+
+    def _reset(self) -> None:
+        self.best = self._monitor.worst
+        self.wait = 0
+        self.cooldown_counter = 0
+
+    def in_cooldown(self) -> bool:
+        return self.cooldown_counter > 0
+
+    def on_train_begin(self, logs=None):
+        self._reset()
+
+    def on_epoch_end(self, epoch, logs=None):
+        lr = get_learning_rate(self.model, "ReduceLROnPlateau")
+        if logs is not None:
+            logs["learning_rate"] = lr
+        current = self._monitor.value(logs)
+        if current is None:
+            return
+        if self.in_cooldown():
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._monitor.improved(current, self.best):
+            self.best = current
+            self.wait = 0
+        elif not self.in_cooldown():
+            self.wait += 1
+            if self.wait >= self.patience and lr > np.float32(self.min_lr):
+                new_lr = max(lr * self.factor, self.min_lr)
+                set_learning_rate(self.model, new_lr)
+                if self.verbose > 0:
+                    print(
+                        f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to "
+                        f"{new_lr:g}.",
+                        flush=True,
+                    )
+                self.cooldown_counter = self.cooldown
+                self.wait = 0
