@@ -24,7 +24,7 @@ import contextlib
 import math
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -51,6 +51,17 @@ PROGRESS_UPDATES = 20
 #: CPU: +8% examples/s on the 3k-parameter seed MLP, -13% on a 1.9M-parameter MLP (the ravel
 #: copies cost more than they save), hence the bound.
 FLATTEN_MAX_PARAMS = 1 << 17
+
+
+class FitPlan(NamedTuple):
+    """What fit's door checks return: validated settings and host arrays."""
+
+    batch_size: int
+    epochs: int
+    verbose: int
+    arrays: list[Any]
+    val_arrays: list[Any] | None
+    val_batch: int
 
 
 class Sequential:
@@ -372,37 +383,27 @@ class Sequential:
         from the host in chunks, with the same batches and results.
         """
         self._require_compiled("fit")
-        batch_size = data_lib.check_positive_int(
-            32 if batch_size is None else batch_size, "batch_size"
-        )
-        epochs = data_lib.check_positive_int(epochs, "epochs", minimum=0)
-        initial_epoch = data_lib.check_positive_int(initial_epoch, "initial_epoch", minimum=0)
-        if initial_epoch > epochs:
-            raise ValueError(
-                f"initial_epoch ({initial_epoch}) must not be greater than epochs ({epochs})."
-            )
-        self._dist.check_batch_size(batch_size, "batch_size")
-        if validation_batch_size is not None:
-            self._dist.check_batch_size(validation_batch_size, "validation_batch_size")
-        verbose = resolve_verbose(verbose)
-        if not distributed_lib.is_primary():  # only process 0 prints
-            verbose = 0
-        data_lib.check_validation_freq(validation_freq)
-        if validation_batch_size is not None:
-            data_lib.check_positive_int(validation_batch_size, "validation_batch_size")
         callbacks = check_callbacks(callbacks)
         budget = _device_budget(max_device_bytes)
-        with self._unchanged_on_error():  # a lazy build from x is undone if a check fails
-            arrays = self._prepare_xy(x, y, sample_weight, class_weight, check_finite=check_finite)
-            val_arrays = None
-            if validation_data is not None:
-                val_arrays = self._prepare_validation(validation_data, check_finite)
-            if validation_split:
-                if validation_data is not None:
-                    raise ValueError("Pass validation_split or validation_data, not both.")
-                arrays, val_arrays = data_lib.split_validation(arrays, validation_split)
+        plan = self._fit_plan(
+            x,
+            y,
+            batch_size,
+            epochs,
+            verbose,
+            validation_split,
+            validation_data,
+            class_weight,
+            sample_weight,
+            initial_epoch,
+            validation_batch_size,
+            validation_freq,
+            check_finite,
+        )
+        batch_size, epochs, verbose, arrays, val_arrays, val_batch = plan
+        if not distributed_lib.is_primary():  # only process 0 prints
+            verbose = 0
         n = self._dist.num_examples(arrays[0].shape[0])
-        val_batch = validation_batch_size or batch_size
 
         # History last, as in Keras: it records what other callbacks add to the logs.
         cbs = CallbackList([*callbacks, History()])
@@ -463,6 +464,54 @@ class Sequential:
                 break
         cbs.on_train_end(logs)
         return self.history
+
+    def _fit_plan(
+        self,
+        x: Any,
+        y: Any,
+        batch_size: int | None,
+        epochs: int,
+        verbose: int | str,
+        validation_split: float,
+        validation_data: Any,
+        class_weight: Any,
+        sample_weight: Any,
+        initial_epoch: int,
+        validation_batch_size: int | None,
+        validation_freq: Any,
+        check_finite: bool,
+    ) -> FitPlan:
+        """fit's checks at the door and its host arrays (also used by fnn.Population.fit).
+
+        Raises before anything changes; a lazy build from ``x`` is undone if a check fails.
+        """
+        batch_size = data_lib.check_positive_int(
+            32 if batch_size is None else batch_size, "batch_size"
+        )
+        epochs = data_lib.check_positive_int(epochs, "epochs", minimum=0)
+        initial_epoch = data_lib.check_positive_int(initial_epoch, "initial_epoch", minimum=0)
+        if initial_epoch > epochs:
+            raise ValueError(
+                f"initial_epoch ({initial_epoch}) must not be greater than epochs ({epochs})."
+            )
+        self._dist.check_batch_size(batch_size, "batch_size")
+        if validation_batch_size is not None:
+            data_lib.check_positive_int(validation_batch_size, "validation_batch_size")
+            self._dist.check_batch_size(validation_batch_size, "validation_batch_size")
+        verbose = resolve_verbose(verbose)
+        data_lib.check_validation_freq(validation_freq)
+        with self._unchanged_on_error():
+            arrays = self._prepare_xy(x, y, sample_weight, class_weight, check_finite=check_finite)
+            val_arrays = None
+            if validation_data is not None:
+                val_arrays = self._prepare_validation(validation_data, check_finite)
+            if validation_split:
+                if validation_data is not None:
+                    raise ValueError("Pass validation_split or validation_data, not both.")
+                arrays, val_arrays = data_lib.split_validation(arrays, validation_split)
+        return FitPlan(
+            batch_size, epochs, verbose, arrays, val_arrays, validation_batch_size or batch_size
+        )
 
     def _prepare_validation(self, validation_data: Any, check_finite: bool) -> list[Any]:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):

@@ -352,30 +352,25 @@ class Population:
         Progress (``verbose=1, 2``) shows the mean over members.
         """
         spec = self._spec
-        batch_size = _batch_size(batch_size)
-        epochs = data_lib.check_positive_int(epochs, "epochs", minimum=0)
-        initial_epoch = data_lib.check_positive_int(initial_epoch, "initial_epoch", minimum=0)
-        if initial_epoch > epochs:
-            raise ValueError(
-                f"initial_epoch ({initial_epoch}) must not be greater than epochs ({epochs})."
-            )
-        verbose = resolve_verbose(verbose)
-        data_lib.check_validation_freq(validation_freq)
-        if validation_batch_size is not None:
-            data_lib.check_positive_int(validation_batch_size, "validation_batch_size")
-        # The data's checks are the single model's (Sequential._prepare_xy and friends).
-        with spec._unchanged_on_error():
-            arrays = spec._prepare_xy(x, y, sample_weight, class_weight, check_finite=check_finite)
-            val_arrays = None
-            if validation_data is not None:
-                val_arrays = spec._prepare_validation(validation_data, check_finite)
-            if validation_split:
-                if validation_data is not None:
-                    raise ValueError("Pass validation_split or validation_data, not both.")
-                arrays, val_arrays = data_lib.split_validation(arrays, validation_split)
+        # The door checks and data preparation are the single model's.
+        plan = spec._fit_plan(
+            x,
+            y,
+            batch_size,
+            epochs,
+            verbose,
+            validation_split,
+            validation_data,
+            class_weight,
+            sample_weight,
+            initial_epoch,
+            validation_batch_size,
+            validation_freq,
+            check_finite,
+        )
+        batch_size, epochs, verbose, arrays, val_arrays, val_batch = plan
         self._ensure_built()
         n = arrays[0].shape[0]
-        val_batch = validation_batch_size or batch_size
 
         loop = self._function("train")
         # The data stays whole on the device (no streaming: members read it in their own orders).
