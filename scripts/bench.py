@@ -39,7 +39,7 @@ that is not installed is reported as "not installed".
 Usage::
 
     python scripts/bench.py                      # full default run, writes bench.json
-    python scripts/bench.py --quick              # tiny sizes, a few seconds
+    python scripts/bench.py --quick              # tiny seed workload, for smoke tests
     python scripts/bench.py --workloads seed --contenders floor,fnn --epochs 5 --json out.json
 """
 
@@ -78,6 +78,7 @@ except ImportError:  # pragma: no cover
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LEARNING_RATE = 1e-3
 TRAIN, PREDICT, EVALUATE = "train", "predict", "evaluate"
+BUSY_WARNING = 0.1  # flag results when other processes used more than this share of the CPU
 
 Params = list[tuple[jax.Array, jax.Array]]
 
@@ -136,6 +137,14 @@ class Context:
     timed_epochs: int
     seed: int
     budget_s: float = math.inf
+    timeout_s: float = math.inf
+    deadline: float = math.inf  # time.perf_counter() value; set by measure()
+
+    def check_deadline(self, step: int | None = None) -> None:
+        """Raise :class:`OutOfTimeError` once the contender has run past ``timeout_s``."""
+        if time.perf_counter() > self.deadline:
+            where = "" if step is None else f" at step {step + 1}/{self.workload.steps_per_epoch}"
+            raise OutOfTimeError(f"ran past the {self.timeout_s:g} s limit{where}")
 
 
 @dataclass
@@ -151,6 +160,10 @@ class Timing:
 
 class NotInstalledError(Exception):
     """Raised when a peer framework cannot be imported because it is not installed."""
+
+
+class OutOfTimeError(Exception):
+    """Raised when a contender runs past its time limit (``--timeout``)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -215,7 +228,7 @@ def run_epochs(
     """Time ``build`` plus one warm-up epoch, then ``ctx.timed_epochs`` further epochs.
 
     Timing stops early, after at least one timed epoch, once the timed epochs have taken
-    ``ctx.budget_s`` seconds.
+    ``ctx.budget_s`` seconds or the contender's deadline has passed.
 
     Args:
         build: creates the model or state; its time counts towards the first epoch.
@@ -228,18 +241,20 @@ def run_epochs(
     epoch(state)
     first = time.perf_counter() - start
     times: list[float] = []
-    while len(times) < ctx.timed_epochs and sum(times) < ctx.budget_s:
+    while len(times) < ctx.timed_epochs:
+        if times and (sum(times) >= ctx.budget_s or time.perf_counter() > ctx.deadline):
+            break
         times.append(timed(lambda: epoch(state)))
     wl = ctx.workload
     return Timing(first, times, wl.steps_per_epoch, wl.n_examples, dict(extra))
 
 
-def make_epoch_clock(base: type, budget_s: float = math.inf) -> Any:
+def make_epoch_clock(base: type, ctx: Context) -> Any:
     """Return a callback (a subclass of ``base``) that records when each epoch of ``fit`` ends.
 
     It converts the epoch's logs to floats before reading the clock, so the epoch has finished
     on the device, and sets ``model.stop_training`` once the epochs after the first have taken
-    ``budget_s`` seconds.
+    ``ctx.budget_s`` seconds or the contender's deadline has passed.
     """
 
     class EpochClock(base):  # type: ignore[misc, valid-type]
@@ -253,12 +268,15 @@ def make_epoch_clock(base: type, budget_s: float = math.inf) -> Any:
         def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             self.logs = {k: float(v) for k, v in (logs or {}).items()}
             self.ends.append(time.perf_counter())
-            if self.ends[-1] - self.ends[0] >= budget_s:
+            if self.ends[-1] - self.ends[0] >= ctx.budget_s or self.ends[-1] > ctx.deadline:
                 self.model.stop_training = True
 
         def timing(self, start: float, workload: Workload) -> Timing:
             """The first epoch counted from ``start``, then the time between epoch ends."""
             times = [b - a for a, b in zip(self.ends, self.ends[1:], strict=False)]
+            if not times:
+                ctx.check_deadline()
+                raise RuntimeError("fit stopped before a timed epoch")
             extra = {f"final_{k}": v for k, v in self.logs.items()}
             return Timing(
                 self.ends[0] - start,
@@ -433,7 +451,7 @@ def run_fnn_fit(ctx: Context, verbose: int = 0) -> Timing:
     wl = ctx.workload
     start = time.perf_counter()
     model = build_fnn_model(ctx)
-    clock = make_epoch_clock(importlib.import_module("fnn.callbacks").Callback, ctx.budget_s)
+    clock = make_epoch_clock(importlib.import_module("fnn.callbacks").Callback, ctx)
     with silenced() if verbose else contextlib.nullcontext():
         model.fit(
             ctx.x,
@@ -506,7 +524,7 @@ def run_keras_fit(ctx: Context, steps_per_execution: int = 1) -> Timing:
         metrics=["accuracy"],
         steps_per_execution=steps_per_execution,
     )
-    clock = make_epoch_clock(keras.callbacks.Callback, ctx.budget_s)
+    clock = make_epoch_clock(keras.callbacks.Callback, ctx)
     model.fit(
         ctx.x,
         ctx.y,
@@ -563,6 +581,7 @@ def run_flax_nnx(ctx: Context) -> Timing:
         order = rng.permutation(wl.n_examples)
         losses, accuracies = [], []
         for i in range(wl.steps_per_epoch):
+            ctx.check_deadline(i)
             idx = order[i * wl.batch_size : (i + 1) * wl.batch_size]
             loss, accuracy = train_step(model, optimizer, ctx.x[idx], ctx.y[idx])
             losses.append(loss)
@@ -613,6 +632,7 @@ def run_torch(ctx: Context) -> Timing:
         loss_sum = torch.zeros((), device=device)
         correct = torch.zeros((), device=device, dtype=torch.long)
         for i in range(wl.steps_per_epoch):
+            ctx.check_deadline(i)
             idx = order[i * wl.batch_size : (i + 1) * wl.batch_size]
             xb, yb = x[idx], y[idx]
             optimizer.zero_grad(set_to_none=True)
@@ -676,7 +696,8 @@ DEFINITIONS = {
     "compilation included",
     "gflops": "achieved GFLOP/s counting 2*in*out per dense layer per example forward, "
     "times 3 for training (forward + backward)",
-    "peak_fraction": "gflops divided by the measured float32 matmul peak (peak_matmul)",
+    "peak_fraction": "gflops divided by the measured float32 matmul peak (peak_matmul.gflops, "
+    "the better of a measurement at the start and one at the end of the run)",
     "peak_memory_bytes": "device peak_bytes_in_use when the device reports memory stats (a "
     "high-water mark of the whole run so far), else the process's peak resident set size while "
     "the contender ran (reset before it through /proc/self/clear_refs where Linux allows, else "
@@ -684,6 +705,9 @@ DEFINITIONS = {
     "imported libraries (see peak_memory_source)",
     "ratio_to_floor": "median epoch time divided by that of the baseline row of the same kind "
     "(floor, predict_floor or evaluate_floor); 1.0 = as fast as the floor, 2.0 = twice as slow",
+    "host_busy_by_others": "share of the host's CPU time used by other processes while the "
+    "contender ran (top level: over the whole run), from /proc/stat less this process's own "
+    "CPU time; above ~0.1 the timings are suspect",
     "overhead_vs_fnn": "fnn_verbose only: its median epoch time divided by fnn's (verbose=0)",
 }
 
@@ -755,6 +779,13 @@ def cpu_model() -> str | None:
     return platform.processor() or None
 
 
+def cpu_count() -> int | None:
+    """Cores this process may run on (its affinity where the OS tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count()
+
+
 def describe_device() -> dict[str, Any]:
     """The device the benchmark runs on, and the host around it."""
     devices = jax.devices()
@@ -764,7 +795,7 @@ def describe_device() -> dict[str, Any]:
         "device_kind": devices[0].device_kind,
         "device_count": len(devices),
         "cpu_model": cpu_model(),
-        "cpu_count": os.cpu_count(),
+        "cpu_count": cpu_count(),
         "machine": platform.machine(),
         "system": platform.system(),
         "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
@@ -782,7 +813,37 @@ def collect_versions() -> dict[str, str | None]:
     return versions
 
 
-def measure(contender: Contender, ctx: Context, peak_gflops: float | None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class CpuSample:
+    """A reading of the host's busy CPU time and of this process's own CPU time."""
+
+    wall_s: float
+    host_busy_s: float
+    own_s: float
+
+    @staticmethod
+    def take() -> CpuSample | None:
+        """Read /proc/stat and ``os.times``; None where /proc/stat is absent (not Linux)."""
+        try:
+            ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+            hz = os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, AttributeError):
+            return None
+        idle = ticks[3] + ticks[4]  # idle + iowait
+        own = os.times()
+        return CpuSample(time.monotonic(), (sum(ticks) - idle) / hz, own.user + own.system)
+
+    def others_share_since(self, earlier: CpuSample | None) -> float | None:
+        """Share of the host's cores that other processes kept busy since ``earlier``."""
+        cores = os.cpu_count()
+        wall = self.wall_s - earlier.wall_s if earlier else 0.0
+        if earlier is None or wall <= 0 or not cores:
+            return None
+        others = (self.host_busy_s - earlier.host_busy_s) - (self.own_s - earlier.own_s)
+        return round(min(max(others / (wall * cores), 0.0), 1.0), 3)
+
+
+def measure(contender: Contender, ctx: Context) -> dict[str, Any]:
     """Run one contender on one workload and return its result row; never raises ``Exception``.
 
     A missing peer framework gives ``status`` "not installed"; any other failure gives
@@ -798,15 +859,20 @@ def measure(contender: Contender, ctx: Context, peak_gflops: float | None) -> di
     }
     gc.collect()
     rss_reset = reset_peak_rss()
+    ctx.deadline = time.perf_counter() + ctx.timeout_s
+    cpu_before = CpuSample.take()
     try:
         timing = contender.run(ctx)
     except NotInstalledError as exc:
         row.update(status="not installed", error=str(exc))
         return row
+    except OutOfTimeError as exc:
+        row.update(status="timeout", error=str(exc))
+        return row
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}".strip()
         row.update(status="error", error=message[:2000])
-        print(f"[bench] {wl.name}/{contender.name} failed:", file=sys.stderr)
+        print(f"\n[bench] {wl.name}/{contender.name} failed:", file=sys.stderr)
         traceback.print_exc(file=sys.stderr)
         return row
 
@@ -815,6 +881,7 @@ def measure(contender: Contender, ctx: Context, peak_gflops: float | None) -> di
     examples_per_s = timing.examples_per_epoch / median
     gflops = examples_per_s * flops / 1e9
     memory, source = peak_memory(rss_reset)
+    cpu_after = CpuSample.take()
     row.update(
         examples_per_s=examples_per_s,
         step_us=median / timing.steps_per_epoch * 1e6,
@@ -822,10 +889,11 @@ def measure(contender: Contender, ctx: Context, peak_gflops: float | None) -> di
         epoch_s_median=median,
         epoch_s=timing.epoch_s,
         gflops=gflops,
-        peak_fraction=gflops / peak_gflops if peak_gflops else None,
+        peak_fraction=None,  # filled in by run_benchmark once the peak is known
         peak_memory_bytes=memory,
         peak_memory_source=source,
         ratio_to_floor=None,
+        host_busy_by_others=cpu_after.others_share_since(cpu_before) if cpu_after else None,
     )
     row.update(timing.extra)
     return row
@@ -853,13 +921,16 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     on_cpu = device["backend"] == "cpu"
     n = 1024 if on_cpu else 2048
     print(f"[bench] measuring float32 matmul peak ({n}x{n}) ...", file=sys.stderr)
-    peak = measure_matmul_peak(n, repeats=3 if args.quick else 10, chain=2 if on_cpu else 20)
+    peak_args = {"n": n, "repeats": 3 if args.quick else 10, "chain": 2 if on_cpu else 20}
+    cpu_start = CpuSample.take()
+    peak = measure_matmul_peak(**peak_args)
     report: dict[str, Any] = {
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "config": {
             "quick": args.quick,
             "timed_epochs": timed_epochs,
             "budget_s": args.budget,
+            "timeout_s": args.timeout,
             "warmup_epochs": 1,
             "seed": args.seed,
             "workloads": args.workloads,
@@ -881,7 +952,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
             "train_flops_per_example": wl.train_flops_per_example,
         }
         x, y = make_data(wl, args.seed)
-        ctx = Context(wl, x, y, timed_epochs, args.seed, args.budget)
+        ctx = Context(wl, x, y, timed_epochs, args.seed, args.budget, args.timeout)
         rows = []
         for contender in CONTENDERS:
             if contender.name not in args.contenders:
@@ -890,11 +961,20 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
                 continue
             print(f"[bench] {name}: {contender.name} ...", end="", file=sys.stderr, flush=True)
             start = time.perf_counter()
-            rows.append(measure(contender, ctx, peak["gflops"]))
+            rows.append(measure(contender, ctx))
             elapsed = time.perf_counter() - start
             print(f" {rows[-1]['status']} ({elapsed:.1f} s)", file=sys.stderr, flush=True)
         add_ratios(rows)
         report["results"].extend(rows)
+    # Measured again at the end, since other load on the host only ever lowers the figure.
+    peak_end = measure_matmul_peak(**peak_args)
+    peak["gflops_at_start"], peak["gflops_at_end"] = peak["gflops"], peak_end["gflops"]
+    peak["gflops"] = max(peak["gflops"], peak_end["gflops"])
+    for row in report["results"]:
+        if row.get("gflops") is not None:
+            row["peak_fraction"] = row["gflops"] / peak["gflops"]
+    cpu_end = CpuSample.take()
+    report["host_busy_by_others"] = cpu_end.others_share_since(cpu_start) if cpu_end else None
     return report
 
 
@@ -912,11 +992,11 @@ def format_report(report: dict[str, Any]) -> str:
         "versions: " + ", ".join(f"{k} {v}" for k, v in ver.items() if v is not None),
         f"matmul peak: {peak['gflops']:.1f} GFLOP/s (float32 {peak['n']}x{peak['n']})",
     ]
-    load = dev.get("load_average_at_start")
-    if load and dev["cpu_count"] and load[0] > 0.5 * dev["cpu_count"]:
+    busy = report.get("host_busy_by_others")
+    if busy is not None and busy > BUSY_WARNING:
         lines.append(
-            f"warning: host load average {load[0]:.2f} at start on {dev['cpu_count']} cores; "
-            "other processes may have slowed the run"
+            f"warning: other processes kept {100 * busy:.0f}% of the host's CPU busy during the "
+            "run; rows marked 'busy' were measured on a loaded host"
         )
     header = (
         f"{'contender':<15} {'kind':<8} {'examples/s':>11} {'step µs':>9} {'compile s':>9} "
@@ -935,9 +1015,12 @@ def format_report(report: dict[str, Any]) -> str:
         for r in (r for r in report["results"] if r["workload"] == name):
             mem = r.get("peak_memory_bytes")
             frac = r.get("peak_fraction")
-            status = r["status"] if r["status"] == "ok" else f"{r['status']}: {r['error']}"
+            status = r["status"] if r["status"] in ("ok", "not installed") else ""
+            status = status or f"{r['status']}: {r['error']}"
             if r.get("overhead_vs_fnn") is not None:
                 status += f" (×{r['overhead_vs_fnn']:.2f} vs fnn verbose=0)"
+            if (r.get("host_busy_by_others") or 0) > BUSY_WARNING:
+                status += f" (busy: others used {100 * r['host_busy_by_others']:.0f}% of CPU)"
             lines.append(
                 f"{r['contender']:<15} {r['kind']:<8} {_fmt(r.get('examples_per_s'), ',.0f'):>11} "
                 f"{_fmt(r.get('step_us'), '.1f'):>9} {_fmt(r.get('compile_s'), '.2f'):>9} "
@@ -975,17 +1058,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             raise argparse.ArgumentTypeError("must be at least 1")
         return value
 
+    def seconds(text: str) -> float:
+        value = float(text)
+        if not value > 0:
+            raise argparse.ArgumentTypeError("must be a positive number of seconds")
+        return value
+
     parser = argparse.ArgumentParser(
         description="Benchmark fnn against a plain JAX + Optax floor and peer frameworks.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="contenders: " + ", ".join(CONTENDER_NAMES),
     )
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, runs in seconds")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny sizes and 2 timed epochs, for smoke tests (seed workload unless --workloads)",
+    )
     parser.add_argument(
         "--workloads",
         type=names(tuple(WORKLOADS)),
-        default=list(WORKLOADS),
-        help="comma-separated workloads (default: %(default)s)",
+        default=None,
+        help="comma-separated workloads (default: seed,large; seed with --quick)",
     )
     parser.add_argument(
         "--contenders",
@@ -1001,16 +1094,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--budget",
-        type=float,
+        type=seconds,
         default=20.0,
         help="stop timing a contender after this many seconds of timed epochs, once at least "
         "one is done (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=seconds,
+        default=120.0,
+        help="give up on a contender (status 'timeout') once it has run this many seconds; "
+        "checked between epochs, and between steps in per-step loops (default: %(default)s)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for data and models")
     parser.add_argument(
         "--json", type=Path, default=Path("bench.json"), help="output path (default: bench.json)"
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.workloads is None:
+        args.workloads = ["seed"] if args.quick else list(WORKLOADS)
+    return args
 
 
 def configure_environment() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -69,6 +70,7 @@ def test_quick_run_reports_device_and_versions(quick_run: tuple[dict[str, Any], 
     for name in ("keras", "flax", "torch"):
         assert name in report["versions"]
     assert report["peak_matmul"]["gflops"] > 0
+    assert "host_busy_by_others" in report
     assert "workload seed" in stdout and "×floor" in stdout
 
 
@@ -78,7 +80,7 @@ def test_quick_run_covers_every_contender(quick_run: tuple[dict[str, Any], str])
     seen = {r["contender"] for r in report["results"] if r["workload"] == "seed"}
     assert seen == set(bench.CONTENDER_NAMES)
     for r in report["results"]:
-        assert r["status"] in {"ok", "error", "not installed"}
+        assert r["status"] in {"ok", "error", "not installed", "timeout"}
         assert (r["error"] is None) == (r["status"] == "ok")
     verbose = row(report, "seed", "fnn_verbose")
     if verbose["status"] == "ok":
@@ -97,12 +99,26 @@ def test_failing_contender_is_recorded_not_raised() -> None:
     def missing(_: Any) -> Any:
         return bench.import_optional("no_such_module_for_fnn_bench")
 
-    failed = bench.measure(bench.Contender("broken", bench.TRAIN, "floor", broken), ctx, 1.0)
+    failed = bench.measure(bench.Contender("broken", bench.TRAIN, "floor", broken), ctx)
     assert failed["status"] == "error" and "boom" in failed["error"]
-    absent = bench.measure(bench.Contender("absent", bench.TRAIN, "floor", missing), ctx, 1.0)
+    absent = bench.measure(bench.Contender("absent", bench.TRAIN, "floor", missing), ctx)
     assert absent["status"] == "not installed"
-    floor = bench.measure(bench.CONTENDERS[0], ctx, 1.0)
+    floor = bench.measure(bench.CONTENDERS[0], ctx)
     assert floor["status"] == "ok" and floor["examples_per_s"] > 0
+
+
+def test_contender_past_its_limit_is_a_timeout() -> None:
+    bench = load_bench()
+    wl = bench.Workload("tiny", (4, 8, 3), 4, 16)
+    x, y = bench.make_data(wl, 0)
+    ctx = bench.Context(wl, x, y, timed_epochs=1, seed=0, timeout_s=1e-9)
+
+    def slow(ctx: Any) -> Any:
+        time.sleep(0.01)
+        ctx.check_deadline(0)
+
+    r = bench.measure(bench.Contender("slow", bench.TRAIN, "floor", slow), ctx)
+    assert r["status"] == "timeout" and "limit" in r["error"]
 
 
 def test_cli_rejects_unknown_contender() -> None:
