@@ -37,7 +37,9 @@ def to_numpy(value: Any, argument: str, *, dtype: Any = None) -> np.ndarray:
         raise ValueError(f"{argument} must have a batch axis, got a scalar.")
     if arr.shape[0] == 0:
         raise ValueError(f"{argument} is empty (0 examples).")
-    return arr.astype(dtype) if dtype is not None else arr
+    # copy=False: data already in the right dtype is used as it is (a copy of a large array
+    # costs more than a fused epoch of a small model).
+    return arr.astype(dtype, copy=False) if dtype is not None else arr
 
 
 def check_finite(arr: np.ndarray, argument: str) -> None:
