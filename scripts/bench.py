@@ -973,9 +973,46 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     for row in report["results"]:
         if row.get("gflops") is not None:
             row["peak_fraction"] = row["gflops"] / peak["gflops"]
+    if args.scaling:
+        report["scaling"] = run_scaling(args, on_cpu)
+    if args.population:
+        report["population"] = run_population(args)
     cpu_end = CpuSample.take()
     report["host_busy_by_others"] = cpu_end.others_share_since(cpu_start) if cpu_end else None
     return report
+
+
+def load_sibling(name: str) -> Any:
+    """Import another script of this folder (they are not a package)."""
+    import importlib.util
+
+    path = Path(__file__).with_name(f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"fnn_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_scaling(args: argparse.Namespace, on_cpu: bool) -> list[dict[str, Any]]:
+    """Data-parallel fit of the large MLP on 1, 2, 4, 8 devices (weak scaling)."""
+    scaling = load_sibling("bench_scaling")
+    devices = [int(n) for n in args.scaling.split(",") if n.strip()]
+    print(f"[bench] scaling on {devices} devices ...", file=sys.stderr, flush=True)
+    kwargs: dict[str, Any] = {"cpu_devices": on_cpu}
+    if args.quick:
+        kwargs.update(layers=(32, 64, 10), per_device_batch=16, steps=8, epochs=2)
+    return scaling.scaling_table(devices, **kwargs)
+
+
+def run_population(args: argparse.Namespace) -> dict[str, Any]:
+    """A Population of ``args.population`` seed models against as many fits in a row."""
+    population = load_sibling("bench_population")
+    argv = ["--members", str(args.population), "--contenders", "sequential,population"]
+    if args.quick:
+        argv += ["--examples", "2048", "--epochs", "1"]
+    print(f"[bench] population of {args.population} ...", file=sys.stderr, flush=True)
+    with silenced():
+        return population.main(argv)
 
 
 def _fmt(value: float | None, spec: str) -> str:
@@ -1034,6 +1071,18 @@ def format_report(report: dict[str, Any]) -> str:
         "×floor = epoch time / floor's epoch time of the same kind (train: floor, predict: "
         "predict_floor, evaluate: evaluate_floor); mem = " + (", ".join(sorted(sources)) or "-"),
     ]
+    if report.get("scaling"):
+        lines += ["", "## data-parallel scaling (weak: batch per device fixed)", ""]
+        lines.append(load_sibling("bench_scaling").format_table(report["scaling"]))
+    if report.get("population"):
+        pop = report["population"]["results"]
+        lines += ["", f"## population of {report['population']['config']['members']} seed models"]
+        for name, r in pop.items():
+            ratio = r.get("speedup_vs_sequential")
+            lines.append(
+                f"{name:<12} {r['member_examples_per_s']:>14,.0f} member-examples/s"
+                + ("" if ratio is None else f"  {ratio:.2f}x one after another")
+            )
     return "\n".join(lines)
 
 
@@ -1105,6 +1154,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=120.0,
         help="give up on a contender (status 'timeout') once it has run this many seconds; "
         "checked between epochs, and between steps in per-step loops (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--scaling",
+        default="",
+        help="also time data-parallel fit on these device counts, e.g. 1,2,4,8 (virtual CPU "
+        "devices on a CPU host; see scripts/bench_scaling.py). Default: off",
+    )
+    parser.add_argument(
+        "--population",
+        type=int,
+        default=0,
+        help="also compare a Population of this many seed models with as many fits one after "
+        "another (see scripts/bench_population.py). Default: off",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for data and models")
     parser.add_argument(

@@ -27,7 +27,17 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any],
     """Run ``bench.py --quick`` once in a subprocess; return its JSON report and stdout."""
     out = tmp_path_factory.mktemp("bench") / "report.json"
     proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick", "--json", str(out)],
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--quick",
+            "--scaling",
+            "1,2",
+            "--population",
+            "3",
+            "--json",
+            str(out),
+        ],
         capture_output=True,
         text=True,
         timeout=600,
@@ -59,6 +69,21 @@ def test_quick_run_has_fnn_and_floor_rows(quick_run: tuple[dict[str, Any], str])
         assert r["ratio_to_floor"] > 0
         assert 1 <= len(r["epoch_s"]) <= report["config"]["timed_epochs"]
     assert row(report, "seed", "floor")["ratio_to_floor"] == pytest.approx(1.0)
+
+
+def test_quick_run_has_scaling_and_population_sections(
+    quick_run: tuple[dict[str, Any], str],
+) -> None:
+    report, stdout = quick_run
+    assert [r["devices"] for r in report["scaling"]] == [1, 2]
+    for r in report["scaling"]:
+        assert "error" not in r, r
+        assert r["examples_per_s"] > 0 and r["efficiency"] > 0
+    pop = report["population"]["results"]
+    assert set(pop) == {"sequential", "population"}
+    assert pop["population"]["member_examples_per_s"] > 0
+    assert pop["sequential"]["speedup_vs_sequential"] == 1.0
+    assert "data-parallel scaling" in stdout and "population of 3" in stdout
 
 
 def test_quick_run_reports_device_and_versions(quick_run: tuple[dict[str, Any], str]) -> None:
