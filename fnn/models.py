@@ -430,25 +430,16 @@ class Sequential:
             bar = None
             if verbose == 1:
                 bar = ProgressBar(steps_per_epoch, desc=f"Epoch {epoch + 1}/{epochs}")
-            sums = pending = None
-            pieces = PROGRESS_UPDATES if verbose == 1 else 1
-            for data, piece, piece_rest, start in data_lib.epoch_pieces(
-                placed, order, rest, pieces
-            ):
-                result = loop(
-                    *carry,
-                    data,
-                    jnp.asarray(piece),
-                    jnp.asarray(piece_rest),
-                    epoch_key,
-                    jnp.int32(start),
-                )
-                carry = result[:3]
-                # Fetch the previous piece's sums only now, with this piece already queued:
-                # the host's progress work overlaps the device's steps.
-                sums = self._report_piece(sums, pending, bar)
-                pending = (result[3], len(piece) + (1 if len(piece_rest) else 0))
-            sums = self._report_piece(sums, pending, bar)
+            carry, sums = run_epoch(
+                loop,
+                carry,
+                placed,
+                order,
+                rest,
+                (epoch_key,),
+                bar,
+                lambda sums: self._ordered(training.means(sums)),
+            )
             logs = self._ordered(training.means(sums))
             # The epoch completed: commit its results (an interrupted epoch commits nothing).
             self.params, self.opt_state, self.state = carry
@@ -531,17 +522,6 @@ class Sequential:
         for data in data_lib.sequential_pieces(placed):
             sums = _add_sums(sums, jax.device_get(loop(self.params, self.state, data)))
         return self._ordered(training.means(sums))
-
-    def _report_piece(
-        self, sums: dict[str, Any] | None, pending: tuple[Any, int] | None, bar: Any
-    ) -> dict[str, Any] | None:
-        """Add a finished piece's sums (one host sync) and advance the progress bar."""
-        if pending is None:
-            return sums
-        sums = _add_sums(sums, jax.device_get(pending[0]))
-        if bar is not None:
-            bar.update(pending[1], self._ordered(training.means(sums)))
-        return sums
 
     def _ordered(self, logs: dict[str, float]) -> dict[str, float]:
         """Logs in compile order: loss first, then the metrics as given."""
@@ -741,6 +721,52 @@ def _device_budget(max_device_bytes: int | str | None) -> int | None:
     if max_device_bytes is None:
         return None
     return data_lib.check_positive_int(max_device_bytes, "max_device_bytes")
+
+
+def run_epoch(
+    loop: Any,
+    carry: tuple[Any, Any, Any],
+    placed: data_lib.Placement,
+    order: np.ndarray,
+    rest: np.ndarray,
+    step_args: tuple[Any, ...],
+    bar: ProgressBar | None,
+    to_logs: Any,
+) -> tuple[tuple[Any, Any, Any], dict[str, Any]]:
+    """One epoch of a fused train loop: one call per piece of the epoch (one piece without a
+    progress bar, :data:`PROGRESS_UPDATES` with one, one per chunk when the data streams).
+
+    ``loop(*carry, data, order, rest, *step_args, first_step)`` is the jitted loop;
+    ``to_logs(sums)`` turns the running sums into the bar's logs. Returns the new carry
+    ``(params, opt_state, state)`` and the epoch's sums, fetched to the host.
+    """
+    sums = pending = None
+    pieces = PROGRESS_UPDATES if bar is not None else 1
+    for data, piece, piece_rest, start in data_lib.epoch_pieces(placed, order, rest, pieces):
+        result = loop(
+            *carry,
+            data,
+            jnp.asarray(piece),
+            jnp.asarray(piece_rest),
+            *step_args,
+            jnp.int32(start),
+        )
+        carry = result[:3]
+        # Fetch the previous piece's sums only now, with this piece already queued: the host's
+        # progress work overlaps the device's steps.
+        sums = _report_piece(sums, pending, bar, to_logs)
+        pending = (result[3], len(piece) + (1 if len(piece_rest) else 0))
+    return carry, _report_piece(sums, pending, bar, to_logs)
+
+
+def _report_piece(sums: Any, pending: Any, bar: ProgressBar | None, to_logs: Any) -> Any:
+    """Add a finished piece's sums (one host sync) and advance the progress bar."""
+    if pending is None:
+        return sums
+    sums = _add_sums(sums, jax.device_get(pending[0]))
+    if bar is not None:
+        bar.update(pending[1], to_logs(sums))
+    return sums
 
 
 def _add_sums(total: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:

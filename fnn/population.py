@@ -54,7 +54,7 @@ from fnn import data as data_lib
 from fnn import saving, training
 from fnn.callbacks import History
 from fnn.layers import Dropout, Layer, Serial
-from fnn.models import PROGRESS_UPDATES, Sequential, _add_sums, _due, layer_key, root_key
+from fnn.models import Sequential, _add_sums, _due, layer_key, root_key, run_epoch
 from fnn.progress import ProgressBar, format_logs, resolve_verbose
 from fnn.registry import unknown_name_error
 
@@ -386,24 +386,16 @@ class Population:
             bar = None
             if verbose == 1:
                 bar = ProgressBar(steps_per_epoch, desc=f"Epoch {epoch + 1}/{epochs}")
-            sums = None
-            pieces = PROGRESS_UPDATES if verbose == 1 else 1
-            for data, piece, piece_rest, start in data_lib.epoch_pieces(
-                placed, order, rest, pieces
-            ):
-                result = loop(
-                    *carry,
-                    data,
-                    jnp.asarray(piece),
-                    jnp.asarray(piece_rest),
-                    dropout_roots,
-                    jnp.int32(epoch),
-                    jnp.int32(start),
-                )
-                carry = result[:3]
-                sums = _add_sums(sums, jax.device_get(result[3]))
-                if bar is not None:
-                    bar.update(len(piece) + (1 if len(piece_rest) else 0), _mean_logs(sums))
+            carry, sums = run_epoch(
+                loop,
+                carry,
+                placed,
+                order,
+                rest,
+                (dropout_roots, jnp.int32(epoch)),
+                bar,
+                _mean_logs,
+            )
             logs = spec._ordered(_member_means(sums))
             # The epoch completed: commit its results (an interrupted epoch commits nothing).
             self.params, self.opt_state, self.state = carry
