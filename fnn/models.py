@@ -298,7 +298,7 @@ class Sequential:
                     f"model's {units} classes [0, {units - 1}]."
                 )
             return labels.astype(np.int32)
-        arr = arr.astype(np.float32)
+        arr = arr.astype(np.float32, copy=False)
         if arr.ndim == 1 and out_shape == (1,):
             arr = arr[:, None]
         if check_finite:
