@@ -124,6 +124,11 @@ def check_class_weight(class_weight: Any, num_classes: int) -> dict[int, float]:
     return out
 
 
+def check_batch_size(batch_size: Any, argument: str = "batch_size") -> int:
+    """A batch size: None means Keras's default, 32; otherwise an int >= 1."""
+    return check_positive_int(32 if batch_size is None else batch_size, argument)
+
+
 def epoch_order(
     n: int, batch_size: int, *, seed: int, epoch: int, shuffle: bool
 ) -> tuple[np.ndarray, np.ndarray]:

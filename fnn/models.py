@@ -477,9 +477,7 @@ class Sequential:
 
         Raises before anything changes; a lazy build from ``x`` is undone if a check fails.
         """
-        batch_size = data_lib.check_positive_int(
-            32 if batch_size is None else batch_size, "batch_size"
-        )
+        batch_size = data_lib.check_batch_size(batch_size)
         epochs = data_lib.check_positive_int(epochs, "epochs", minimum=0)
         initial_epoch = data_lib.check_positive_int(initial_epoch, "initial_epoch", minimum=0)
         if initial_epoch > epochs:
@@ -542,9 +540,7 @@ class Sequential:
         ``[loss, *metrics]`` (or a dict with ``return_dict=True``). One compiled pass (per
         streamed chunk when the data exceeds ``max_device_bytes``, as in :meth:`fit`)."""
         self._require_compiled("evaluate")
-        batch_size = data_lib.check_positive_int(
-            32 if batch_size is None else batch_size, "batch_size"
-        )
+        batch_size = data_lib.check_batch_size(batch_size)
         self._dist.check_batch_size(batch_size, "batch_size")
         verbose = resolve_verbose(verbose)
         if not distributed_lib.is_primary():  # only process 0 prints
@@ -555,10 +551,7 @@ class Sequential:
         logs = self._evaluate_arrays(placed, batch_size)
         if verbose:
             print(format_logs(logs), flush=True)
-        if return_dict:
-            return logs
-        values = [logs[k] for k in self.metrics_names]
-        return values[0] if len(values) == 1 else values
+        return evaluate_result(logs, self.metrics_names, return_dict)
 
     def predict(
         self,
@@ -571,9 +564,7 @@ class Sequential:
         """The model's outputs for ``x`` as a NumPy array (one compiled pass over batches; per
         streamed chunk when ``x`` exceeds ``max_device_bytes``, as in :meth:`fit`).
         ``check_finite=False`` skips the scan for NaN/inf in ``x``."""
-        batch_size = data_lib.check_positive_int(
-            32 if batch_size is None else batch_size, "batch_size"
-        )
+        batch_size = data_lib.check_batch_size(batch_size)
         self._dist.check_batch_size(batch_size, "batch_size")
         resolve_verbose(verbose)
         if not self._layers:
@@ -721,6 +712,15 @@ def _device_budget(max_device_bytes: int | str | None) -> int | None:
     if max_device_bytes is None:
         return None
     return data_lib.check_positive_int(max_device_bytes, "max_device_bytes")
+
+
+def evaluate_result(logs: dict[str, Any], names: Sequence[str], return_dict: bool) -> Any:
+    """Keras's evaluate result: the dict, else the loss alone without metrics, else
+    ``[loss, *metrics]``."""
+    if return_dict:
+        return logs
+    values = [logs[k] for k in names]
+    return values[0] if len(values) == 1 else values
 
 
 def run_epoch(

@@ -54,7 +54,15 @@ from fnn import data as data_lib
 from fnn import saving, training
 from fnn.callbacks import History
 from fnn.layers import Dropout, Layer, Serial
-from fnn.models import Sequential, _add_sums, _due, layer_key, root_key, run_epoch
+from fnn.models import (
+    Sequential,
+    _add_sums,
+    _due,
+    evaluate_result,
+    layer_key,
+    root_key,
+    run_epoch,
+)
 from fnn.progress import ProgressBar, format_logs, resolve_verbose
 from fnn.registry import unknown_name_error
 
@@ -431,7 +439,7 @@ class Population:
     ) -> np.ndarray | list[np.ndarray] | dict[str, np.ndarray]:
         """Each member's loss and metrics on ``(x, y)``: arrays of shape ``(N,)``, arranged as
         :meth:`fnn.models.Sequential.evaluate` arranges floats. One compiled pass."""
-        batch_size = _batch_size(batch_size)
+        batch_size = data_lib.check_batch_size(batch_size)
         verbose = resolve_verbose(verbose)
         arrays = self._spec._prepare_xy(x, y, sample_weight, check_finite=check_finite)
         self._ensure_built()
@@ -439,10 +447,7 @@ class Population:
         if verbose:
             summary = {k: float(np.mean(v)) for k, v in logs.items()}
             print(f"{format_logs(summary)} (mean of {self.size} members)", flush=True)
-        if return_dict:
-            return logs
-        values = [logs[k] for k in self.metrics_names]
-        return values[0] if len(values) == 1 else values
+        return evaluate_result(logs, self.metrics_names, return_dict)
 
     def predict(
         self,
@@ -453,7 +458,7 @@ class Population:
     ) -> np.ndarray:
         """Every member's outputs, shape ``(N, n, *output)``; ``reduce="mean"`` gives the
         ensemble mean over members, shape ``(n, *output)``."""
-        batch_size = _batch_size(batch_size)
+        batch_size = data_lib.check_batch_size(batch_size)
         resolve_verbose(verbose)
         if reduce not in (None, "mean"):
             raise ValueError(f"reduce must be None or 'mean', got {reduce!r}.")
@@ -651,10 +656,6 @@ def _is_numbers(values: Any) -> bool:
     except Exception:
         return False
     return arr.dtype.kind in "iuf" and arr.dtype != object
-
-
-def _batch_size(batch_size: int | None) -> int:
-    return data_lib.check_positive_int(32 if batch_size is None else batch_size, "batch_size")
 
 
 def _to_device(arrays: Sequence[np.ndarray | None]) -> tuple[Any, ...]:
