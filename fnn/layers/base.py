@@ -1,0 +1,214 @@
+"""The layer contract: the :class:`Layer` base class, shapes, the layer registry."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+Params = Any
+State = Any
+Shape = tuple[int, ...]
+
+
+def as_shape(shape: int | Sequence[int], argument: str = "input_shape") -> Shape:
+    """Normalise an input shape: an int ``n`` means ``(n,)``; every dimension a positive int."""
+    if isinstance(shape, (bool, str, bytes)):
+        raise TypeError(f"{argument} must be an int or a tuple of ints, got {shape!r}.")
+    if isinstance(shape, int):
+        shape = (shape,)
+    try:
+        dims = tuple(shape)
+    except TypeError:
+        raise TypeError(
+            f"{argument} must be an int or a tuple of ints, got {type(shape).__name__}: {shape!r}."
+        ) from None
+    for d in dims:
+        if isinstance(d, bool) or not isinstance(d, int) or d < 1:
+            raise ValueError(
+                f"{argument} must hold positive ints (without the batch axis), got {shape!r}."
+            )
+    return tuple(int(d) for d in dims)
+
+
+def positive_int(value: Any, argument: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{argument} must be a positive int, got {value!r}.")
+    return int(value)
+
+
+class Layer:
+    """Base class. Subclasses implement :meth:`call` and, if they hold weights, :meth:`init`."""
+
+    #: Keras's weight order: (collection, key) pairs, collection "params" or "state".
+    weight_keys: tuple[tuple[str, str], ...] = ()
+
+    def __init__(self, *, input_shape: int | Sequence[int] | None = None, name: str | None = None):
+        self.input_shape = None if input_shape is None else as_shape(input_shape)
+        self.name = name
+
+    # -- the contract -----------------------------------------------------------------------
+    def init(self, key: jax.Array, input_shape: int | Sequence[int]) -> Params:
+        """Trainable parameters for inputs of ``input_shape`` (no batch axis)."""
+        return {}
+
+    def init_state(self, input_shape: int | Sequence[int]) -> State:
+        """Non-trainable state (running statistics); ``{}`` for most layers."""
+        return {}
+
+    def call(
+        self,
+        params: Params,
+        state: State,
+        x: jax.Array,
+        *,
+        key: jax.Array | None = None,
+        training: bool = False,
+    ) -> tuple[jax.Array, State]:
+        """The forward pass in full: ``(y, new_state)``."""
+        raise NotImplementedError
+
+    def apply(
+        self,
+        params: Params,
+        x: jax.Array,
+        *,
+        state: State | None = None,
+        key: jax.Array | None = None,
+        training: bool = False,
+    ) -> Any:
+        """``y``, or ``(y, new_state)`` when ``state`` is given."""
+        if state is None:
+            if self.has_state:
+                raise ValueError(
+                    f"{self.describe()} keeps state (running statistics): pass state= and "
+                    "receive (y, new_state)."
+                )
+            y, _ = self.call(params, self.empty_state(), x, key=key, training=training)
+            return y
+        return self.call(params, state, x, key=key, training=training)
+
+    # -- derived helpers --------------------------------------------------------------------
+    has_state: bool = False
+
+    def empty_state(self) -> State:
+        return {}
+
+    def output_shape(self, input_shape: int | Sequence[int]) -> Shape:
+        """Output shape (no batch axis) for inputs of ``input_shape``."""
+        shape = as_shape(input_shape)
+        params = jax.eval_shape(lambda k: self.init(k, shape), jax.random.key(0))
+        state = self.init_state(shape)
+        x = jax.ShapeDtypeStruct((1, *shape), jnp.float32)
+        out = jax.eval_shape(
+            lambda p, s, x: self.call(p, s, x, key=jax.random.key(0), training=False)[0],
+            params,
+            state,
+            x,
+        )
+        return tuple(out.shape[1:])
+
+    def regularization_loss(self, params: Params) -> jax.Array:
+        """Penalty added to the training loss (weight regularizers); 0 by default."""
+        return jnp.zeros((), jnp.float32)
+
+    @property
+    def output_activation(self) -> Callable[[jax.Array], jax.Array] | None:
+        """The element-wise activation this layer ends with, if any (for logit fusion)."""
+        return None
+
+    def without_output_activation(self) -> Layer:
+        """The same layer with its final activation removed (same params structure)."""
+        raise NotImplementedError(f"{self.describe()} has no output activation to remove.")
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments, JSON-able (for saving and ``from_config``)."""
+        config: dict[str, Any] = {"name": self.name}
+        if self.input_shape is not None:
+            config["input_shape"] = list(self.input_shape)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Layer:
+        return cls(**config)
+
+    def weights_of(self, params: Params, state: State) -> list[jax.Array]:
+        """This layer's arrays in Keras's order (as ``get_weights`` lists them)."""
+        trees = {"params": params, "state": state}
+        return [trees[c][k] for c, k in self.weight_keys if k in trees[c]]
+
+    def weight_shapes(self, input_shape: Shape) -> list[tuple[int, ...]]:
+        """Shapes of :meth:`weights_of`'s arrays for inputs of ``input_shape``."""
+        params = jax.eval_shape(lambda k: self.init(k, input_shape), jax.random.key(0))
+        state = self.init_state(input_shape)
+        return [tuple(w.shape) for w in self.weights_of(params, state)]
+
+    def from_weights(
+        self, weights: Sequence[Any], params: Params, state: State
+    ) -> tuple[Params, State]:
+        """New (params, state) with :meth:`weights_of`'s arrays replaced by ``weights``."""
+        trees = {"params": dict(params), "state": dict(state) if isinstance(state, dict) else state}
+        present = [(c, k) for c, k in self.weight_keys if k in trees[c]]
+        for (c, k), w in zip(present, weights, strict=True):
+            trees[c][k] = jnp.asarray(w, dtype=trees[c][k].dtype)
+        return trees["params"], trees["state"]
+
+    def describe(self) -> str:
+        return f"{type(self).__name__}{'(' + repr(self.name) + ')' if self.name else ''}"
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if v is not None)
+        return f"{type(self).__name__}({args})"
+
+
+def callable_name(identifier: Any, registry: Any) -> Any:
+    """A JSON-able name for a name-or-callable argument (callables must be registered)."""
+    if identifier is None or isinstance(identifier, str):
+        return identifier
+    name = registry.name_of(identifier)
+    if name is None:
+        raise ValueError(
+            f"{registry.kind} {identifier!r} is not registered, so it cannot be saved; register "
+            f"it with fnn.{registry.kind}s.register(name, fn)."
+        )
+    return name
+
+
+LAYER_CLASSES: dict[str, type[Layer]] = {}
+
+
+def register_layer(cls: type[Layer]) -> type[Layer]:
+    """Make a layer class known to :func:`layer_from_config` (for saving and loading)."""
+    LAYER_CLASSES[cls.__name__] = cls
+    return cls
+
+
+def layer_to_config(layer: Layer) -> dict[str, Any]:
+    """``{"class_name": ..., "config": ...}`` for a layer."""
+    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+
+
+def layer_from_config(config: dict[str, Any]) -> Layer:
+    """Inverse of :func:`layer_to_config`; only registered layer classes are built."""
+    name = config.get("class_name")
+    cls = LAYER_CLASSES.get(name) if isinstance(name, str) else None
+    if cls is None:
+        raise ValueError(
+            f"Unknown layer class {name!r}; known classes: {', '.join(sorted(LAYER_CLASSES))}."
+        )
+    return cls.from_config(dict(config.get("config", {})))
+
+
+def count_params(tree: Any) -> int:
+    """Number of scalars in a pytree of arrays."""
+    return sum(math.prod(x.shape) for x in jax.tree_util.tree_leaves(tree))
+
+
+def number(value: Any, argument: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{argument} must be a number, got {type(value).__name__}: {value!r}.")
+    return float(value)
