@@ -1,7 +1,8 @@
-"""Host-side input handling: checks at the door, and the order of examples in an epoch.
+"""Where the data of a pass lives and in which order the examples come.
 
-Everything here runs once per call on the host, before anything is compiled, so bad input gets a
-clear ``ValueError``/``TypeError`` naming the argument instead of a JAX traceback.
+The checks at the door are in :mod:`fnn.inputs`; this module takes their NumPy arrays and plans
+the pass: the order of examples in an epoch, and whether the data goes to the device whole or is
+streamed in chunks.
 
 The shuffle order of epoch ``e`` is a NumPy permutation seeded by ``(seed, e)``: reproducible,
 independent of how many epochs ran before, and ~50x cheaper on a CPU than
@@ -21,114 +22,6 @@ from typing import Any, NamedTuple
 import numpy as np
 
 
-def to_numpy(value: Any, argument: str, *, dtype: Any = None) -> np.ndarray:
-    """Convert array-like input to a NumPy array, refusing non-numeric data by name."""
-    if value is None:
-        raise ValueError(f"{argument} is required, got None.")
-    try:
-        arr = np.asarray(value)
-    except Exception as exc:  # ragged lists and the like
-        raise ValueError(f"{argument} could not be converted to an array: {exc}") from None
-    if arr.dtype == object or arr.dtype.kind not in "biuf":
-        raise TypeError(
-            f"{argument} must hold numbers (bool, int or float), got an array of dtype {arr.dtype}."
-        )
-    if arr.ndim == 0:
-        raise ValueError(f"{argument} must have a batch axis, got a scalar.")
-    if arr.shape[0] == 0:
-        raise ValueError(f"{argument} is empty (0 examples).")
-    # copy=False: data already in the right dtype is used as it is (a copy of a large array
-    # costs more than a fused epoch of a small model).
-    return arr.astype(dtype, copy=False) if dtype is not None else arr
-
-
-def check_finite(arr: np.ndarray, argument: str) -> None:
-    """Raise a ValueError naming ``argument`` and the first row holding NaN or inf."""
-    if arr.dtype.kind != "f":
-        return
-    if np.isfinite(arr).all():  # the common case, ~20x cheaper than the per-row pass below
-        return
-    finite = np.isfinite(arr.reshape(arr.shape[0], -1)).all(axis=1)
-    if not finite.all():
-        row = int(np.argmin(finite))
-        raise ValueError(
-            f"{argument} holds NaN or inf (first at row {row}); clean the data, or pass "
-            "check_finite=False if that is intended."
-        )
-
-
-def check_lengths(**arrays: np.ndarray | None) -> int:
-    """All given arrays must have the same number of examples; return it."""
-    lengths = {name: a.shape[0] for name, a in arrays.items() if a is not None}
-    if len(set(lengths.values())) > 1:
-        described = ", ".join(f"{name} has {n}" for name, n in lengths.items())
-        raise ValueError(f"Inputs must have the same number of examples: {described}.")
-    return next(iter(lengths.values()))
-
-
-def check_positive_int(value: Any, argument: str, *, minimum: int = 1) -> int:
-    """``value`` must be an int ≥ ``minimum`` (a TypeError for other types, else ValueError)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(
-            f"{argument} must be an int >= {minimum}, got {type(value).__name__}: {value!r}."
-        )
-    if value < minimum:
-        raise ValueError(f"{argument} must be an int >= {minimum}, got {value!r}.")
-    return int(value)
-
-
-def check_validation_freq(value: Any) -> None:
-    """Keras's ``validation_freq``: an int ≥ 1 (every n-th epoch) or a list of epochs (from 1)."""
-    if isinstance(value, (list, tuple, set, range)):
-        for epoch in value:
-            check_positive_int(epoch, "validation_freq entries")
-    else:
-        check_positive_int(value, "validation_freq")
-
-
-def check_sample_weight(weights: np.ndarray, argument: str = "sample_weight") -> None:
-    """Per-example weights: shape (n,), finite and non-negative."""
-    if weights.ndim != 1:
-        raise ValueError(f"{argument} must have shape (n,), got shape {weights.shape}.")
-    check_finite(weights, argument)
-    negative = np.flatnonzero(weights < 0)
-    if negative.size:
-        raise ValueError(
-            f"{argument} must be >= 0, got {weights[negative[0]]} at row {negative[0]}."
-        )
-
-
-def check_class_weight(class_weight: Any, num_classes: int) -> dict[int, float]:
-    """``class_weight``: a dict {class index in [0, num_classes): finite weight >= 0}."""
-    if not isinstance(class_weight, dict):
-        raise TypeError(
-            f"class_weight must be a dict {{class index: weight}}, got "
-            f"{type(class_weight).__name__}."
-        )
-    out = {}
-    for cls, w in class_weight.items():
-        if isinstance(cls, bool) or not isinstance(cls, (int, np.integer)):
-            raise TypeError(f"class_weight keys must be int class indices, got {cls!r}.")
-        if not 0 <= cls < num_classes:
-            raise ValueError(
-                f"class_weight has class {cls}, outside the model's {num_classes} classes "
-                f"[0, {num_classes - 1}]."
-            )
-        if (
-            isinstance(w, bool)
-            or not isinstance(w, (int, float, np.number))
-            or not (np.isfinite(w) and w >= 0)
-        ):
-            raise ValueError(f"class_weight[{cls}] must be a finite number >= 0, got {w!r}.")
-        out[int(cls)] = float(w)
-    return out
-
-
-def check_batch_size(batch_size: Any, argument: str = "batch_size") -> int:
-    """A batch size: None means Keras's default, 32; otherwise an int >= 1."""
-    return check_positive_int(32 if batch_size is None else batch_size, argument)
-
-
 def epoch_order(
     n: int, batch_size: int, *, seed: int, epoch: int, shuffle: bool
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -142,24 +35,6 @@ def epoch_order(
         idx = np.arange(n, dtype=np.int32)
     steps = n // batch_size
     return idx[: steps * batch_size].reshape(steps, batch_size), idx[steps * batch_size :]
-
-
-def split_validation(
-    arrays: list[np.ndarray | None], validation_split: float
-) -> tuple[list[np.ndarray | None], list[np.ndarray | None]]:
-    """Keras's ``validation_split``: the last fraction of examples, taken before shuffling."""
-    if not isinstance(validation_split, (int, float)) or not 0.0 <= validation_split < 1.0:
-        raise ValueError(f"validation_split must be a float in [0, 1), got {validation_split!r}.")
-    n = next(a for a in arrays if a is not None).shape[0]
-    cut = int(n * (1.0 - validation_split))
-    if cut < 1 or cut >= n:
-        raise ValueError(
-            f"validation_split={validation_split} leaves {cut} training and {n - cut} "
-            f"validation examples out of {n}; both need at least one."
-        )
-    train = [None if a is None else a[:cut] for a in arrays]
-    val = [None if a is None else a[cut:] for a in arrays]
-    return train, val
 
 
 #: Fraction of an accelerator's memory that fit's data may occupy before it streams in chunks.
@@ -222,41 +97,64 @@ def _gather(placement: Placement, idx: np.ndarray) -> tuple[Any, ...]:
     return _put(placement.put, [None if a is None else a[idx] for a in placement.host])
 
 
+class Piece(NamedTuple):
+    """One call of an epoch's fused program: its data, the order of its steps (indices into
+    ``data``), the smaller last batch (``rest``), the epoch step it starts at, and whether the
+    data has a leading member axis (a population's own orders, streamed)."""
+
+    data: tuple[Any, ...]
+    order: np.ndarray
+    rest: np.ndarray
+    first_step: int
+    members_data: bool = False
+
+
 def epoch_pieces(
     placement: Placement,
     order: np.ndarray,
     rest: np.ndarray,
     pieces: int = 1,
-) -> Iterator[tuple[tuple[Any, ...], np.ndarray, np.ndarray, int]]:
-    """The calls that make up one training epoch: ``(data, order, rest, first_step)`` each.
+) -> Iterator[Piece]:
+    """The calls that make up one training epoch.
 
-    Resident data: the epoch's ``order`` split into about ``pieces`` calls (progress updates).
-    Streamed data: one call per chunk, its examples gathered on the host in epoch order and sent
-    to the device, indices made local to the chunk. The batches, their order and the step
-    numbers are the same either way, so streaming changes nothing numerically.
+    ``order`` is ``(steps, batch)`` (or ``(steps, N, batch)``: each of N members' own order;
+    ``rest`` then ``(r, N)``). Resident data: the epoch's ``order`` split into about ``pieces``
+    calls (progress updates). Streamed data: one call per chunk, its examples gathered on the
+    host in epoch order and sent to the device, indices made local to the chunk (with members'
+    own orders, each member's chunk is gathered and the data gets a leading member axis). The
+    batches, their order and the step numbers are the same either way, so streaming changes
+    nothing numerically.
     """
-    steps, batch_size = order.shape[0], (order.shape[1] if order.ndim == 2 else 0)
+    steps, batch_size = order.shape[0], (order.shape[-1] if order.ndim >= 2 else 0)
     if placement.chunk is None:
         size = max(steps, 1) if pieces <= 1 else max(1, -(-steps // pieces))
         starts = list(range(0, steps, size)) or [0]
         for j, start in enumerate(starts):
             last = j == len(starts) - 1
-            yield placement.device, order[start : start + size], rest if last else rest[:0], start
+            part = rest if last else rest[:0]
+            yield Piece(placement.device, order[start : start + size], part, start)
         return
-    ordered = order.reshape(-1)
+    members = order.ndim == 3
     per_chunk = max(placement.chunk // batch_size, 1) if batch_size else 1
     for start in range(0, max(steps, 1), per_chunk):
         last = start + per_chunk >= steps
-        idx = ordered[start * batch_size : (start + per_chunk) * batch_size]
-        if last:
-            idx = np.concatenate([idx, rest])
-        local = np.arange(len(idx), dtype=np.int32)
         k = min(per_chunk, steps - start)
-        yield (
+        block = order[start : start + k]
+        if members:  # (k, N, batch) -> per member (N, k * batch [+ rest])
+            idx = block.transpose(1, 0, 2).reshape(block.shape[1], -1)
+            if last:
+                idx = np.concatenate([idx, rest.T], axis=1)
+        else:
+            idx = block.reshape(-1)
+            if last:
+                idx = np.concatenate([idx, rest])
+        local = np.arange(idx.shape[-1], dtype=np.int32)
+        yield Piece(
             _gather(placement, idx),
             local[: k * batch_size].reshape(k, batch_size),
             local[k * batch_size :],
             start,
+            members,
         )
 
 

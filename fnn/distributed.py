@@ -133,6 +133,14 @@ class Distribution:
         """``predict``'s output for this process's ``local_count`` rows, as NumPy."""
         return np.asarray(y)
 
+    def check_lift(self, members: int | None) -> None:
+        """Raise a ``ValueError`` when this distribution cannot hold one model (``members``
+        None) or a population of ``members``."""
+
+    def place_state(self, tree: Any) -> Any:
+        """Put a train state where the compiled functions expect it (default: as it is)."""
+        return tree
+
 
 def get(distribution: Any) -> Distribution:
     """Resolve ``compile``'s ``distribution`` argument: ``None`` means one device."""
@@ -250,6 +258,9 @@ class DataParallel(Distribution):
         start = sum(self._counts(local_count)[:rank])
         return full[start : start + local_count]
 
+    def place_state(self, tree: Any) -> Any:
+        return self.replicate(tree)
+
     def replicate(self, tree: Any) -> Any:
         """Copy every array of ``tree`` onto every device of the mesh (a no-op where it is)."""
         return jax.tree.map(self._replicate_leaf, tree)
@@ -289,6 +300,74 @@ class DataParallel(Distribution):
         if self._multi_process:
             x = np.asarray(x)  # identical in every process: a host value may go to any sharding
         return jax.device_put(x, self.replicated)
+
+
+class MemberParallel(Distribution):
+    """Population parallelism: the members of a :class:`fnn.Population` split across devices.
+
+    Each device trains its own group of members on the whole data (replicated): no
+    communication between devices, so N members on D devices train about D times as fast as on
+    one while the work per device is the bottleneck. ``size`` must divide by the number of
+    devices. For one model use :class:`DataParallel`.
+
+    Args:
+        devices: the devices to use, or ``None`` for ``jax.local_devices()``.
+        mesh_axis: the name of the mesh axis the members are split along.
+
+    >>> mp = MemberParallel()
+    >>> mp.num_devices == len(jax.local_devices())
+    True
+    """
+
+    def __init__(self, devices: Sequence[Any] | None = None, mesh_axis: str = "members") -> None:
+        if not isinstance(mesh_axis, str) or not mesh_axis:
+            raise TypeError(f"mesh_axis must be a non-empty str, got {mesh_axis!r}.")
+        devices = list(jax.local_devices() if devices is None else devices)
+        if not devices or not all(isinstance(d, jax.Device) for d in devices):
+            raise TypeError(
+                f"devices must be a non-empty sequence of jax.Device (e.g. jax.devices()), got "
+                f"{devices!r}."
+            )
+        self.mesh_axis = mesh_axis
+        self.mesh = Mesh(np.array(devices), (mesh_axis,))
+        self.num_devices = len(devices)
+        self.replicated = NamedSharding(self.mesh, P())
+        self.members_sharding = NamedSharding(self.mesh, P(mesh_axis))
+
+    def __repr__(self) -> str:
+        return f"MemberParallel(num_devices={self.num_devices}, mesh_axis={self.mesh_axis!r})"
+
+    def check_lift(self, members: int | None) -> None:
+        if members is None:
+            raise ValueError(
+                "MemberParallel splits the members of a fnn.Population across devices; for one "
+                "model use fnn.distributed.DataParallel()."
+            )
+        if members % self.num_devices:
+            raise ValueError(
+                f"A population of size={members} cannot be split evenly across the "
+                f"{self.num_devices} devices of MemberParallel; use a size that divides by "
+                f"{self.num_devices}."
+            )
+
+    def place(
+        self, arrays: list[np.ndarray | None], batch_size: int, max_device_bytes: int | None
+    ) -> data_lib.Placement:
+        return data_lib.place(arrays, batch_size, max_device_bytes, put=self.put_data)
+
+    def put_data(self, arrays: Sequence[np.ndarray | None]) -> tuple[Any, ...]:
+        """The data, replicated on every device (each trains its members on all of it)."""
+        return tuple(None if a is None else jax.device_put(a, self.replicated) for a in arrays)
+
+    def place_state(self, tree: Any) -> Any:
+        def put(x: Any) -> Any:
+            sharding = self.members_sharding if np.ndim(x) else self.replicated
+            if isinstance(x, jax.Array) and jnp.issubdtype(x.dtype, jax.dtypes.prng_key):
+                data = jax.device_put(jax.random.key_data(x), sharding)
+                return jax.random.wrap_key_data(data, impl=jax.random.key_impl(x))
+            return jax.device_put(x, sharding)
+
+        return jax.tree.map(put, tree)
 
 
 class _MeshFunction:

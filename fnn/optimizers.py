@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
+import numpy as np
 import optax
 
 from fnn.registry import Registry
@@ -147,12 +148,14 @@ def get(identifier: str | optax.GradientTransformation) -> optax.GradientTransfo
     )
 
 
-def learning_rate(opt_state: Any) -> float | None:
-    """The current learning rate in an ``inject_hyperparams`` state, or None if it has none."""
+def learning_rate(opt_state: Any) -> Any:
+    """The current learning rate in an ``inject_hyperparams`` state (a float; an array with one
+    rate per member for a population's stacked state), or None if it has none."""
     hyper = getattr(opt_state, "hyperparams", None)
     if hyper is None or "learning_rate" not in hyper:
         return None
-    return float(hyper["learning_rate"])
+    value = np.asarray(hyper["learning_rate"])
+    return float(value) if value.ndim == 0 else value
 
 
 def set_learning_rate(opt_state: Any, value: float) -> Any:
@@ -170,7 +173,9 @@ def set_learning_rate(opt_state: Any, value: float) -> Any:
         )
     old = hyper["learning_rate"]
     new_hyper = dict(hyper)
-    new_hyper["learning_rate"] = jax.numpy.asarray(value, dtype=old.dtype)
+    new_hyper["learning_rate"] = jax.numpy.broadcast_to(
+        jax.numpy.asarray(value, dtype=old.dtype), old.shape
+    )
     return opt_state._replace(hyperparams=new_hyper)
 
 

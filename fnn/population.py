@@ -30,6 +30,14 @@ one after another inside the same program (``lax.map``). On an accelerator all m
 once; on a CPU, where XLA's batched matmuls for such small shapes gain little and per-member
 copies of the epoch's batches outgrow the caches, 8 at a time measured fastest.
 
+Population inherits ``fit``, ``evaluate`` and ``predict`` from the engine
+(:class:`fnn.engine.Trainer`): every argument of ``Sequential.fit`` works, callbacks included
+(each log value an array with one entry per member; see :mod:`fnn.callbacks` for what
+EarlyStopping, ReduceLROnPlateau, TerminateOnNaN and ModelCheckpoint do per member), data
+larger than the device streams, and ``compile(distribution=DataParallel())`` shards each batch
+while the members stay replicated; ``Population(..., distribution=MemberParallel())`` splits the
+members across devices instead.
+
 ``shared_order=True`` makes every member see the batches in member 0's order. Members then
 differ only in their initialisation and hyperparameters, and the data is gathered once per
 epoch, not once per member; under ``vmap`` the first layer becomes one matmul of the shared batch
@@ -40,7 +48,6 @@ against all members' kernels side by side. On a CPU that is the faster formulati
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -50,20 +57,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from fnn import data as data_lib
-from fnn import saving, training
+from fnn import distributed as distributed_lib
+from fnn import inputs, saving, training
 from fnn.callbacks import History
+from fnn.engine import Engine, Lift, Trainer
 from fnn.layers import Dropout, Layer, Serial
-from fnn.models import (
-    Sequential,
-    _add_sums,
-    _due,
-    evaluate_result,
-    layer_key,
-    root_key,
-    run_epoch,
-)
-from fnn.progress import ProgressBar, format_logs, resolve_verbose
+from fnn.models import Sequential
 from fnn.registry import unknown_name_error
 
 #: The ``hyperparams`` name of Dropout's rate (every Dropout layer of the model takes the value).
@@ -78,12 +77,12 @@ DROPOUT_RATE = "rate"
 CPU_PARALLEL_MEMBERS = 8
 
 
-class Population:
+class Population(Trainer):
     """``size`` copies of a compiled :class:`~fnn.models.Sequential`, trained side by side.
 
     Args:
-        model: a compiled Sequential; its layers, loss, metrics and optimizer are reused (the
-            model itself is left untouched).
+        model: a compiled Sequential; its layers, loss, metrics, optimizer and distribution are
+            reused (the model itself is left untouched).
         size: number of members, N ≥ 1.
         seeds: one int per member (init, shuffle order and dropout keys); by default
             ``model.seed + arange(size)``. Seeds may repeat (e.g. a learning-rate sweep from one
@@ -96,11 +95,17 @@ class Population:
             members then differ only in initialisation and hyperparameters).
         parallel_members: how many members one compiled step trains side by side (``vmap``);
             groups run one after another inside the same program (``lax.map``). Default: all
-            of them on an accelerator, :data:`CPU_PARALLEL_MEMBERS` on a CPU. Results do not
-            depend on it beyond float rounding.
+            of them on an accelerator or with :class:`~fnn.distributed.MemberParallel`,
+            :data:`CPU_PARALLEL_MEMBERS` on a CPU. Results do not depend on it beyond float
+            rounding.
+        distribution: where the members train: None (the model's compile distribution: one
+            device, or :class:`~fnn.distributed.DataParallel` with each batch sharded and the
+            members replicated), or :class:`~fnn.distributed.MemberParallel` (members split
+            across devices, no communication).
 
     Attributes ``params``, ``state`` and ``opt_state`` are the members' pytrees stacked along a
-    leading axis of length N.
+    leading axis of length N; ``train_state`` holds them with the counters. ``active`` says which
+    members still train (callbacks freeze the others, see :meth:`freeze`).
     """
 
     def __init__(
@@ -112,6 +117,7 @@ class Population:
         hyperparams: Mapping[str, Any] | None = None,
         shared_order: bool = False,
         parallel_members: int | None = None,
+        distribution: distributed_lib.Distribution | None = None,
     ) -> None:
         if not isinstance(model, Sequential):
             raise TypeError(
@@ -122,22 +128,28 @@ class Population:
                 "model must be compiled with an optimizer and a loss: call "
                 "model.compile(optimizer, loss) before fnn.Population(model, size)."
             )
-        self.size = data_lib.check_positive_int(size, "size")
+        self.size = inputs.check_positive_int(size, "size")
         self.seeds = _check_seeds(seeds, model.seed, self.size)
         self.shared_order = bool(shared_order)
+        dist = model.distribution_strategy if distribution is None else distribution
+        self._distribution = distributed_lib.get(dist)
+        self._distribution.check_lift(self.size)
         if parallel_members is None:
             on_cpu = jax.default_backend() == "cpu"
-            parallel_members = min(self.size, CPU_PARALLEL_MEMBERS) if on_cpu else self.size
-        self.parallel_members = data_lib.check_positive_int(parallel_members, "parallel_members")
+            split = isinstance(self._distribution, distributed_lib.MemberParallel)
+            parallel_members = (
+                min(self.size, CPU_PARALLEL_MEMBERS) if on_cpu and not split else self.size
+            )
+        self.parallel_members = inputs.check_positive_int(parallel_members, "parallel_members")
         # A private copy of the model's specification: building it on data never touches
         # ``model``, and later changes to ``model`` do not reach the population.
         self._spec = Sequential(
             [copy.copy(x) for x in model.layers], seed=model.seed, dtype_policy=model.dtype_policy
         )
         self._spec.name = model.name
-        if model.built and not self._spec.built:
+        self._spec.compile(**model.compile_args)
+        if model.built:
             self._spec.build(model.input_shape)
-        self._spec.compile(**model._compile_args)
         if hyperparams is not None and not isinstance(hyperparams, Mapping):
             raise TypeError(
                 "hyperparams must be a dict {name: one value per member}, e.g. "
@@ -145,25 +157,133 @@ class Population:
             )
         self._hyperparams_in = dict(hyperparams or {})
         self.hyperparams: dict[str, np.ndarray] = {}
-        self.params: Any = None
-        self.state: Any = None
-        self.opt_state: Any = None
+        self.train_state: training.TrainState | None = None
         self.history: History | None = None
-        self._functions: dict[Any, Any] = {}
+        self.stop_training = False
+        self.active = np.ones(self.size, bool)
+        self._engine: tuple[Any, Engine] | None = None
         # Check the hyperparameters now (names, lengths) so bad input fails at construction.
         self._check_hyperparams(self._hyperparams_in)
+        self._spec_snapshot = None
         if self._spec.built:
             self._init_members()
 
-    # -- building ---------------------------------------------------------------------------
+    # -- the train state --------------------------------------------------------------------
     @property
     def built(self) -> bool:
-        return self.params is not None
+        return self.train_state is not None
+
+    @property
+    def params(self) -> Any:
+        return None if self.train_state is None else self.train_state.params
+
+    @params.setter
+    def params(self, value: Any) -> None:
+        self.train_state = self.train_state._replace(params=value)
+
+    @property
+    def state(self) -> Any:
+        return None if self.train_state is None else self.train_state.state
+
+    @state.setter
+    def state(self, value: Any) -> None:
+        self.train_state = self.train_state._replace(state=value)
+
+    @property
+    def opt_state(self) -> Any:
+        return None if self.train_state is None else self.train_state.opt_state
+
+    @opt_state.setter
+    def opt_state(self, value: Any) -> None:
+        self.train_state = self.train_state._replace(opt_state=value)
+
+    @property
+    def epoch(self) -> int:
+        """Epochs trained so far (every member trains the same epochs)."""
+        if self.train_state is None:
+            return 0
+        return int(np.asarray(self.train_state.epoch).reshape(-1)[0])
+
+    @epoch.setter
+    def epoch(self, value: int) -> None:
+        count = jnp.full_like(self.train_state.epoch, value)
+        self.train_state = self.train_state._replace(epoch=count)
 
     @property
     def metrics_names(self) -> list[str]:
         return self._spec.metrics_names
 
+    @property
+    def members(self) -> int:
+        return self.size
+
+    # -- what the engine needs ---------------------------------------------------------------
+    @property
+    def spec(self) -> _PopulationSpec:
+        """The model the door checks data against; building it on data builds the members."""
+        return _PopulationSpec(self)
+
+    def engine_distribution(self) -> distributed_lib.Distribution:
+        return self._distribution
+
+    def order_seeds(self) -> tuple[int, ...]:
+        return self.seeds[:1] if self.shared_order else self.seeds
+
+    @property
+    def engine(self) -> Engine:
+        """The engine over the members (rebuilt only when the model's setup changes)."""
+        spec = self._spec
+        key = (spec.engine, self._distribution, self.parallel_members)
+        if self._engine is None or any(
+            a is not b for a, b in zip(self._engine[0], key, strict=True)
+        ):
+            base = spec.engine
+            engine = Engine(
+                self._net(),
+                base.loss,
+                base.optimizer,
+                base.metrics,
+                self._distribution,
+                Lift(self.size, self.parallel_members),
+            )
+            self._engine = (key, engine)
+        return self._engine[1]
+
+    def commit_epoch(self, old: training.TrainState, new: training.TrainState) -> Any:
+        """Frozen members (see :meth:`freeze`) keep their state from before the epoch."""
+        if self.active.all():
+            return new
+        mask = jnp.asarray(self.active)
+
+        def pick(n: Any, o: Any) -> Any:
+            return jnp.where(mask.reshape((-1,) + (1,) * (jnp.ndim(n) - 1)), n, o)
+
+        return jax.tree.map(pick, new, old)
+
+    def summarize_logs(self, logs: dict[str, Any]) -> dict[str, float]:
+        return {k: float(np.mean(v)) for k, v in logs.items()}
+
+    def describe_logs(self) -> str:
+        return f" (mean of {self.size} members)"
+
+    def freeze(self, members: Any) -> None:
+        """Stop training the given members (a bool mask of length N, or indices): from the next
+        epoch on their state stays as it is (callbacks such as EarlyStopping call this);
+        training stops once every member is frozen. ``fit`` unfreezes all members when it
+        starts."""
+        mask = np.zeros(self.size, bool)
+        mask[np.asarray(members)] = True
+        self.active &= ~mask
+        if not self.active.any():
+            self.stop_training = True
+
+    def fit(self, *args: Any, **kwargs: Any) -> History:
+        self.active = np.ones(self.size, bool)
+        return super().fit(*args, **kwargs)
+
+    fit.__doc__ = Trainer.fit.__doc__
+
+    # -- building ---------------------------------------------------------------------------
     def _check_hyperparams(self, hyperparams: dict[str, Any]) -> None:
         if not hyperparams:
             return
@@ -219,27 +339,20 @@ class Population:
         return Serial(layers, name=net.name, compute_dtype=net.compute_dtype)
 
     def _init_members(self) -> None:
-        """Member i's params are exactly ``Sequential(seed=seeds[i])``'s (same key derivation)."""
-        layers = self._spec.layers
-        shapes = Serial(layers).input_shapes(self._spec.input_shape)
-
-        # One member at a time, as Sequential.build does it: the same eager ops and shapes, so
-        # their compilations are shared with single models (a vmapped init compiles anew).
-        members = [
-            [layer.init(layer_key(seed, i), shapes[i]) for i, layer in enumerate(layers)]
-            for seed in self.seeds
-        ]
-        params = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *members)
-        state = jax.tree_util.tree_map(
-            lambda a: jnp.broadcast_to(a, (self.size, *jnp.shape(a))), self._spec.state
-        )
+        """Member i's train state is exactly ``Sequential(seed=seeds[i])``'s (same keys), all
+        initialised by one compiled program."""
+        spec = self._spec
+        net, tx, shape = Serial(spec.layers), spec.optimizer, spec.input_shape
+        keys = jax.vmap(jax.random.key)(jnp.asarray(self.seeds, jnp.uint32))
+        ts = jax.jit(jax.vmap(lambda k: training.init_train_state(net, tx, k, shape)))(keys)
+        state = list(ts.state)
         rates = None
         if self._swept_rate():
             given = self._hyperparams_in[DROPOUT_RATE]
             rates = jnp.broadcast_to(jnp.asarray(given, jnp.float32), (self.size,))
             for i in self._dropout_layers():
                 state[i] = {"rate": rates}
-        opt_state = jax.vmap(self._spec.optimizer.init)(params)
+        opt_state = ts.opt_state
         hyper = getattr(opt_state, "hyperparams", None) or {}
         values = {}
         for name, given in self._hyperparams_in.items():
@@ -249,7 +362,8 @@ class Population:
             values[name] = jnp.broadcast_to(jnp.asarray(given, old.dtype), old.shape)
         if values:
             opt_state = opt_state._replace(hyperparams={**hyper, **values})
-        self.params, self.state, self.opt_state = params, state, opt_state
+        ts = ts._replace(state=state, opt_state=opt_state)
+        self.train_state = self._distribution.place_state(ts)
         self.hyperparams = {k: np.asarray(v) for k, v in values.items()}
         if rates is not None:
             self.hyperparams[DROPOUT_RATE] = np.asarray(rates)
@@ -270,204 +384,23 @@ class Population:
                     f"{name} to sweep it."
                 )
 
-    def _ensure_built(self) -> None:
-        """Initialise the members once the specification is built (on the first data)."""
-        if not self.built:
-            self._init_members()
-
-    # -- compiled functions -----------------------------------------------------------------
-    def _function(self, kind: str, batch_size: int | None = None) -> Any:
-        """The jitted training/eval/predict function over all members, built once."""
-        key = (kind, batch_size)
-        if key not in self._functions:
-            spec = self._spec
-            net = self._net()
-            over = self._over_members
-            if kind == "train":
-                step = training.make_train_step(
-                    net, spec.loss, spec.optimizer, spec.compiled_metrics
-                )
-                loop = training.make_train_loop(step)
-
-                def train(params, opt_state, state, data, order, rest, roots, epoch, step0):
-                    # Stacked orders come step-major, (steps, N, batch) and (rest, N), so that
-                    # data.epoch_pieces splits them by steps as it splits a single model's.
-                    own = None if self.shared_order else (order.swapaxes(0, 1), rest.swapaxes(0, 1))
-
-                    def one(member):
-                        p, o, s, root, own_order = member
-                        od, rd = (order, rest) if own_order is None else own_order
-                        key = jax.random.fold_in(root, epoch)
-                        return loop(p, o, s, data, od, rd, key, step0)
-
-                    return over(one, (params, opt_state, state, roots, own))
-
-                fn = jax.jit(train)
-            elif kind == "eval":
-                evaluate = training.make_eval_loop(
-                    training.make_eval_step(net, spec.loss, spec.compiled_metrics), batch_size
-                )
-                fn = jax.jit(lambda p, s, data: over(lambda m: evaluate(*m, data), (p, s)))
-            else:
-                predict = training.make_predict_loop(net, batch_size)
-                fn = jax.jit(lambda p, s, x: over(lambda m: predict(*m, x), (p, s)))
-            self._functions[key] = fn
-        return self._functions[key]
-
-    def _over_members(self, fn: Any, members: Any) -> Any:
-        """``fn`` over the members (the leading axis of ``members``): ``parallel_members`` of
-        them side by side (``vmap``), groups one after another (``lax.map``)."""
-        k = self.parallel_members
-        if k >= self.size:
-            return jax.vmap(fn)(members)
-        return jax.lax.map(fn, members, batch_size=k if k > 1 else None)
-
-    def _orders(
-        self, n: int, batch_size: int, epoch: int, shuffle: bool
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Each member's order, as its own single-model fit would draw it, stacked on axis 1
-        (``(steps, N, batch)``, ``(rest, N)``); member 0's alone when the order is shared."""
-        seeds = self.seeds[:1] if self.shared_order else self.seeds
-        pairs = [
-            data_lib.epoch_order(n, batch_size, seed=s, epoch=epoch, shuffle=shuffle) for s in seeds
-        ]
-        if self.shared_order:
-            return pairs[0]
-        return np.stack([p[0] for p in pairs], axis=1), np.stack([p[1] for p in pairs], axis=1)
-
-    # -- training ---------------------------------------------------------------------------
-    def fit(
-        self,
-        x: Any = None,
-        y: Any = None,
-        batch_size: int | None = None,
-        epochs: int = 1,
-        verbose: int | str = "auto",
-        validation_split: float = 0.0,
-        validation_data: tuple[Any, ...] | None = None,
-        shuffle: bool = True,
-        class_weight: dict[int, float] | None = None,
-        sample_weight: Any = None,
-        initial_epoch: int = 0,
-        validation_batch_size: int | None = None,
-        validation_freq: int | Sequence[int] = 1,
-        check_finite: bool = True,
-    ) -> History:
-        """Train every member for ``epochs`` epochs, one compiled program per epoch.
-
-        Arguments as :meth:`fnn.models.Sequential.fit` (no callbacks). Returns a History whose
-        ``history[name]`` lists, per epoch, an array of shape ``(N,)``: one value per member.
-        Progress (``verbose=1, 2``) shows the mean over members.
-        """
-        spec = self._spec
-        # The door checks and data preparation are the single model's.
-        plan = spec._fit_plan(
-            x,
-            y,
-            batch_size,
-            epochs,
-            verbose,
-            validation_split,
-            validation_data,
-            class_weight,
-            sample_weight,
-            initial_epoch,
-            validation_batch_size,
-            validation_freq,
-            check_finite,
-        )
-        batch_size, epochs, verbose, arrays, val_arrays, val_batch = plan
-        self._ensure_built()
-        n = arrays[0].shape[0]
-
-        loop = self._function("train")
-        # The data stays whole on the device (no streaming: members read it in their own orders).
-        placed = data_lib.place(arrays, batch_size, None)
-        device_val = None if val_arrays is None else _to_device(val_arrays)
-        dropout_roots = jax.vmap(lambda s: root_key(s, 1))(jnp.asarray(self.seeds, jnp.uint32))
-        history = History()
-        self.history = history
-        steps_per_epoch = math.ceil(n / batch_size)
-        for epoch in range(initial_epoch, epochs):
-            order, rest = self._orders(n, batch_size, epoch, shuffle)
-            carry = (self.params, self.opt_state, self.state)
-            bar = None
-            if verbose == 1:
-                bar = ProgressBar(steps_per_epoch, desc=f"Epoch {epoch + 1}/{epochs}")
-            carry, sums = run_epoch(
-                loop,
-                carry,
-                placed,
-                order,
-                rest,
-                (dropout_roots, jnp.int32(epoch)),
-                bar,
-                _mean_logs,
-            )
-            logs = spec._ordered(_member_means(sums))
-            # The epoch completed: commit its results (an interrupted epoch commits nothing).
-            self.params, self.opt_state, self.state = carry
-            if device_val is not None and _due(epoch, validation_freq):
-                val_logs = self._evaluate_arrays(device_val, val_batch)
-                logs.update({f"val_{k}": v for k, v in val_logs.items()})
-            summary = {k: float(np.mean(v)) for k, v in logs.items()}
-            if bar is not None:
-                bar.close(summary)
-            elif verbose == 2:
-                print(
-                    f"Epoch {epoch + 1}/{epochs} - {format_logs(summary)} "
-                    f"(mean of {self.size} members)",
-                    flush=True,
-                )
-            history.on_epoch_end(epoch, logs)
-        return history
-
-    def _evaluate_arrays(self, device_data: tuple[Any, ...], batch_size: int) -> dict[str, Any]:
-        loop = self._function("eval", batch_size)
-        sums = jax.device_get(loop(self.params, self.state, device_data))
-        return self._spec._ordered(_member_means(_add_sums(None, sums)))
-
-    def evaluate(
-        self,
-        x: Any = None,
-        y: Any = None,
-        batch_size: int | None = None,
-        verbose: int | str = "auto",
-        sample_weight: Any = None,
-        return_dict: bool = False,
-        check_finite: bool = True,
-    ) -> np.ndarray | list[np.ndarray] | dict[str, np.ndarray]:
-        """Each member's loss and metrics on ``(x, y)``: arrays of shape ``(N,)``, arranged as
-        :meth:`fnn.models.Sequential.evaluate` arranges floats. One compiled pass."""
-        batch_size = data_lib.check_batch_size(batch_size)
-        verbose = resolve_verbose(verbose)
-        arrays = self._spec._prepare_xy(x, y, sample_weight, check_finite=check_finite)
-        self._ensure_built()
-        logs = self._evaluate_arrays(_to_device(arrays), batch_size)
-        if verbose:
-            summary = {k: float(np.mean(v)) for k, v in logs.items()}
-            print(f"{format_logs(summary)} (mean of {self.size} members)", flush=True)
-        return evaluate_result(logs, self.metrics_names, return_dict)
-
+    # -- predict ----------------------------------------------------------------------------
     def predict(
         self,
         x: Any,
         batch_size: int | None = None,
         verbose: int | str = "auto",
+        check_finite: bool = True,
+        max_device_bytes: int | str | None = "auto",
         reduce: str | None = None,
     ) -> np.ndarray:
         """Every member's outputs, shape ``(N, n, *output)``; ``reduce="mean"`` gives the
-        ensemble mean over members, shape ``(n, *output)``."""
-        batch_size = data_lib.check_batch_size(batch_size)
-        resolve_verbose(verbose)
+        ensemble mean over members, shape ``(n, *output)``. Other arguments as
+        :meth:`fnn.models.Sequential.predict`."""
         if reduce not in (None, "mean"):
             raise ValueError(f"reduce must be None or 'mean', got {reduce!r}.")
-        xa = self._spec._prepare_x(x, check_finite=False)
-        self._ensure_built()
-        out = self._function("predict", batch_size)(self.params, self.state, jnp.asarray(xa))
-        if reduce == "mean":
-            out = jnp.mean(out, axis=0)
-        return np.asarray(out)
+        out = super().predict(x, batch_size, verbose, check_finite, max_device_bytes)
+        return out.mean(axis=0) if reduce == "mean" else out
 
     # -- members ----------------------------------------------------------------------------
     def _require_built(self, method: str) -> None:
@@ -555,9 +488,43 @@ class Population:
                 "hyperparams": {k: np.asarray(v).tolist() for k, v in self.hyperparams.items()},
             },
             "history": history,
+            "epoch": self.epoch,
             "arrays": {g: saving._manifest(leaves) for g, leaves in groups.items()},
         }
         saving.write_archive(path, saving.POPULATION_FORMAT, config, saving._arrays_only(groups))
+
+
+class _PopulationSpec:
+    """The population's model specification as the door sees it: the private Sequential,
+    whose lazy build also initialises the members."""
+
+    def __init__(self, pop: Population) -> None:
+        self._pop = pop
+        spec = pop._spec
+        self.layers, self.loss, self.optimizer = spec.layers, spec.loss, spec.optimizer
+
+    @property
+    def built(self) -> bool:
+        return self._pop._spec.built
+
+    @property
+    def input_shape(self) -> Any:
+        return self._pop._spec.input_shape
+
+    @property
+    def output_shape(self) -> Any:
+        return self._pop._spec.output_shape
+
+    def build(self, input_shape: Any) -> None:
+        self._pop._spec.build(input_shape)
+        self._pop._init_members()
+
+    def snapshot(self) -> Any:
+        return self._pop._spec.snapshot(), self._pop.train_state, dict(self._pop.hyperparams)
+
+    def restore(self, saved: Any) -> None:
+        spec_saved, self._pop.train_state, self._pop.hyperparams = saved
+        self._pop._spec.restore(spec_saved)
 
 
 def load_population(
@@ -574,7 +541,7 @@ def load_population(
     config, arrays, manifests = archive.config, archive.arrays, archive.manifests
     try:
         settings = config["population"]
-        size = data_lib.check_positive_int(settings["size"], "size")
+        size = inputs.check_positive_int(settings["size"], "size")
         abstract = saving._abstract_weights(config["model"])
         if abstract is None:
             raise ValueError("the model config has no input shape")
@@ -609,6 +576,10 @@ def load_population(
         )
     ]
     pop.params, pop.state, pop.opt_state = restored
+    epoch = config.get("epoch", 0)
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 <= epoch < 2**31:
+        raise ValueError(f"{source} is not a valid population file: epoch is {epoch!r}.")
+    pop.epoch = epoch
     hyper = getattr(pop.opt_state, "hyperparams", None) or {}
     pop.hyperparams = {k: np.asarray(hyper[k]) for k in pop.hyperparams}
     if config.get("history") is not None:
@@ -629,14 +600,14 @@ class _RateFromState(Layer):
         return self.inner.output_shape(input_shape)
 
     def call(self, params, state, x, *, key=None, training=False):
-        layer = copy.copy(self.inner)
-        layer.rate = state["rate"]
-        return layer.call(params, {}, x, key=key, training=training)[0], state
+        if not training:
+            return x, state
+        return self.inner.drop(x, state["rate"], key), state
 
 
 def _check_seeds(seeds: Any, base: int, size: int) -> tuple[int, ...]:
     if seeds is None:
-        return tuple(base + i for i in range(size))
+        return tuple(check_seed(base + i, "seeds") for i in range(size))
     if isinstance(seeds, (str, bytes)) or not isinstance(seeds, (Sequence, np.ndarray)):
         raise TypeError(f"seeds must be a list of {size} ints, got {type(seeds).__name__}.")
     seeds = list(seeds)
@@ -644,10 +615,7 @@ def _check_seeds(seeds: Any, base: int, size: int) -> tuple[int, ...]:
         raise ValueError(
             f"seeds has {len(seeds)} values, but the population has size={size} members."
         )
-    for s in seeds:
-        if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0:
-            raise ValueError(f"seeds must hold non-negative ints, got {s!r}.")
-    return tuple(int(s) for s in seeds)
+    return tuple(check_seed(s, f"seeds[{i}]") for i, s in enumerate(seeds))
 
 
 def _is_numbers(values: Any) -> bool:
@@ -656,17 +624,3 @@ def _is_numbers(values: Any) -> bool:
     except Exception:
         return False
     return arr.dtype.kind in "iuf" and arr.dtype != object
-
-
-def _to_device(arrays: Sequence[np.ndarray | None]) -> tuple[Any, ...]:
-    return tuple(None if a is None else jnp.asarray(a) for a in arrays)
-
-
-def _member_means(sums: dict[str, Any]) -> dict[str, np.ndarray]:
-    """Per-member means from summed logs: arrays of shape (N,)."""
-    count = np.asarray(sums["count"], np.float64)
-    return {k: (np.asarray(v, np.float64) / count) for k, v in sums.items() if k != "count"}
-
-
-def _mean_logs(sums: dict[str, Any]) -> dict[str, float]:
-    return {k: float(np.mean(v)) for k, v in _member_means(sums).items()}

@@ -49,7 +49,7 @@ def recorder(store: list):
 
 
 def train_cache_size(model: Sequential) -> int:
-    return model._functions[("train", None)]._cache_size()
+    return model.engine.compiled("train")._cache_size()
 
 
 # -- learning rate: reaches the update, never recompiles ----------------------------------------

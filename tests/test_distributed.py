@@ -70,16 +70,15 @@ ckpt = fnn.callbacks.ModelCheckpoint(f"{cfg['dir']}/epoch-{rank}-{{epoch}}.fnn")
 hist = m.fit(x, y, sample_weight=w, batch_size=cfg["batch"], epochs=cfg["epochs"], verbose=2,
              validation_data=(xv, yv), callbacks=[ckpt])
 out["history"] = hist.history
-out["train_cache_size"] = m._function("train")._cache_size()
+out["train_cache_size"] = m.engine.compiled("train")._cache_size()
 out["evaluate"] = m.evaluate(x, y, batch_size=cfg["eval_batch"], verbose=0)
 out["predict"] = m.predict(xv, batch_size=cfg["eval_batch"]).tolist()
 out["weights"] = [a.tolist() for a in m.get_weights()]
 out["replicated"] = all(a.sharding.is_fully_replicated for a in jax.tree.leaves(m.params))
 if cfg["hlo"]:
     order, rest = fnn.data.epoch_order(cut[-1], cfg["batch"], seed=0, epoch=0, shuffle=True)
-    args = (m.params, m.opt_state, m.state, m._dist.put_data([x, y, w]), order, rest,
-            jax.random.key(0), np.int32(0))
-    hlo = m._function("train").lower(*args).compile().as_text()
+    args = (m.train_state, m.distribution.put_data([x, y, w]), order, rest, np.int32(0))
+    hlo = m.engine.compiled("train").lower(*args).compile().as_text()
     out["hlo_all_reduce"], out["hlo_all_gather"] = "all-reduce" in hlo, "all-gather" in hlo
 
 if cfg["stream"]:  # data bigger than the device budget: replicated chunks, same result
@@ -276,3 +275,80 @@ def test_bad_distribution_arguments_are_named():
 def test_is_primary_and_on_primary_in_a_single_process():
     assert fnn.distributed.is_primary()
     assert fnn.distributed.on_primary(lambda a: a + 1, 1) == 2
+
+
+POPULATION_WORKER = r"""
+import json
+import numpy as np
+import jax
+import fnn
+
+rng = np.random.default_rng(0)
+x = rng.normal(size=(100, 10)).astype("float32")
+y = np.eye(4)[rng.integers(0, 4, 100)]
+
+
+def model(distribution=None):
+    m = fnn.Sequential(seed=0)
+    m.add(fnn.layers.Dense(16, activation="relu", input_shape=10))
+    m.add(fnn.layers.Dense(4, activation="softmax"))
+    m.compile(loss="categorical_crossentropy", optimizer="adam", distribution=distribution)
+    return m
+
+
+out = {"devices": len(jax.devices())}
+runs = {
+    "single": fnn.Population(model(), 8),
+    "data_parallel": fnn.Population(model(fnn.distributed.DataParallel()), 8),
+    "member_parallel": fnn.Population(
+        model(), 8, distribution=fnn.distributed.MemberParallel()
+    ),
+}
+for name, pop in runs.items():
+    h = pop.fit(x, y, batch_size=32, epochs=2, verbose=0, validation_data=(x[:40], y[:40]))
+    out[name] = {
+        "loss": np.asarray(h.history["val_loss"][-1]).tolist(),
+        "kernel": np.asarray(pop.params[0]["kernel"]).tolist(),
+        "predict": pop.predict(x[:5], verbose=0).tolist(),
+    }
+mp = runs["member_parallel"]
+kernel = mp.params[0]["kernel"]
+out["member_shards"] = len({s.device for s in kernel.addressable_shards})
+out["shard_shape"] = list(kernel.addressable_shards[0].data.shape)
+try:
+    fnn.Population(model(), 6, distribution=fnn.distributed.MemberParallel())
+except ValueError as e:
+    out["uneven_error"] = str(e)
+try:
+    model(fnn.distributed.MemberParallel())
+except ValueError as e:
+    out["single_error"] = str(e)
+print(json.dumps(out))
+"""
+
+
+def test_population_data_parallel_and_member_parallel_match_one_device(tmp_path):
+    env = {
+        **os.environ,
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+        "PYTHONPATH": str(ROOT),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", POPULATION_WORKER],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["devices"] == 4
+    ref = out["single"]
+    for name in ("data_parallel", "member_parallel"):
+        np.testing.assert_allclose(out[name]["loss"], ref["loss"], rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(out[name]["kernel"], ref["kernel"], rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(out[name]["predict"], ref["predict"], rtol=1e-4, atol=1e-6)
+    # MemberParallel: 8 members on 4 devices, 2 per device, no copy of the others
+    assert out["member_shards"] == 4 and out["shard_shape"][0] == 2
+    assert "size=6" in out["uneven_error"] and "4 devices" in out["uneven_error"]
+    assert "DataParallel" in out["single_error"]

@@ -128,7 +128,9 @@ def test_batch_norm_matches_the_closed_form(shape, axis, reduce):
         "gamma": (channels,),
         "beta": (channels,),
     }
-    y, new_state = layer.apply(params, jnp.asarray(x), state=state, training=True)
+    y, new_state = layer.call(params, state, jnp.asarray(x), training=True)
+    # apply returns y alone, whatever its arguments
+    np.testing.assert_array_equal(layer.apply(params, jnp.asarray(x), state=state, training=True), y)
     ref, mm, mv, inference = bn_reference(
         x,
         *(np.asarray(a) for a in (params["gamma"], params["beta"])),
@@ -141,7 +143,7 @@ def test_batch_norm_matches_the_closed_form(shape, axis, reduce):
     np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(new_state["moving_mean"], mm, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(new_state["moving_variance"], mv, rtol=1e-5, atol=1e-6)
-    y_inf, same_state = layer.apply(params, jnp.asarray(x), state=state, training=False)
+    y_inf, same_state = layer.call(params, state, jnp.asarray(x), training=False)
     np.testing.assert_allclose(y_inf, inference, rtol=1e-4, atol=1e-5)
     assert same_state is state
     with pytest.raises(ValueError, match="state"):
@@ -211,9 +213,9 @@ def test_model_with_dropout_and_batch_norm_trains_and_infers_deterministically()
     p1, p2 = model.predict(x, verbose=0), model.predict(x, verbose=0)
     np.testing.assert_array_equal(p1, p2)
     # inference mode: moving statistics, no dropout
-    expected, _ = model.apply(model.params, jnp.asarray(x), state=model.state, training=False)
+    expected = model.apply(model.params, jnp.asarray(x), state=model.state, training=False)
     np.testing.assert_allclose(p1, expected, rtol=1e-5, atol=1e-6)
-    trained, _ = model.apply(
+    trained = model.apply(
         model.params, jnp.asarray(x), state=model.state, key=jax.random.key(0), training=True
     )
     assert not np.allclose(trained, p1, atol=1e-3)

@@ -148,7 +148,7 @@ def test_second_fit_compiles_nothing_new(data):
     x, y = data
     pop = Population(small_model(), 2)
     pop.fit(x, y, epochs=1, verbose=0)
-    train = pop._functions[("train", None)]
+    train = pop.engine.compiled("train")
     assert train._cache_size() == 1
     pop.fit(x, y, epochs=2, verbose=0)
     assert train._cache_size() == 1
@@ -255,3 +255,135 @@ def test_bad_input_names_the_argument(data):
 
 def test_population_is_exported():
     assert fnn.Population is Population
+
+
+# -- everything Sequential.fit does, through the one engine ----------------------------------
+def test_fit_takes_every_argument_of_sequential_fit():
+    import inspect
+
+    seq = inspect.signature(Sequential.fit).parameters
+    pop = inspect.signature(Population.fit).parameters
+    assert list(seq) == list(pop)
+    assert inspect.signature(Sequential.evaluate).parameters.keys() == (
+        inspect.signature(Population.evaluate).parameters.keys()
+    )
+
+
+def test_epoch_counter_initial_epoch_and_fit_twice_equal_fit_once(data):
+    x, y = data
+    once = Population(small_model(), 2, seeds=SEEDS[:2])
+    once.fit(x, y, epochs=2, verbose=0)
+    twice = Population(small_model(), 2, seeds=SEEDS[:2])
+    twice.fit(x, y, epochs=1, verbose=0)
+    assert twice.epoch == 1
+    history = twice.fit(x, y, epochs=2, initial_epoch=1, verbose=0)
+    assert history.epoch == [1] and twice.epoch == 2
+    assert_trees_close(leaves(once.params), leaves(twice.params), atol=0)
+
+
+def test_exact_resume_through_save_and_load(tmp_path, data):
+    x, y = data
+    model = Sequential(seed=1)
+    model.add(Dense(16, activation="relu", input_shape=10))
+    model.add(Dropout(0.3))
+    model.add(Dense(10, activation="softmax"))
+    model.compile(loss="categorical_crossentropy", optimizer="adam")
+    straight = Population(model, 2)
+    straight.fit(x, y, epochs=3, verbose=0)
+    first = Population(model, 2)
+    first.fit(x, y, epochs=1, verbose=0)
+    first.save(tmp_path / "pop.fnn")
+    resumed = load_population(tmp_path / "pop.fnn")
+    assert resumed.epoch == 1
+    resumed.fit(x, y, epochs=3, initial_epoch=resumed.epoch, verbose=0)
+    assert_trees_close(leaves(straight.params), leaves(resumed.params), atol=0)
+
+
+def test_callbacks_see_per_member_logs_and_early_stopping_freezes_members(data):
+    x, y = data
+    seen = []
+    logger = fnn.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: seen.append(dict(logs)))
+    # member 1's learning rate is 0: it never improves and stops after `patience` epochs;
+    # member 0 keeps training.
+    pop = Population(small_model(), 2, hyperparams={"learning_rate": [1e-2, 0.0]})
+    stop = fnn.callbacks.EarlyStopping(monitor="loss", patience=1, min_delta=1e-6)
+    pop.fit(x, y, epochs=4, verbose=0, callbacks=[stop, logger])
+    assert seen[0]["loss"].shape == (2,)
+    assert not pop.active[1] and pop.active[0]
+    assert len(seen) == 4  # member 0 still improving: training went on
+    assert stop.best.shape == (2,) and stop.wait.shape == (2,)
+
+
+def test_frozen_members_keep_their_weights(data):
+    x, y = data
+    pop = Population(small_model(), 2)
+    pop.fit(x, y, epochs=1, verbose=0)
+    before = [member_leaves(pop.params, i) for i in range(2)]
+
+    class FreezeOne(fnn.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.model.freeze([1])
+
+    pop.fit(x, y, epochs=2, verbose=0, callbacks=[FreezeOne()])
+    assert_trees_close(member_leaves(pop.params, 1), before[1], atol=0)
+    assert not np.allclose(member_leaves(pop.params, 0)[0], before[0][0])
+
+
+def test_reduce_lr_on_plateau_and_terminate_on_nan_per_member(data):
+    x, y = data
+    pop = Population(small_model(optimizer=fnn.optimizers.SGD(0.01)), 2,
+                     hyperparams={"learning_rate": [0.01, 0.0]})
+    reduce = fnn.callbacks.ReduceLROnPlateau(monitor="loss", patience=0, factor=0.5,
+                                             min_delta=1e-9)
+    history = pop.fit(x, y, epochs=2, verbose=0, callbacks=[reduce])
+    lr = history.history["learning_rate"]
+    assert lr[0].shape == (2,)
+    final = np.asarray(fnn.optimizers.learning_rate(pop.opt_state))
+    assert final[0] == pytest.approx(0.01)  # improving: unchanged
+    assert final[1] == 0.0  # not improving, but already at min_lr=0: nothing to reduce
+
+    # member 1 diverges to NaN: it is put back and frozen, member 0 trains on
+    bad = Population(small_model(optimizer=fnn.optimizers.SGD(0.01)), 2,
+                     hyperparams={"learning_rate": [0.01, 1e30]})
+    start = [member_leaves(bad.params, i) for i in range(2)]
+    nan = fnn.callbacks.TerminateOnNaN()
+    bad.fit(x, y * 1e6, epochs=3, verbose=0, callbacks=[nan])
+    assert nan.terminated_epoch is not None and not bad.active[1] and bad.active[0]
+    assert all(np.isfinite(a).all() for a in leaves(bad.params))
+    assert not np.allclose(member_leaves(bad.params, 0)[0], start[0][0])
+
+
+def test_model_checkpoint_saves_the_population_by_its_best_member(tmp_path, data):
+    x, y = data
+    pop = Population(small_model(), 2)
+    ckpt = fnn.callbacks.ModelCheckpoint(str(tmp_path / "pop-{epoch}-{loss:.2f}.fnn"),
+                                         monitor="loss", save_best_only=True)
+    pop.fit(x, y, epochs=2, verbose=0, callbacks=[ckpt])
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert len(files) == 2 and files[0].startswith("pop-1-")
+    loaded = load_population(tmp_path / files[-1])
+    assert_trees_close(leaves(loaded.params), leaves(pop.params), atol=0)
+
+
+def test_streaming_bigger_than_the_device_budget_equals_resident(data):
+    x, y = data
+    for shared in (False, True):
+        resident = Population(small_model(), 2, shared_order=shared)
+        resident.fit(x, y, batch_size=16, epochs=2, verbose=0, max_device_bytes=None)
+        streamed = Population(small_model(), 2, shared_order=shared)
+        streamed.fit(x, y, batch_size=16, epochs=2, verbose=0, max_device_bytes=3000)
+        assert_trees_close(leaves(resident.params), leaves(streamed.params))
+    np.testing.assert_allclose(
+        streamed.evaluate(x, y, verbose=0, max_device_bytes=3000)[0],
+        resident.evaluate(x, y, verbose=0)[0],
+        rtol=1e-5,
+    )
+
+
+def test_predict_checks_for_nan(data):
+    x, _ = data
+    pop = Population(small_model(), 2)
+    bad = x.copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match="row 3"):
+        pop.predict(bad, verbose=0)

@@ -187,7 +187,7 @@ def snapshot(m: Sequential) -> dict:
         "optimizer": m.optimizer,
         "loss": m.loss,
         "metrics": list(m.compiled_metrics),
-        "compile_args": dict(m._compile_args),
+        "compile_args": dict(m.compile_args),
         "built": m.built,
     }
 
@@ -216,7 +216,7 @@ def test_bad_input_fails_at_the_door_and_changes_nothing(make, call, error, expe
         assert part in message, f"{part!r} not in {message!r}"
     assert "fnn" in info.traceback[-1].path.parts  # raised by fnn itself, not inside JAX
     assert_same(before, snapshot(m))
-    assert m._functions == {} or all(k[0] != "train" for k in m._functions)  # nothing compiled
+    assert all(k[0] != "train" for k in m.engine.cache)  # nothing compiled
 
 
 @pytest.mark.parametrize(
@@ -307,7 +307,7 @@ def test_an_interrupted_fit_keeps_the_last_completed_epoch(reference, hook, at_e
 def test_an_interrupt_inside_an_epoch_commits_nothing_of_it(reference):
     m = model()
     m.fit(**fit_args(epochs=1))
-    loop = m._functions[("train", None)]
+    loop = m.engine.compiled("train")
     calls = []
 
     def interrupted(*args):
@@ -316,7 +316,7 @@ def test_an_interrupt_inside_an_epoch_commits_nothing_of_it(reference):
             raise KeyboardInterrupt
         return loop(*args)
 
-    m._functions[("train", None)] = interrupted
+    m.engine.cache[("train", None)] = interrupted
     with pytest.raises(KeyboardInterrupt):
         m.fit(**fit_args(epochs=4, initial_epoch=1))
     assert len(calls) == 2

@@ -22,25 +22,25 @@ NET = serial(Dense(8, activation="relu"), Dense(3, activation="softmax"))
 def test_train_step_in_a_hand_written_jitted_loop_reduces_the_loss():
     x, y = _data(64)
     opt = Adam(0.01)
-    params = NET.init(jax.random.key(0), 4)
-    opt_state = opt.init(params)
+    ts = training.init_train_state(NET, opt, jax.random.key(0), 4)
     step = jax.jit(training.make_train_step(NET, "categorical_crossentropy", opt, ["accuracy"]))
     evaluate = jax.jit(training.make_eval_step(NET, "categorical_crossentropy", ["accuracy"]))
-    before = evaluate(params, (x, y))
+    before = evaluate(ts.params, ts.state, (x, y))
     for _ in range(100):
-        params, opt_state, logs = step(params, opt_state, (x, y))
-    after = evaluate(params, (x, y))
+        ts, logs = step(ts, (x, y))
+    after = evaluate(ts.params, ts.state, (x, y))
+    assert int(ts.step) == 100
     assert float(after["loss"]) < 0.7 * float(before["loss"])
     assert set(logs) == {"loss", "accuracy"}
 
 
 def test_train_step_is_one_sgd_step_on_the_logit_loss():
     x, y = _data(10)
-    params = NET.init(jax.random.key(0), 4)
     opt = SGD(0.1)
-    new_params, _, logs = training.make_train_step(NET, "categorical_crossentropy", opt)(
-        params, opt.init(params), (x, y)
-    )
+    ts = training.init_train_state(NET, opt, jax.random.key(0), 4)
+    params = ts.params
+    new_ts, logs = training.make_train_step(NET, "categorical_crossentropy", opt)(ts, (x, y))
+    new_params = new_ts.params
 
     def reference_loss(p):
         return -jnp.mean(jnp.sum(y * jnp.log(NET.apply(p, x)), axis=-1))
@@ -57,28 +57,20 @@ def test_fused_loop_equals_an_unfused_step_loop_including_the_partial_batch():
     opt = Adam(0.01)
     step = training.make_train_step(NET, "categorical_crossentropy", opt, ["accuracy"])
     loop = jax.jit(training.make_train_loop(step))
-    params = NET.init(jax.random.key(0), 4)
-    opt_state = opt.init(params)
+    ts = training.init_train_state(NET, opt, jax.random.key(0), 4)
     order, rest = epoch_order(50, 16, seed=3, epoch=0, shuffle=True)
     assert order.shape == (3, 16) and rest.shape == (2,)
-    key = jax.random.key(0)
-    fp, fo, _, sums = loop(
-        params,
-        opt_state,
-        NET.empty_state(),
-        (x, y, None),
-        jnp.asarray(order),
-        jnp.asarray(rest),
-        key,
-        jnp.int32(0),
-    )
+    fused, sums = loop(ts, (x, y, None), jnp.asarray(order), jnp.asarray(rest), jnp.int32(0))
+    fp, fo = fused.params, fused.opt_state
+    assert int(fused.step) == 4 and int(fused.epoch) == 0  # the caller advances the epoch
 
-    p, o, total, count = params, opt_state, 0.0, 0
+    t, total, count = ts, 0.0, 0
     jstep = jax.jit(step)
     for idx in [*order, rest]:
-        p, o, logs = jstep(p, o, (x[idx], y[idx]))
+        t, logs = jstep(t, (x[idx], y[idx]))
         total += float(logs["loss"]) * len(idx)
         count += len(idx)
+    p = t.params
     for a, b in zip(jax.tree_util.tree_leaves(fp), jax.tree_util.tree_leaves(p)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     assert int(sums["count"]) == 50
@@ -93,7 +85,7 @@ def test_eval_and_predict_loops_match_direct_application():
     params = NET.init(jax.random.key(1), 4)
     eval_step = training.make_eval_step(NET, "categorical_crossentropy", ["accuracy"])
     sums = jax.jit(training.make_eval_loop(eval_step, 8))(params, NET.empty_state(), (x, y, None))
-    direct = eval_step(params, (x, y))
+    direct = eval_step(params, NET.empty_state(), (x, y))
     means = training.means(jax.device_get(sums))
     np.testing.assert_allclose(means["loss"], direct["loss"], rtol=1e-5)
     np.testing.assert_allclose(means["accuracy"], direct["accuracy"], rtol=1e-5)
@@ -107,11 +99,11 @@ def test_softmax_cross_entropy_is_fused_and_finite_for_confident_mistakes():
     # an mse objective keeps the network as it is
     assert not hasattr(training.objective(NET, "mse").loss, "from_logits")
     net = serial(Dense(2, activation="softmax", kernel_initializer="ones"))
-    params = net.init(jax.random.key(0), 1)
-    params[0]["kernel"] = jnp.array([[1e4, -1e4]])
     opt = optax.sgd(0.1)
-    _, _, logs = training.make_train_step(net, "categorical_crossentropy", opt)(
-        params, opt.init(params), (jnp.ones((1, 1)), jnp.array([[0.0, 1.0]]))
+    ts = training.init_train_state(net, opt, jax.random.key(0), 1)
+    ts.params[0]["kernel"] = jnp.array([[1e4, -1e4]])
+    _, logs = training.make_train_step(net, "categorical_crossentropy", opt)(
+        ts, (jnp.ones((1, 1)), jnp.array([[0.0, 1.0]]))
     )
     np.testing.assert_allclose(logs["loss"], 2e4, rtol=1e-6)
 
@@ -120,14 +112,16 @@ def test_train_step_with_state_and_sample_weights():
     x, y = _data(8)
     opt = SGD(0.1)
     step = training.make_train_step(NET, "categorical_crossentropy", opt)
-    params = NET.init(jax.random.key(0), 4)
+    ts = training.init_train_state(NET, opt, jax.random.key(0), 4)
+    params = ts.params
     w = jnp.array([1.0] * 4 + [0.0] * 4)
-    out = step(params, opt.init(params), (x, y, w), NET.empty_state(), jax.random.key(0))
-    assert len(out) == 4
+    out = step(ts, (x, y, w), jax.random.key(0))
+    assert len(out) == 2  # (ts, logs), whatever the arguments
     # zero-weighted examples do not move the weights: same as training on the first half,
     # with the loss divided by the full batch size (Keras's sum_over_batch_size)
-    half = step(params, opt.init(params), (x[:4], y[:4]))
-    half_grads = jax.tree_util.tree_map(lambda a, b: (a - b) / 2, half[0], params)
-    moved = jax.tree_util.tree_map(lambda a, b: a - b, out[0], params)
+    half = step(ts, (x[:4], y[:4]))
+    assert len(half) == 2
+    half_grads = jax.tree_util.tree_map(lambda a, b: (a - b) / 2, half[0].params, params)
+    moved = jax.tree_util.tree_map(lambda a, b: a - b, out[0].params, params)
     for a, b in zip(jax.tree_util.tree_leaves(moved), jax.tree_util.tree_leaves(half_grads)):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-7)

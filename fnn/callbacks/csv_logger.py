@@ -68,7 +68,8 @@ class CSVLogger(Callback):
             )
             if self.append_header:
                 self.writer.writeheader()
-        self.writer.writerow({"epoch": epoch, **{k: logs.get(k, "NA") for k in self.keys}})
+        row = {k: _cell(logs.get(k, "NA")) for k in self.keys}
+        self.writer.writerow({"epoch": epoch, **row})
         self.csv_file.flush()
 
     def on_train_end(self, logs=None):
@@ -78,3 +79,11 @@ class CSVLogger(Callback):
     def _close(self) -> None:
         if self.csv_file is not None and not self.csv_file.closed:
             self.csv_file.close()
+
+
+def _cell(value: Any) -> Any:
+    """A CSV cell: a population's per-member values as ``[v0, v1, ...]`` (Keras's form for
+    iterables)."""
+    if hasattr(value, "ndim") and value.ndim > 0:
+        return "[" + ", ".join(str(v) for v in value.tolist()) + "]"
+    return value

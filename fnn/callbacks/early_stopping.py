@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from fnn.callbacks.base import Callback
 from fnn.callbacks.monitor import Monitor, check_count, check_number
-from fnn.callbacks.snapshot import copy_tree
+from fnn.callbacks.snapshot import copy_tree, where_members
 
 
 class EarlyStopping(Callback):
     """Stop training when ``monitor`` has not improved for ``patience`` epochs (Keras's rules).
+
+    On a :class:`fnn.Population` every member is watched on its own: a member whose patience
+    runs out is frozen (its weights stop changing from the next epoch, see
+    :meth:`fnn.Population.freeze`), training ends when every member has stopped, and
+    ``restore_best_weights`` puts each member back to its own best epoch. ``best``,
+    ``wait`` and ``best_epoch`` are then arrays with one entry per member.
 
     Args:
         monitor: the log entry to watch, e.g. ``"val_loss"`` or ``"accuracy"``.
@@ -56,45 +64,70 @@ class EarlyStopping(Callback):
         self._reset()
 
     def _reset(self) -> None:
-        self.wait = 0
+        self.wait: Any = 0
         self.stopped_epoch = 0
-        self.best: float | None = None
-        self.best_epoch = 0
+        self.best: Any = None
+        self.best_epoch: Any = 0
         self.best_weights: tuple[Any, Any] | None = None
+        self._stopped: Any = False
 
     def on_train_begin(self, logs=None):
         self._reset()
 
-    def _remember_weights(self, epoch: int) -> None:
-        self.best_epoch = epoch
-        if self.restore_best_weights:
-            self.best_weights = (copy_tree(self.model.params), copy_tree(self.model.state))
+    def _remember_weights(self, epoch: int, which: Any) -> None:
+        """Record epoch ``epoch`` as the best for the models in ``which`` (True, or a mask of
+        population members): their weights are copied, the others' kept."""
+        self.best_epoch = np.where(which, epoch, self.best_epoch)
+        if not self.restore_best_weights:
+            return
+        current = (copy_tree(self.model.params), copy_tree(self.model.state))
+        self.best_weights = (
+            current
+            if self.best_weights is None
+            else where_members(which, current, self.best_weights)
+        )
 
     def on_epoch_end(self, epoch, logs=None):
         current = self._monitor.value(logs)
         if current is None or epoch < self.start_from_epoch:
             return
-        if self.restore_best_weights and self.best_weights is None:
-            self._remember_weights(epoch)  # the first watched epoch is the best so far
-        self.wait += 1
-        if self.best is None or self._monitor.improved(current, self.best):
-            self.best = current
-            self._remember_weights(epoch)
-            if self.baseline is None or self._monitor.improved(current, self.baseline):
-                self.wait = 0
+        # One code path for one model (0-d values) and a population (one value per member).
+        current = np.asarray(current, np.float64)
+        if self.best is None:
+            self.best = np.full(current.shape, self._monitor.worst)
+            self.wait = np.zeros(current.shape, np.int64)
+            self._stopped = np.zeros(current.shape, bool)
+            self.best_epoch = np.zeros(current.shape, np.int64)
+            if self.restore_best_weights:
+                self._remember_weights(epoch, True)  # the first watched epoch is the best so far
+        self.wait = self.wait + 1
+        improved = self._monitor.improved(current, self.best) & ~self._stopped
+        if improved.any():
+            self.best = np.where(improved, current, self.best)
+            self._remember_weights(epoch, improved)
+            beat_baseline = (
+                True if self.baseline is None else self._monitor.improved(current, self.baseline)
+            )
+            self.wait = np.where(improved & beat_baseline, 0, self.wait)
+        done = (self.wait >= self.patience) & ~improved & ~self._stopped & (epoch > 0)
+        if not done.any():
             return
-        if self.wait >= self.patience and epoch > 0:
-            self.stopped_epoch = epoch
+        self._stopped = self._stopped | done
+        self.stopped_epoch = epoch
+        if current.ndim == 0:
             self.model.stop_training = True
+        else:  # a population: the members that are done stop; training ends with the last
+            self.model.freeze(done)
 
     def on_train_end(self, logs=None):
         if self.stopped_epoch > 0 and self.verbose > 0:
             print(f"Epoch {self.stopped_epoch + 1}: early stopping", flush=True)
         if self.restore_best_weights and self.best_weights is not None:
             if self.verbose > 0:
+                best = np.asarray(self.best_epoch) + 1
                 print(
                     "Restoring model weights from the end of the best epoch: "
-                    f"{self.best_epoch + 1}.",
+                    f"{best.tolist() if best.ndim else int(best)}.",
                     flush=True,
                 )
             self.model.params, self.model.state = self.best_weights

@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 import os
 import warnings
+from typing import Any
+
+import numpy as np
 
 from fnn.callbacks.base import Callback
 from fnn.distributed import is_primary
@@ -12,6 +15,10 @@ from fnn.distributed import is_primary
 
 class ModelCheckpoint(Callback):
     """Save the model after each epoch, or only when ``monitor`` improves.
+
+    On a :class:`fnn.Population` the logs hold one value per member; the checkpoint judges and
+    names the file by the best member's value (lowest for ``mode="min"``, highest for
+    ``"max"``) and saves the whole population.
 
     Args:
         filepath: where to save; may hold ``{epoch}`` (1-based, as in Keras) and log fields,
@@ -89,9 +96,18 @@ class ModelCheckpoint(Callback):
                 f"this epoch; available: epoch, {', '.join(logs) or '(none)'}."
             ) from None
 
+    def _best_member(self, value: Any) -> Any:
+        """A population's per-member value as the best member's (by ``mode``)."""
+        arr = np.asarray(value, np.float64)
+        if arr.ndim == 0:
+            return value
+        return float(np.nanmin(arr) if self.mode == "min" else np.nanmax(arr))
+
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
         if not is_primary():  # several processes: process 0 alone saves and reports
             return
+        # A population's logs hold one value per member: its best member's value stands for it.
+        logs = {k: self._best_member(v) for k, v in (logs or {}).items()}
         path = self.format_path(epoch, logs)
         if self.save_best_only:
             current = (logs or {}).get(self.monitor)
@@ -124,7 +140,7 @@ class ModelCheckpoint(Callback):
         directory = os.path.dirname(path)
         if directory:
             os.makedirs(directory, exist_ok=True)
-        if self.save_weights_only:
+        if self.save_weights_only and hasattr(self.model, "save_weights"):
             self.model.save_weights(path)
         else:
             self.model.save(path)

@@ -13,6 +13,9 @@ import math
 import warnings
 from typing import Any
 
+import numpy as np
+
+from fnn.checks import check_int
 from fnn.registry import unknown_name_error
 
 MODES = ("auto", "min", "max")
@@ -23,9 +26,7 @@ _MAXIMISED = ("acc", "auc", "precision", "recall")
 
 def check_count(value: Any, argument: str, owner: str) -> int:
     """``value`` must be an int >= 0 (patience, cooldown, start_from_epoch, verbose)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{owner}({argument}=...) must be an int >= 0, got {value!r}.")
-    return int(value)
+    return check_int(value, f"{owner}({argument}=...)", minimum=0)
 
 
 def check_number(value: Any, argument: str, owner: str, *, optional: bool = False) -> Any:
@@ -70,8 +71,9 @@ class Monitor:
             return current < reference - self.min_delta
         return current > reference + self.min_delta
 
-    def value(self, logs: dict[str, float] | None) -> float | None:
-        """The monitored value in ``logs``; a warning naming the available entries if absent."""
+    def value(self, logs: dict[str, Any] | None) -> Any:
+        """The monitored value in ``logs`` (a float; an array with one value per member for a
+        population); a warning naming the available entries if absent."""
         logs = logs or {}
         if self.monitor not in logs:
             warnings.warn(
@@ -81,4 +83,5 @@ class Monitor:
                 stacklevel=3,
             )
             return None
-        return float(logs[self.monitor])
+        value = np.asarray(logs[self.monitor], np.float64)
+        return float(value) if value.ndim == 0 else value

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from fnn.callbacks.base import Callback
@@ -63,11 +65,11 @@ class ReduceLROnPlateau(Callback):
         self._reset()
 
     def _reset(self) -> None:
-        self.best = self._monitor.worst
-        self.wait = 0
-        self.cooldown_counter = 0
+        self.best: Any = self._monitor.worst
+        self.wait: Any = 0
+        self.cooldown_counter: Any = 0
 
-    def in_cooldown(self) -> bool:
+    def in_cooldown(self) -> Any:
         return self.cooldown_counter > 0
 
     def on_train_begin(self, logs=None):
@@ -80,22 +82,29 @@ class ReduceLROnPlateau(Callback):
         current = self._monitor.value(logs)
         if current is None:
             return
-        if self.in_cooldown():
-            self.cooldown_counter -= 1
-            self.wait = 0
-        if self._monitor.improved(current, self.best):
-            self.best = current
-            self.wait = 0
-        elif not self.in_cooldown():
-            self.wait += 1
-            if self.wait >= self.patience and lr > np.float32(self.min_lr):
-                new_lr = max(lr * self.factor, self.min_lr)
-                set_learning_rate(self.model, new_lr)
-                if self.verbose > 0:
-                    print(
-                        f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to "
-                        f"{new_lr:g}.",
-                        flush=True,
-                    )
-                self.cooldown_counter = self.cooldown
-                self.wait = 0
+        # One code path for one model (0-d) and a population (one value per member).
+        current = np.asarray(current, np.float64)
+        cooling = self.in_cooldown()
+        self.cooldown_counter = np.where(cooling, self.cooldown_counter - 1, self.cooldown_counter)
+        self.wait = np.where(cooling, 0, self.wait)
+        improved = self._monitor.improved(current, self.best)
+        self.best = np.where(improved, current, self.best)
+        counting = ~improved & ~self.in_cooldown()
+        self.wait = np.where(improved, 0, np.where(counting, self.wait + 1, self.wait))
+        above_min = np.asarray(lr) > np.float32(self.min_lr)
+        reduce = counting & (self.wait >= self.patience) & above_min
+        if not np.any(reduce):
+            return
+        new_lr = np.where(reduce, np.maximum(np.asarray(lr) * self.factor, self.min_lr), lr)
+        set_learning_rate(self.model, new_lr if new_lr.ndim else float(new_lr))
+        if self.verbose > 0:
+            shown = new_lr.tolist() if new_lr.ndim else f"{float(new_lr):g}"
+            print(
+                f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {shown}.",
+                flush=True,
+            )
+        self.cooldown_counter = np.where(reduce, self.cooldown, self.cooldown_counter)
+        self.wait = np.where(reduce, 0, self.wait)
+        if self.wait.ndim == 0:  # one model: plain numbers, as before
+            self.wait, self.cooldown_counter = int(self.wait), int(self.cooldown_counter)
+            self.best = float(self.best)

@@ -27,3 +27,24 @@ def all_finite(tree: Any) -> jax.Array:
     """True when every array in ``tree`` is free of NaN and inf (one compiled reduction)."""
     leaves = jax.tree.leaves(tree)
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in leaves] or [True]))
+
+
+def where_members(which: Any, new: Any, old: Any) -> Any:
+    """``new`` where ``which`` is True, else ``old``: per population member when ``which`` is a
+    mask over the leading axis, all or nothing when it is a single bool."""
+    mask = jnp.asarray(which)
+    if mask.ndim == 0:
+        return new if bool(mask) else old
+
+    def pick(n: Any, o: Any) -> Any:
+        return jnp.where(mask.reshape((-1,) + (1,) * (jnp.ndim(n) - 1)), n, o)
+
+    return jax.tree.map(pick, new, old)
+
+
+@jax.jit
+def members_finite(ts: Any) -> jax.Array:
+    """Per population member: True when its parameters and state are free of NaN and inf."""
+    leaves = jax.tree.leaves((ts.params, ts.state))
+    per_leaf = [jnp.all(jnp.isfinite(x.reshape(x.shape[0], -1)), axis=1) for x in leaves]
+    return jnp.all(jnp.stack(per_leaf), axis=0)

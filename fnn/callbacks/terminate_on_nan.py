@@ -5,14 +5,19 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from fnn.callbacks.base import Callback
-from fnn.callbacks.snapshot import all_finite, copy_tree
+from fnn.callbacks.snapshot import all_finite, copy_tree, members_finite, where_members
 
 
 class TerminateOnNaN(Callback):
     """Stop training after an epoch whose loss (or resulting weights) holds NaN or inf.
 
-    Callbacks run between compiled epochs, so the check is per epoch. The model is then put back
+    Callbacks run between compiled epochs, so the check is per epoch. On a
+    :class:`fnn.Population` each member is checked on its own: a member that went bad is put
+    back to the start of the epoch and frozen (:meth:`fnn.Population.freeze`); the others train
+    on, and training ends when none is left. The model is then put back
     to the start of that epoch (params, state and optimizer state): the last good weights, not
     NaN ones. ``terminated_epoch`` is the epoch that went bad (None if none did).
 
@@ -29,19 +34,35 @@ class TerminateOnNaN(Callback):
     def __init__(self) -> None:
         super().__init__()
         self.terminated_epoch: int | None = None
-        self._start: tuple[Any, Any, Any] | None = None
+        self._start: Any = None
 
     def on_train_begin(self, logs=None):
         self.terminated_epoch = None
 
     def on_epoch_begin(self, epoch, logs=None):
-        m = self.model
-        self._start = (copy_tree(m.params), copy_tree(m.opt_state), copy_tree(m.state))
+        self._start = copy_tree(self.model.train_state)
 
     def on_epoch_end(self, epoch, logs=None):
         loss = (logs or {}).get("loss")
+        m = self.model
+        if loss is not None and np.ndim(loss) > 0:  # a population: member by member
+            bad = ~np.isfinite(np.asarray(loss)) | ~np.asarray(members_finite(m.train_state))
+            if not bad.any():
+                return
+            self.terminated_epoch = epoch
+            print(
+                f"Epoch {epoch + 1}: invalid loss for member(s) {np.flatnonzero(bad).tolist()}; "
+                "keeping their weights from before this epoch and stopping them.",
+                flush=True,
+            )
+            start, now = self._start, m.train_state
+            keep = (start.params, start.opt_state, start.state)
+            put_back = where_members(bad, keep, (now.params, now.opt_state, now.state))
+            m.params, m.opt_state, m.state = put_back
+            m.freeze(bad)
+            return
         bad_loss = loss is not None and not math.isfinite(loss)
-        if not bad_loss and bool(all_finite((self.model.params, self.model.state))):
+        if not bad_loss and bool(all_finite((m.params, m.state))):
             return
         self.terminated_epoch = epoch
         print(
@@ -49,7 +70,6 @@ class TerminateOnNaN(Callback):
             "before this epoch.",
             flush=True,
         )
-        self.model.params, self.model.opt_state, self.model.state = self._start
-        if hasattr(self.model, "epoch"):
-            self.model.epoch = epoch  # completed epochs: resume re-runs this one
-        self.model.stop_training = True
+        # The whole train state, counters included: a resumed fit re-runs this epoch.
+        m.train_state = self._start
+        m.stop_training = True

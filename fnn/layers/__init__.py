@@ -7,12 +7,12 @@ The layer contract (every layer and :func:`serial` follow it):
   ``(n,)``.
 - ``init_state(input_shape) -> state``: a pytree of non-trainable arrays (running statistics);
   ``{}`` for most layers.
-- ``apply(params, x) -> y``: the forward pass, pure, safe under ``jit``, ``grad`` and ``vmap``.
-  Layers with randomness take ``key=`` and ``training=``; layers with state take ``state=`` and
-  then return ``(y, new_state)``: ``apply(params, x, state=state, key=key, training=True)``.
-  The stateless, deterministic case stays exactly ``apply(params, x)``.
-- ``call(params, state, x, *, key, training) -> (y, new_state)``: the one method a layer
-  implements; ``apply`` is a convenience over it.
+- ``call(params, state, x, *, key, training) -> (y, new_state)``: the forward pass in full,
+  pure, safe under ``jit``, ``grad`` and ``vmap``; the one method a layer implements. A layer
+  without state has an empty one (``{}``; a list of them for :func:`serial`).
+- ``apply(params, x, *, state=None, key=None, training=False) -> y``: a convenience over
+  ``call`` that returns ``y`` alone, whatever its arguments. Layers with randomness take
+  ``key=`` and ``training=``; layers with state need ``state=`` (use ``call`` for the new one).
 - ``output_shape(input_shape)``, ``get_config()``, and Keras's weight order through
   ``weights_of(params, state)`` / ``load_weights(weights, input_shape)``.
 

@@ -10,6 +10,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from fnn.checks import check_int
+
 Params = Any
 State = Any
 Shape = tuple[int, ...]
@@ -36,9 +38,8 @@ def as_shape(shape: int | Sequence[int], argument: str = "input_shape") -> Shape
 
 
 def positive_int(value: Any, argument: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{argument} must be a positive int, got {value!r}.")
-    return int(value)
+    """An int >= 1 (:func:`fnn.checks.check_int`'s rule: TypeError for a wrong type)."""
+    return check_int(value, argument, minimum=1)
 
 
 class Layer:
@@ -81,16 +82,31 @@ class Layer:
         key: jax.Array | None = None,
         training: bool = False,
     ) -> Any:
-        """``y``, or ``(y, new_state)`` when ``state`` is given."""
+        """The output ``y`` alone, whatever the arguments (a convenience over :meth:`call`).
+
+        Args:
+            params: the layer's parameters.
+            x: a batch of inputs.
+            state: the non-trainable state; required for a layer that keeps state (running
+                statistics), whose updated state :meth:`call` returns.
+            key: a PRNG key for randomness (dropout) when ``training``.
+            training: training mode (dropout on, batch statistics).
+
+        Returns:
+            ``y``.
+
+        Raises:
+            ValueError: a layer with state was given no ``state``.
+        """
         if state is None:
             if self.has_state:
                 raise ValueError(
-                    f"{self.describe()} keeps state (running statistics): pass state= and "
-                    "receive (y, new_state)."
+                    f"{self.describe()} keeps state (running statistics): pass state= (y "
+                    "alone comes back), or use call(params, state, x) to receive "
+                    "(y, new_state)."
                 )
-            y, _ = self.call(params, self.empty_state(), x, key=key, training=training)
-            return y
-        return self.call(params, state, x, key=key, training=training)
+            state = self.empty_state()
+        return self.call(params, state, x, key=key, training=training)[0]
 
     # -- derived helpers --------------------------------------------------------------------
     has_state: bool = False

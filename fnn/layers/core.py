@@ -209,9 +209,13 @@ class Dropout(Layer):
         return tuple(s if d is None else d for d, s in zip(self.noise_shape, shape, strict=True))
 
     def call(self, params, state, x, *, key=None, training=False):
-        # A traced rate (a per-member value in fnn.population) takes the general path.
-        if not training or (isinstance(self.rate, float) and self.rate == 0.0):
+        if not training or self.rate == 0.0:
             return x, state
+        return self.drop(x, self.rate, key), state
+
+    def drop(self, x: jax.Array, rate: Any, key: jax.Array | None) -> jax.Array:
+        """``x`` with a fraction ``rate`` dropped (training mode). ``rate`` may be traced: a
+        population sweeps it per member (:mod:`fnn.population`)."""
         if key is None:
             raise ValueError(
                 f"{self.describe()} needs key= (a jax.random key) when training=True; fit "
@@ -219,8 +223,8 @@ class Dropout(Layer):
             )
         if self.seed is not None:
             key = jax.random.fold_in(key, self.seed)
-        keep = jax.random.bernoulli(key, 1.0 - self.rate, self._mask_shape(x.shape))
-        return jnp.where(keep, x / (1.0 - self.rate), jnp.zeros((), x.dtype)), state
+        keep = jax.random.bernoulli(key, 1.0 - rate, self._mask_shape(x.shape))
+        return jnp.where(keep, x / (1.0 - rate), jnp.zeros((), x.dtype))
 
     def output_shape(self, input_shape: int | Sequence[int]) -> Shape:
         return as_shape(input_shape)

@@ -11,7 +11,8 @@ import pytest
 from conftest import make_classification, seed_model
 
 from fnn.layers import Dense
-from fnn.models import PROGRESS_UPDATES, Sequential
+from fnn.engine import PROGRESS_UPDATES
+from fnn.models import Sequential
 
 
 @contextlib.contextmanager
