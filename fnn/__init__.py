@@ -7,6 +7,7 @@
 
 from fnn import (
     activations,
+    archive,
     callbacks,
     data,
     distributed,
@@ -30,6 +31,7 @@ __all__ = [
     "Population",
     "Sequential",
     "activations",
+    "archive",
     "callbacks",
     "data",
     "distributed",

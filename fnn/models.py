@@ -469,7 +469,18 @@ class Sequential(Trainer):
         return saving.sequential_from_config(cls, config)
 
 
-load_model = saving.load_model
+def load_model(
+    filepath: str | os.PathLike[str],
+    *,
+    compile: bool = True,
+    optimizer: optax.GradientTransformation | str | None = None,
+) -> Sequential:
+    """Load a model saved by :meth:`Sequential.save` (see :func:`fnn.saving.load_sequential`).
+
+    Raises:
+        ValueError: the file is not a valid fnn model file, or does not describe a valid model.
+    """
+    return saving.load_sequential(Sequential, filepath, compile=compile, optimizer=optimizer)
 
 
 def root_key(seed: Any, purpose: int) -> jax.Array:

@@ -57,8 +57,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from fnn import archive, inputs, saving, training
 from fnn import distributed as distributed_lib
-from fnn import inputs, saving, training
 from fnn.callbacks import History
 from fnn.engine import Engine, Lift, Trainer
 from fnn.layers import Dropout, Layer, Serial
@@ -468,9 +468,9 @@ class Population(Trainer):
         hyperparameters and the last fit's history. Read it with :func:`load_population`."""
         self._require_built("save")
         groups = {
-            "params": saving._leaves(self.params),
-            "state": saving._leaves(self.state),
-            "optimizer_state": saving._leaves(self.opt_state),
+            "params": archive.leaves(self.params),
+            "state": archive.leaves(self.state),
+            "optimizer_state": archive.leaves(self.opt_state),
         }
         history = None
         if self.history is not None:
@@ -489,9 +489,9 @@ class Population(Trainer):
             },
             "history": history,
             "epoch": self.epoch,
-            "arrays": {g: saving._manifest(leaves) for g, leaves in groups.items()},
+            "arrays": {g: archive.manifest(leaves) for g, leaves in groups.items()},
         }
-        saving.write_archive(path, saving.POPULATION_FORMAT, config, saving._arrays_only(groups))
+        archive.write_archive(path, archive.POPULATION_FORMAT, config, archive.arrays_only(groups))
 
 
 class _PopulationSpec:
@@ -537,19 +537,19 @@ def load_population(
     that is not a valid population raises a ValueError before anything large is allocated.
     """
     source = repr(str(path))
-    archive = saving.read_archive(path, saving.POPULATION_FORMAT)
-    config, arrays, manifests = archive.config, archive.arrays, archive.manifests
+    stored = archive.read_archive(path, archive.POPULATION_FORMAT)
+    config, arrays, manifests = stored.config, stored.arrays, stored.manifests
     try:
         settings = config["population"]
         size = inputs.check_positive_int(settings["size"], "size")
-        abstract = saving._abstract_weights(config["model"])
+        abstract = saving.abstract_weights(config["model"])
         if abstract is None:
             raise ValueError("the model config has no input shape")
         # The members' shapes must match the file before the population is built.
         stacked = jax.tree_util.tree_map(
             lambda a: jax.ShapeDtypeStruct((size, *a.shape), a.dtype), abstract[0]
         )
-        saving._check_fits(stacked, manifests["params"], "parameters", source)
+        archive.check_fits(stacked, manifests["params"], "parameters", source)
         model = saving.sequential_from_config(Sequential, config["model"])
         compile_settings = config["compile"]
         if optimizer is None and compile_settings.get("optimizer") is None:
@@ -557,7 +557,7 @@ def load_population(
                 "the model was compiled with an Optax transformation that has no fnn name; "
                 "pass it again: load_population(path, optimizer=tx)"
             )
-        saving._compile_from_config(model, compile_settings, optimizer)
+        saving.compile_from_config(model, compile_settings, optimizer)
         pop = Population(
             model,
             size,
@@ -566,12 +566,12 @@ def load_population(
             shared_order=settings["shared_order"],
         )
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise saving._invalid_config(source, exc) from None
+        raise archive.invalid_config(source, exc) from None
     restored = [
-        saving._restore(tree, arrays[g], manifests[g], g.replace("_", " "), source)
+        archive.restore(tree, arrays[g], manifests[g], g.replace("_", " "), source)
         for tree, g in zip(
             (pop.params, pop.state, pop.opt_state),
-            saving.GROUPS[saving.POPULATION_FORMAT],
+            archive.GROUPS[archive.POPULATION_FORMAT],
             strict=True,
         )
     ]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import io
 import sys
+import zipfile
 from pathlib import Path
 from types import ModuleType
 
@@ -66,3 +68,26 @@ def assert_gradients_match_finite_differences(f, tree, eps=1e-6, atol=1e-8, rtol
         e = jnp.zeros_like(flat).at[i].set(eps)
         fd = (f(unravel(flat + e)) - f(unravel(flat - e))) / (2 * eps)
         assert abs(float(fd) - float(g_flat[i])) < atol + rtol * abs(float(fd)), i
+
+
+# -- fnn archives, taken apart and put together (tests/test_archive.py, tests/test_saving.py) --
+def zip_members(path: Path) -> dict[str, bytes]:
+    """Every member of a zip file, by name."""
+    with zipfile.ZipFile(path) as zf:
+        return {n: zf.read(n) for n in zf.namelist()}
+
+
+def zip_bytes(members: dict[str, bytes], compression: int = zipfile.ZIP_STORED) -> bytes:
+    """A zip archive holding ``members`` (in order), as bytes."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression) as zf:
+        for name, data in members.items():
+            zf.writestr(zipfile.ZipInfo(name), data, compress_type=compression)
+    return buf.getvalue()
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    """``array`` as ``.npy`` bytes (pickled when it holds objects: hostile-file tests use it)."""
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, array, allow_pickle=True)
+    return buf.getvalue()

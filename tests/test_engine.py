@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from conftest import make_classification, seed_model
 
-from fnn.layers import Dense
 from fnn.engine import PROGRESS_UPDATES
+from fnn.layers import Dense
 from fnn.models import Sequential
 
 
