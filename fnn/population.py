@@ -60,6 +60,7 @@ import optax
 from fnn import archive, inputs, saving, training
 from fnn import distributed as distributed_lib
 from fnn.callbacks import History
+from fnn.checks import check_seed
 from fnn.engine import Engine, Lift, Trainer
 from fnn.layers import Dropout, Layer, Serial
 from fnn.models import Sequential
