@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
+import warnings
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -314,6 +315,10 @@ class Trainer:
             check=check_finite,
             check_batch=dist.check_batch_size,
         )
+        spec = self.spec
+        training.check_objective(
+            spec.net, spec.loss, spec.compiled_metrics, spec.input_shape, plan.arrays[1]
+        )
         with _exclusive(self, "fit"):
             return self._fit(plan, callbacks, budget)
 
@@ -337,6 +342,7 @@ class Trainer:
             placed_val = dist.place(plan.val_arrays, plan.val_batch, budget)
 
         self.stop_training = False
+        warned_nan = False
         cbs.on_train_begin({})
         logs: dict[str, Any] = {}
         for epoch in range(plan.initial_epoch, plan.epochs):
@@ -357,6 +363,16 @@ class Trainer:
                 lambda s: self.summarize_logs(self._ordered(training.means(s))),
             )
             logs = self._ordered(training.means(sums))
+            if not warned_nan and not np.all(np.isfinite(logs.get("loss", 0.0))):
+                warned_nan = True
+                warnings.warn(
+                    f"Epoch {epoch + 1}: the loss is NaN or infinite; training has diverged "
+                    "(lower the learning rate, check the data, or pass "
+                    "callbacks=[fnn.callbacks.TerminateOnNaN()] to stop and keep the last good "
+                    "weights).",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
             # The epoch completed: commit its results (an interrupted epoch commits nothing).
             new = new._replace(epoch=new.epoch + 1)
             self.train_state = self.commit_epoch(start, new)
@@ -510,6 +526,23 @@ class Trainer:
 
 _BUSY: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDictionary()
 _BUSY_GUARD = threading.Lock()
+
+
+def check_idle(owner: Any, method: str) -> None:
+    """Refuse to change a model (``compile``, ``add``, ``pop``, ``build``) while its fit,
+    evaluate or predict runs, e.g. from a callback: the running loop would go on with stale
+    compiled functions and optimizer state.
+
+    Raises:
+        RuntimeError: the model is busy.
+    """
+    lock = _BUSY.get(owner)
+    if lock is not None and lock.locked():
+        raise RuntimeError(
+            f"model.{method}() was called while the model is training or predicting (from a "
+            "callback, or another thread); change the model between fit() calls, or set "
+            "model.stop_training = True and change it after fit returns."
+        )
 
 
 @contextlib.contextmanager

@@ -37,7 +37,7 @@ from fnn import metrics as metrics_lib
 from fnn import optimizers as optimizers_lib
 from fnn import summary as summary_lib
 from fnn.checks import check_seed
-from fnn.engine import Engine, Lift, Trainer, evaluate_result
+from fnn.engine import Engine, Lift, Trainer, check_idle, evaluate_result
 from fnn.layers import Input, Layer, Serial, as_shape, count_params
 
 __all__ = ["Sequential", "evaluate_result", "layer_key", "load_model", "root_key"]
@@ -221,6 +221,7 @@ class Sequential(Trainer):
 
     def add(self, layer: Layer) -> None:
         """Append a layer. The first layer (or an earlier ``build``) fixes the input shape."""
+        check_idle(self, "add")
         if not isinstance(layer, Layer):
             raise TypeError(
                 f"layer must be a fnn layer (e.g. fnn.layers.Dense), got "
@@ -247,6 +248,7 @@ class Sequential(Trainer):
     def pop(self) -> Layer:
         """Remove and return the last layer (Keras's ``Sequential.pop``); the other layers keep
         their weights, the optimizer state starts afresh."""
+        check_idle(self, "pop")
         if not self._layers:
             raise ValueError("The model has no layers to pop.")
         layer = self._layers.pop()
@@ -274,6 +276,7 @@ class Sequential(Trainer):
     def build(self, input_shape: int | Sequence[int]) -> None:
         """Create the parameters for inputs of ``input_shape`` (no batch axis), in one compiled
         program; layer ``i`` is initialised from ``fold_in(fold_in(key(seed), 0), i)``."""
+        check_idle(self, "build")
         if not self._layers:
             raise ValueError("The model has no layers; add one before building it.")
         shape = as_shape(input_shape)
@@ -305,6 +308,7 @@ class Sequential(Trainer):
         Raises:
             TypeError, ValueError: an unknown name or a wrong type; nothing changes then.
         """
+        check_idle(self, "compile")
         dist = distributed_lib.get(distribution)
         dist.check_lift(None)
         optimizers_lib.get(optimizer)  # validate everything before changing anything
@@ -441,6 +445,30 @@ class Sequential(Trainer):
         status.append("compiled" if self.compiled is not None else "not compiled")
         return f"<Sequential {self.name!r}: {len(self._layers)} layers, {', '.join(status)}>"
 
+    # -- pickling and copying ---------------------------------------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable state: compiled functions and the built optimizer (closures) are left out
+        and rebuilt from the compile arguments; arrays travel as NumPy."""
+        state = dict(self.__dict__)
+        state["_engine"] = None
+        state["optimizer"] = None
+        compiled = state.pop("compiled")
+        state["_compile_args"] = None if compiled is None else self.compile_args
+        state["train_state"] = jax.tree.map(_to_host, self.train_state)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        compile_args = state.pop("_compile_args")
+        train_state = state.pop("train_state")
+        self.__dict__.update(state, compiled=None, train_state=None)
+        if train_state is not None:
+            self.train_state = jax.tree.map(_to_device, train_state)
+        if compile_args is not None:
+            opt_state = self.opt_state
+            self.compile(**compile_args)
+            if opt_state is not None:
+                self.opt_state = opt_state
+
     # -- saving (the format and its checks live in fnn.saving) -------------------------------
     def save(self, filepath: str | os.PathLike[str]) -> None:
         """Save everything needed to predict and to resume training exactly (atomic write).
@@ -494,6 +522,18 @@ def root_key(seed: Any, purpose: int) -> jax.Array:
 def layer_key(seed: Any, index: int) -> jax.Array:
     """The initialisation key of layer ``index`` in a model with ``seed``."""
     return jax.random.fold_in(root_key(seed, 0), index)
+
+
+def _to_host(x: Any) -> Any:
+    if isinstance(x, jax.Array) and jnp.issubdtype(x.dtype, jax.dtypes.prng_key):
+        return ("__prng_key__", str(jax.random.key_impl(x)), np.asarray(jax.random.key_data(x)))
+    return np.asarray(x) if isinstance(x, jax.Array) else x
+
+
+def _to_device(x: Any) -> Any:
+    if isinstance(x, tuple) and len(x) == 3 and x[0] == "__prng_key__":
+        return jax.random.wrap_key_data(jnp.asarray(x[2]), impl=x[1])
+    return jnp.asarray(x) if isinstance(x, np.ndarray) else x
 
 
 def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:

@@ -503,6 +503,7 @@ class _PopulationSpec:
         self._pop = pop
         spec = pop._spec
         self.layers, self.loss, self.optimizer = spec.layers, spec.loss, spec.optimizer
+        self.net, self.compiled_metrics = spec.net, spec.compiled_metrics
 
     @property
     def built(self) -> bool:

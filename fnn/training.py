@@ -129,6 +129,50 @@ def objective(net: Layer, loss: Any) -> Objective:
     return Objective(net, loss_obj, activations.linear)
 
 
+def check_objective(net: Layer, loss: Any, metrics: Any, input_shape: Any, y: Any) -> None:
+    """Run the loss and every metric abstractly on one example (no compilation) and refuse, by
+    name, one that fails or does not return numbers: the user's mistake surfaces at the door,
+    not as an error deep inside the compiled epoch.
+
+    Args:
+        net: the network.
+        loss: the loss.
+        metrics: the metrics.
+        input_shape: one example's shape.
+        y: the targets (an array; its first row is used).
+
+    Raises:
+        TypeError: a loss or metric function fails or returns something that is not numbers.
+    """
+    obj = objective(net, loss)
+    params = jax.eval_shape(lambda k: net.init(k, input_shape), jax.random.key(0))
+    x = jax.ShapeDtypeStruct((1, *input_shape), jnp.float32)
+    z = jax.eval_shape(
+        lambda p, s, xb: obj.net.call(p, s, xb, training=False)[0],
+        params,
+        net.init_state(input_shape),
+        x,
+    )
+    yb = jax.ShapeDtypeStruct((1, *y.shape[1:]), y.dtype)
+    checks = [("loss", obj.loss.name, obj.loss.call, z)]
+    checks += [
+        ("metric", m.name, m.fn, jax.eval_shape(obj.to_output, z))
+        for m in metrics_lib.get_list(metrics, obj.loss)
+        if getattr(m, "fn", None) is not None
+    ]
+    for kind, name, fn, pred in checks:
+        try:
+            out = jax.eval_shape(lambda t, p, fn=fn: jnp.asarray(fn(t, p), jnp.float32), yb, pred)
+        except Exception as exc:
+            raise TypeError(
+                f"The {kind} {name!r} failed on a batch of the data: {type(exc).__name__}: "
+                f"{str(exc)[:300]}. A {kind} takes (y_true, y_pred) arrays and returns numbers "
+                "(one per example, or one for the batch)."
+            ) from None
+        if out.ndim > 1 and out.shape[0] != 1:
+            raise TypeError(f"The {kind} {name!r} returned shape {out.shape} for one example.")
+
+
 def _unpack(batch: Sequence[Any]) -> tuple[jax.Array, jax.Array, jax.Array | None]:
     if len(batch) == 2:
         return batch[0], batch[1], None
@@ -138,7 +182,7 @@ def _unpack(batch: Sequence[Any]) -> tuple[jax.Array, jax.Array, jax.Array | Non
 
 
 def _weighted_mean(values: jax.Array, weight: jax.Array | None) -> jax.Array:
-    values = values.astype(jnp.float32)
+    values = jnp.asarray(values, jnp.float32)  # a custom metric may return a Python number
     if weight is None:
         return jnp.mean(values)
     return jnp.sum(values * weight) / jnp.maximum(jnp.sum(weight), 1e-12)
@@ -146,7 +190,7 @@ def _weighted_mean(values: jax.Array, weight: jax.Array | None) -> jax.Array:
 
 def _loss_value(per_example: jax.Array, weight: jax.Array | None) -> jax.Array:
     # Keras's sum_over_batch_size: weighted sum divided by the number of examples.
-    per_example = per_example.astype(jnp.float32)
+    per_example = jnp.asarray(per_example, jnp.float32)
     if weight is None:
         return jnp.mean(per_example)
     return jnp.sum(per_example * weight) / per_example.size

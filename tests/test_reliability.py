@@ -42,6 +42,12 @@ def with_nan(a: np.ndarray, row: int, value: float = np.nan) -> np.ndarray:
     return a
 
 
+def _frame(a):
+    import pandas as pd
+
+    return pd.DataFrame(a).astype("Float32")
+
+
 def fit(**kwargs):
     args = {"x": X, "y": Y, "verbose": 0, **kwargs}
     return lambda m: m.fit(**args)
@@ -126,6 +132,12 @@ BAD_INPUTS = [
     ("validation-batch-size", model, fit(validation_batch_size=-4), ValueError, ["validation_batch_size"]),
     ("verbose", model, fit(verbose=5), ValueError, ["verbose", "5"]),
     ("max-device-bytes", model, fit(max_device_bytes=-1), ValueError, ["max_device_bytes", "-1"]),
+    ("shuffle-string", model, fit(shuffle="no"), TypeError, ["shuffle", "True, False or 'batch'", "'no'"]),
+    ("shuffle-int", model, fit(shuffle=2), TypeError, ["shuffle", "2"]),
+    ("unbuilt-fit-x-1d", unbuilt, fit(x=np.ones(N)), ValueError, ["x has shape (20,)", "not built"]),
+    ("sparse-label-uint64-max", sparse, fit(y=np.r_[np.uint64(2**64 - 1), LABELS[1:].astype(np.uint64)]), ValueError, ["label 18446744073709551615", "row 0"]),
+    ("sparse-label-huge-float", sparse, fit(y=np.r_[1e20, LABELS[1:]]), ValueError, ["label 1e+20", "row 0"]),
+    ("fit-pandas-missing", model, lambda m: m.fit(_frame(with_nan(X, 6)), Y, verbose=0), ValueError, ["x has missing values", "row 6"]),
     # callbacks argument
     ("callbacks-single", model, fit(callbacks=EarlyStopping()), TypeError, ["callbacks must be a list", "[EarlyStopping(...)]"]),
     ("callbacks-class", model, fit(callbacks=[EarlyStopping]), TypeError, ["callbacks[0]", "instantiate"]),
@@ -165,9 +177,13 @@ BAD_INPUTS = [
 # Layer constructors (no model involved).
 BAD_LAYERS = [
     ("dense-units-zero", lambda: Dense(0), ValueError, ["units", "0"]),
-    ("dense-units-float", lambda: Dense(2.5), ValueError, ["units", "2.5"]),
-    ("dense-units-string", lambda: Dense("8"), ValueError, ["units", "'8'"]),
-    ("dense-units-bool", lambda: Dense(True), ValueError, ["units", "True"]),
+    # one rule for every int argument: a wrong type is a TypeError, a bad value a ValueError
+    ("dense-units-float", lambda: Dense(2.5), TypeError, ["units", "2.5"]),
+    ("dense-units-string", lambda: Dense("8"), TypeError, ["units", "'8'"]),
+    ("dense-units-bool", lambda: Dense(True), TypeError, ["units", "True"]),
+    ("sequential-seed-too-big", lambda: Sequential(seed=2**64), ValueError, ["seed", "[0, 4294967295]"]),
+    ("sequential-seed-negative", lambda: Sequential(seed=-1), ValueError, ["seed", "-1"]),
+    ("sequential-seed-float", lambda: Sequential(seed=1.5), TypeError, ["seed", "1.5"]),
     ("unknown-activation", lambda: Dense(3, activation="rellu"), ValueError, ["activation", "Did you mean 'relu'"]),
     ("unknown-initializer", lambda: Dense(3, kernel_initializer="glorot_unifrom"), ValueError, ["initializer", "Did you mean 'glorot_uniform'"]),
     ("input-shape", lambda: Dense(3, input_shape=(0,)), ValueError, ["input_shape", "(0,)"]),
@@ -329,3 +345,86 @@ def test_same_seed_same_data_gives_bit_identical_weights(reference):
     assert_model_at(m, reference[3])
     other = Sequential([Dense(8, input_shape=FEATURES), Dense(CLASSES)], seed=1)
     assert not np.array_equal(other.get_weights()[0], m.get_weights()[0])
+
+
+# -- inputs that are right and must work (issue: accept what users hold) ----------------------
+def test_numpy_scalars_pandas_and_bfloat16_are_accepted():
+    import jax.numpy as jnp
+    import pandas as pd
+
+    m = model()
+    m.fit(X, Y, verbose=0, validation_split=np.float32(0.2), batch_size=np.int64(8),
+          epochs=np.int32(1))
+    frame = pd.DataFrame(X).astype("Float32")  # nullable columns, no missing values
+    np.testing.assert_allclose(m.predict(frame, verbose=0), m.predict(X, verbose=0), rtol=1e-6)
+    bf16 = jnp.asarray(X, jnp.bfloat16)
+    assert m.predict(bf16, verbose=0).shape == (N, CLASSES)
+    labels = pd.Series(LABELS, dtype="Int64")
+    sm = sparse()
+    sm.fit(X, labels, verbose=0)
+    # a custom metric returning a Python number is accepted
+    m.compile(optimizer="adam", loss="categorical_crossentropy", metrics=[lambda t, p: 1.0])
+    assert m.evaluate(X, Y, verbose=0)[1] == pytest.approx(1.0)
+
+
+def test_changing_the_model_from_a_callback_is_refused_at_once():
+    m = model()
+
+    class Recompile(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            self.model.compile(optimizer="sgd", loss="categorical_crossentropy")
+
+    class AddLayer(Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.model.add(Dense(2))
+
+    for cb, method in ((Recompile(), "compile"), (AddLayer(), "add")):
+        with pytest.raises(RuntimeError, match=f"model.{method}\\(\\) was called while the model is"):
+            m.fit(X, Y, epochs=2, verbose=0, callbacks=[cb])
+    assert len(m.layers) == 2
+
+
+def test_a_second_thread_calling_fit_is_refused():
+    import threading
+
+    m = model()
+    started, release = threading.Event(), threading.Event()
+
+    class Hold(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            started.set()
+            release.wait(30)
+
+    errors = []
+    t = threading.Thread(target=lambda: m.fit(X, Y, epochs=1, verbose=0, callbacks=[Hold()]))
+    t.start()
+    assert started.wait(60)
+    try:
+        m.fit(X, Y, epochs=1, verbose=0)
+    except RuntimeError as exc:
+        errors.append(str(exc))
+    release.set()
+    t.join(60)
+    assert errors and "not thread-safe" in errors[0]
+    assert m.epoch == 1  # the first thread's epoch kept, nothing of the refused call
+
+
+def test_divergence_warns_once_without_terminate_on_nan():
+    from fnn.optimizers import SGD
+
+    m = Sequential([Dense(1, input_shape=FEATURES)], seed=0)
+    m.compile(optimizer=SGD(1e30), loss="mse")
+    with pytest.warns(RuntimeWarning, match="NaN or infinite") as record:
+        m.fit(X, 1e6 * np.ones(N), epochs=4, verbose=0)
+    assert sum("NaN or infinite" in str(w.message) for w in record) == 1
+
+
+def test_a_custom_loss_returning_no_numbers_is_named_at_the_door():
+    m = model()
+    m.compile(optimizer="adam", loss=lambda t, p: "oops")
+    before = [np.array(w) for w in m.get_weights()]
+    with pytest.raises(TypeError, match="The loss .* failed on a batch") as info:
+        m.fit(X, Y, verbose=0)
+    assert "fnn" in info.traceback[-1].path.parts
+    assert all(np.array_equal(a, b) for a, b in zip(before, m.get_weights()))
+    assert m.epoch == 0
