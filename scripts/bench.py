@@ -41,6 +41,7 @@ Usage::
     python scripts/bench.py                      # full default run, writes bench.json
     python scripts/bench.py --quick              # tiny seed workload, for smoke tests
     python scripts/bench.py --workloads seed --contenders floor,fnn --epochs 5 --json out.json
+    python scripts/bench.py --profile traces     # also a jax.profiler trace of one fnn epoch
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as _dt
+import functools
 import gc
 import importlib
 import importlib.metadata
@@ -463,6 +465,21 @@ def run_fnn_fit(ctx: Context, verbose: int = 0) -> Timing:
             callbacks=[clock],
         )
     return clock.timing(start, wl)
+
+
+def profile_fnn_epoch(ctx: Context, directory: Path) -> dict[str, Any]:
+    """Write a ``jax.profiler`` trace of one timed ``fnn`` epoch (after a warm-up epoch) under
+    ``directory`` (``plugins/profile/<run>/*.xplane.pb``: TensorBoard's profile tab, Perfetto)."""
+    wl = ctx.workload
+    model = build_fnn_model(ctx)
+    fit = functools.partial(
+        model.fit, ctx.x, ctx.y, batch_size=wl.batch_size, epochs=1, verbose=0, shuffle=True
+    )
+    fit()  # compiles: the trace then holds one epoch of steady-state work
+    with jax.profiler.trace(str(directory)):
+        epoch_s = timed(fit)
+    traces = sorted(str(p) for p in directory.glob("plugins/profile/*/*.xplane.pb"))
+    return {"workload": wl.name, "dir": str(directory), "epoch_s": epoch_s, "traces": traces}
 
 
 def run_fnn(ctx: Context) -> Timing:
@@ -966,6 +983,9 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
             print(f" {rows[-1]['status']} ({elapsed:.1f} s)", file=sys.stderr, flush=True)
         add_ratios(rows)
         report["results"].extend(rows)
+        if args.profile is not None:
+            print(f"[bench] {name}: profiling one fnn epoch ...", file=sys.stderr, flush=True)
+            report.setdefault("profile", []).append(profile_fnn_epoch(ctx, args.profile / name))
     # Measured again at the end, since other load on the host only ever lowers the figure.
     peak_end = measure_matmul_peak(**peak_args)
     peak["gflops_at_start"], peak["gflops_at_end"] = peak["gflops"], peak_end["gflops"]
@@ -1167,6 +1187,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0,
         help="also compare a Population of this many seed models with as many fits one after "
         "another (see scripts/bench_population.py). Default: off",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="also write a jax.profiler trace of one timed fnn epoch per workload to "
+        "DIR/<workload> "
+        "(open with TensorBoard's profile tab). Default: off",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for data and models")
     parser.add_argument(

@@ -35,6 +35,8 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any],
             "1,2",
             "--population",
             "3",
+            "--profile",
+            str(out.parent / "traces"),
             "--json",
             str(out),
         ],
@@ -84,6 +86,15 @@ def test_quick_run_has_scaling_and_population_sections(
     assert pop["population"]["member_examples_per_s"] > 0
     assert pop["sequential"]["speedup_vs_sequential"] == 1.0
     assert "data-parallel scaling" in stdout and "population of 3" in stdout
+
+
+def test_quick_run_writes_a_profile_trace(quick_run: tuple[dict[str, Any], str]) -> None:
+    report, _ = quick_run
+    (profile,) = report["profile"]
+    assert profile["workload"] == "seed" and profile["epoch_s"] > 0
+    assert len(profile["traces"]) == 1
+    assert Path(profile["traces"][0]).stat().st_size > 0
+    assert Path(profile["traces"][0]).is_relative_to(Path(profile["dir"]))
 
 
 def test_quick_run_reports_device_and_versions(quick_run: tuple[dict[str, Any], str]) -> None:

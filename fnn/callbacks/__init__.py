@@ -14,6 +14,7 @@ from fnn.callbacks.lambda_callback import LambdaCallback
 from fnn.callbacks.learning_rate_scheduler import LearningRateScheduler
 from fnn.callbacks.model_checkpoint import ModelCheckpoint
 from fnn.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
+from fnn.callbacks.tensorboard import TensorBoard
 from fnn.callbacks.terminate_on_nan import TerminateOnNaN
 
 __all__ = [
@@ -26,5 +27,6 @@ __all__ = [
     "LearningRateScheduler",
     "ModelCheckpoint",
     "ReduceLROnPlateau",
+    "TensorBoard",
     "TerminateOnNaN",
 ]
