@@ -114,12 +114,14 @@ def epoch_pieces(
     order: np.ndarray,
     rest: np.ndarray,
     pieces: int = 1,
+    steps_per_piece: int | None = None,
 ) -> Iterator[Piece]:
     """The calls that make up one training epoch.
 
     ``order`` is ``(steps, batch)`` (or ``(steps, N, batch)``: each of N members' own order;
-    ``rest`` then ``(r, N)``). Resident data: the epoch's ``order`` split into about ``pieces``
-    calls (progress updates). Streamed data: one call per chunk, its examples gathered on the
+    ``rest`` then ``(r, N)``). Resident data: the epoch's ``order`` split into calls of
+    ``steps_per_piece`` steps (``steps_per_execution``), or else into about ``pieces`` calls
+    (progress updates). Streamed data: one call per chunk, its examples gathered on the
     host in epoch order and sent to the device, indices made local to the chunk (with members'
     own orders, each member's chunk is gathered and the data gets a leading member axis). The
     batches, their order and the step numbers are the same either way, so streaming changes
@@ -127,7 +129,10 @@ def epoch_pieces(
     """
     steps, batch_size = order.shape[0], (order.shape[-1] if order.ndim >= 2 else 0)
     if placement.chunk is None:
-        size = max(steps, 1) if pieces <= 1 else max(1, -(-steps // pieces))
+        if steps_per_piece is not None:
+            size = steps_per_piece
+        else:
+            size = max(steps, 1) if pieces <= 1 else max(1, -(-steps // pieces))
         starts = list(range(0, steps, size)) or [0]
         for j, start in enumerate(starts):
             last = j == len(starts) - 1

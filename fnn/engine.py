@@ -152,36 +152,16 @@ class Engine:
         return self.distribution.jit(lambda p, s, x: lift(loop, (p, s), x))
 
     # -- passes ---------------------------------------------------------------------------------
-    def run_epoch(
-        self,
-        ts: training.TrainState,
-        placed: data_lib.Placement,
-        order: np.ndarray,
-        rest: np.ndarray,
-        bar: ProgressBar | None,
-        to_logs: Callable[[dict[str, Any]], dict[str, float]],
-    ) -> tuple[training.TrainState, dict[str, Any]]:
-        """One epoch of the fused train program: one call per piece of the epoch (one piece
-        without a progress bar, :data:`PROGRESS_UPDATES` with one, one per chunk when the data
-        streams). Returns the new train state (epoch counter not yet advanced) and the epoch's
-        sums, fetched to the host."""
-        sums = pending = None
-        pieces = PROGRESS_UPDATES if bar is not None else 1
-        for piece in data_lib.epoch_pieces(placed, order, rest, pieces):
-            loop = self.compiled("train_member_data" if piece.members_data else "train")
-            ts, piece_sums = loop(
-                ts,
-                piece.data,
-                jnp.asarray(piece.order),
-                jnp.asarray(piece.rest),
-                jnp.int32(piece.first_step),
-            )
-            # Fetch the previous piece's sums only now, with this piece already queued: the
-            # host's progress work overlaps the device's steps.
-            sums = _report_piece(sums, pending, bar, to_logs)
-            steps = piece.order.shape[0] + (1 if piece.rest.shape[0] else 0)
-            pending = (piece_sums, steps)
-        return ts, _report_piece(sums, pending, bar, to_logs)
+    def train_piece(self, ts: training.TrainState, piece: data_lib.Piece) -> tuple[Any, Any]:
+        """One compiled call: the steps of ``piece``. Returns ``(ts, sums)`` (on the device)."""
+        loop = self.compiled("train_member_data" if piece.members_data else "train")
+        return loop(
+            ts,
+            piece.data,
+            jnp.asarray(piece.order),
+            jnp.asarray(piece.rest),
+            jnp.int32(piece.first_step),
+        )
 
     def evaluate(
         self, ts: training.TrainState, placed: data_lib.Placement, batch_size: int
@@ -334,7 +314,14 @@ class Trainer:
         self.history = cbs.callbacks[-1]
         cbs.set_model(self)
         steps_per_epoch = math.ceil(n / batch_size)
-        cbs.set_params({"epochs": plan.epochs, "steps": steps_per_epoch, "verbose": verbose})
+        cbs.set_params(
+            {
+                "epochs": plan.epochs,
+                "steps": steps_per_epoch,
+                "verbose": verbose,
+                "steps_per_execution": self.spec.steps_per_execution or steps_per_epoch,
+            }
+        )
 
         placed = dist.place(plan.arrays, batch_size, budget)
         placed_val = None
@@ -354,14 +341,7 @@ class Trainer:
             bar = None
             if verbose == 1:
                 bar = ProgressBar(steps_per_epoch, desc=f"Epoch {epoch + 1}/{plan.epochs}")
-            new, sums = engine.run_epoch(
-                start,
-                placed,
-                order,
-                rest,
-                bar,
-                lambda s: self.summarize_logs(self._ordered(training.means(s))),
-            )
+            new, sums = self._run_epoch(engine, start, placed, order, rest, bar, cbs)
             logs = self._ordered(training.means(sums))
             if not warned_nan and not np.all(np.isfinite(logs.get("loss", 0.0))):
                 warned_nan = True
@@ -394,6 +374,64 @@ class Trainer:
                 break
         cbs.on_train_end(logs)
         return self.history
+
+    def _run_epoch(
+        self,
+        engine: Engine,
+        ts: training.TrainState,
+        placed: data_lib.Placement,
+        order: np.ndarray,
+        rest: np.ndarray,
+        bar: ProgressBar | None,
+        cbs: CallbackList,
+    ) -> tuple[training.TrainState, dict[str, Any]]:
+        """The epoch's compiled calls: one per execution of ``steps_per_execution`` steps (the
+        whole epoch by default; :data:`PROGRESS_UPDATES` pieces with a progress bar; one per
+        chunk when the data streams). Batch hooks fire once per execution. Returns the new train
+        state (epoch counter not yet advanced) and the epoch's sums, fetched to the host.
+
+        Without batch callbacks, a piece's sums are fetched only once the next piece is queued,
+        so the host's progress work overlaps the device's steps. With an explicit
+        ``steps_per_execution`` each execution's result is the model's state (callbacks see the
+        weights as they are, and an interrupted epoch keeps its completed executions, as in
+        Keras); otherwise the epoch commits as a whole.
+        """
+        per_execution = self.spec.steps_per_execution
+        hooked = cbs.overrides_batch_hooks()
+        pieces = PROGRESS_UPDATES if bar is not None else 1
+        sums: dict[str, Any] | None = None
+        pending = None
+
+        def to_logs(s: dict[str, Any]) -> dict[str, Any]:
+            return self._ordered(training.means(s))
+
+        def report(done: Any) -> None:
+            nonlocal sums
+            piece_sums, steps, last = done
+            sums = _add_sums(sums, jax.device_get(piece_sums))
+            if bar is not None:
+                bar.update(steps, self.summarize_logs(to_logs(sums)))
+            if hooked:
+                cbs.on_train_batch_end(last, to_logs(sums))
+
+        for piece in data_lib.epoch_pieces(placed, order, rest, pieces, per_execution):
+            steps = piece.order.shape[0] + (1 if piece.rest.shape[0] else 0)
+            if hooked:
+                cbs.on_train_batch_begin(piece.first_step)
+            if per_execution is not None:
+                ts = self.train_state
+            ts, piece_sums = engine.train_piece(ts, piece)
+            if per_execution is not None:
+                self.train_state = ts
+            if pending is not None:
+                report(pending)
+            pending = (piece_sums, steps, piece.first_step + steps - 1)
+            if hooked:  # the hooks see each execution before the next one starts
+                report(pending)
+                pending = None
+        if pending is not None:
+            report(pending)
+        return ts, sums if sums is not None else {}
 
     def _orders(
         self, n: int, batch_size: int, trained: int, shuffle: Any
@@ -578,16 +616,6 @@ def _device_budget(max_device_bytes: int | str | None) -> int | None:
     if max_device_bytes is None:
         return None
     return inputs.check_positive_int(max_device_bytes, "max_device_bytes")
-
-
-def _report_piece(sums: Any, pending: Any, bar: ProgressBar | None, to_logs: Any) -> Any:
-    """Add a finished piece's sums (one host sync) and advance the progress bar."""
-    if pending is None:
-        return sums
-    sums = _add_sums(sums, jax.device_get(pending[0]))
-    if bar is not None:
-        bar.update(pending[1], to_logs(sums))
-    return sums
 
 
 def _add_sums(total: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:

@@ -294,6 +294,7 @@ class Sequential(Trainer):
         loss: Any = None,
         metrics: Any = None,
         distribution: distributed_lib.Distribution | None = None,
+        steps_per_execution: int | str | None = None,
     ) -> None:
         """Set the optimizer, loss and metrics (names as in Keras, or callables/Optax).
 
@@ -304,11 +305,21 @@ class Sequential(Trainer):
             metrics: metric names or functions; ``"accuracy"`` is resolved from the loss.
             distribution: e.g. :class:`fnn.distributed.DataParallel` spreads each batch over
                 several devices; ``batch_size`` then means the global batch.
+            steps_per_execution: train steps per compiled call, between host syncs (Keras's
+                argument). None or ``"epoch"`` (the default): the whole epoch, fastest. An int
+                ``N``: batch callbacks, ``ModelCheckpoint(save_freq=...)`` and the progress bar
+                see the model every N steps. Results are the same for every N.
 
         Raises:
             TypeError, ValueError: an unknown name or a wrong type; nothing changes then.
         """
         check_idle(self, "compile")
+        if steps_per_execution == "epoch":
+            steps_per_execution = None
+        if steps_per_execution is not None:
+            steps_per_execution = inputs.check_positive_int(
+                steps_per_execution, "steps_per_execution"
+            )
         dist = distributed_lib.get(distribution)
         dist.check_lift(None)
         optimizers_lib.get(optimizer)  # validate everything before changing anything
@@ -316,6 +327,8 @@ class Sequential(Trainer):
         units = self.output_shape[-1] if self.output_shape else None
         compiled_metrics = metrics_lib.get_list(metrics, loss_obj, units)
         args = {"optimizer": optimizer, "loss": loss, "metrics": metrics}
+        if steps_per_execution is not None:
+            args["steps_per_execution"] = steps_per_execution
         self.compiled = CompileSettings(args, loss_obj, compiled_metrics, dist)
         self._reset_optimizer()
 
@@ -342,6 +355,11 @@ class Sequential(Trainer):
     def distribution(self) -> distributed_lib.Distribution | None:
         """``compile``'s ``distribution`` argument (None: one device)."""
         return None if self.compiled is None else self.compiled.args.get("distribution")
+
+    @property
+    def steps_per_execution(self) -> int | None:
+        """Train steps per compiled call (None: the whole epoch)."""
+        return None if self.compiled is None else self.compiled.args.get("steps_per_execution")
 
     @property
     def compile_args(self) -> dict[str, Any]:
@@ -480,12 +498,48 @@ class Sequential(Trainer):
         saving.save_model(self, filepath)
 
     def save_weights(self, filepath: str | os.PathLike[str]) -> None:
-        """Save the parameters and non-trainable state only (atomic write)."""
+        """Save the parameters and non-trainable state only (atomic write).
+
+        The format follows the extension: ``.safetensors`` writes safetensors (tensors named
+        ``dense/kernel``, ...; see :mod:`fnn.interop.safetensors`), anything else fnn's archive.
+        """
+        if os.fspath(filepath).endswith(".safetensors"):
+            from fnn.interop.safetensors import save_safetensors
+
+            save_safetensors(self, filepath)
+            return
         saving.save_weights(self, filepath)
 
     def load_weights(self, filepath: str | os.PathLike[str]) -> None:
-        """Load weights saved by :meth:`save_weights` (or :meth:`save`) into this built model."""
-        saving.load_weights(self, filepath)
+        """Load weights into this built model, checked against its architecture first.
+
+        Accepts what :meth:`save_weights` or :meth:`save` wrote, ``.safetensors`` files, and
+        Keras 3's ``.weights.h5`` and ``.keras`` files for the layers fnn has
+        (:mod:`fnn.interop.keras`; needs h5py).
+        """
+        path = os.fspath(filepath)
+        if path.endswith(".safetensors"):
+            from fnn.interop.safetensors import load_safetensors
+
+            load_safetensors(self, filepath)
+        elif path.endswith((".weights.h5", ".keras")):
+            from fnn.interop.keras import load_keras_weights
+
+            load_keras_weights(self, filepath)
+        else:
+            saving.load_weights(self, filepath)
+
+    def export(self, filepath: str | os.PathLike[str], *, batch_size: int | None = None) -> Any:
+        """Write a ``jax.export`` artifact of the inference function (weights baked in, a
+        symbolic batch size unless ``batch_size`` is given), loadable with
+        ``jax.export.deserialize`` where fnn is not installed (see :mod:`fnn.export`).
+
+        Returns:
+            The ``jax.export.Exported`` object.
+        """
+        from fnn.export import export_model
+
+        return export_model(self, filepath, batch_size=batch_size)
 
     def get_config(self) -> dict[str, Any]:
         """The architecture as JSON-able data: name, seed, input shape and layer configs."""

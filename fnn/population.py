@@ -48,6 +48,7 @@ against all members' kernels side by side. On a CPU that is the faster formulati
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -462,6 +463,19 @@ class Population(Trainer):
         return self.member(self.best_index(metric, mode))
 
     # -- saving -----------------------------------------------------------------------------
+    def export(
+        self,
+        filepath: str | os.PathLike[str],
+        *,
+        member: int | None = None,
+        batch_size: int | None = None,
+    ) -> Any:
+        """A ``jax.export`` artifact of one member's inference function (``member=i``) or of
+        the whole population (outputs ``(N, batch, ...)``); see :mod:`fnn.export`."""
+        from fnn.export import export_model
+
+        return export_model(self, filepath, member=member, batch_size=batch_size)
+
     def save(self, path: str | Path) -> None:
         """Write the population to ``path`` in fnn's archive format (:mod:`fnn.saving`: JSON
         and ``.npy`` members, no pickles, written atomically), format ``"fnn.population"``: the
@@ -504,6 +518,7 @@ class _PopulationSpec:
         spec = pop._spec
         self.layers, self.loss, self.optimizer = spec.layers, spec.loss, spec.optimizer
         self.net, self.compiled_metrics = spec.net, spec.compiled_metrics
+        self.steps_per_execution = spec.steps_per_execution
 
     @property
     def built(self) -> bool:

@@ -136,6 +136,7 @@ def compile_config(model: Sequential) -> dict[str, Any] | None:
         "optimizer": _optimizer_config(model.compile_args.get("optimizer")),
         "loss": loss,
         "metrics": metrics,
+        "steps_per_execution": model.steps_per_execution,
     }
 
 
@@ -166,7 +167,12 @@ def compile_from_config(
     ):
         raise ValueError(f"metrics must be a list of {{'name', 'fn'}} strings, got {entries!r}")
     metrics = [metrics_lib.Metric(m["name"], metrics_lib.registry.get(m["fn"])) for m in entries]
-    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+    model.compile(
+        optimizer=optimizer,
+        loss=loss,
+        metrics=metrics,
+        steps_per_execution=config.get("steps_per_execution"),
+    )
 
 
 # -- architecture -----------------------------------------------------------------------

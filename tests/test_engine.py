@@ -103,3 +103,103 @@ def test_mixed_bfloat16_trains_with_float32_params():
     assert "bf16" in jaxpr
     with pytest.raises(ValueError, match="Did you mean 'mixed_bfloat16'"):
         Sequential(dtype_policy="mixed_bfloat")
+
+
+# -- one epoch loop: executions, batch hooks, the epoch counter --------------------------------
+def _dropout_model(seed=0, steps_per_execution=None):
+    from fnn.layers import Dropout
+
+    model = Sequential(seed=seed)
+    model.add(Dense(16, activation="relu", input_shape=10))
+    model.add(Dropout(0.3))
+    model.add(Dense(10, activation="softmax"))
+    model.compile(
+        loss="categorical_crossentropy",
+        optimizer="adam",
+        metrics=["accuracy"],
+        steps_per_execution=steps_per_execution,
+    )
+    return model
+
+
+@pytest.mark.parametrize("per_execution", [1, 3, 8])
+def test_steps_per_execution_changes_nothing_numerically(per_execution):
+    x, y, _ = make_classification(200)  # 7 batches of 32 (the last has 8)
+    reference = _dropout_model()
+    ref = reference.fit(x, y, epochs=2, verbose=0)
+    model = _dropout_model(steps_per_execution=per_execution)
+    begins, ends = [], []
+    from fnn.callbacks import LambdaCallback
+
+    hooks = LambdaCallback(
+        on_train_batch_begin=lambda b, logs: begins.append(b),
+        on_train_batch_end=lambda b, logs: ends.append((b, dict(logs))),
+    )
+    history = model.fit(x, y, epochs=2, verbose=0, callbacks=[hooks])
+    for a, b in zip(reference.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(history.history["loss"], ref.history["loss"], rtol=1e-6)
+    executions = -(-7 // per_execution)
+    assert len(begins) == len(ends) == 2 * executions
+    assert begins[:executions] == list(range(0, 7, per_execution))
+    assert ends[executions - 1][0] == 6  # the last step's index
+    # the logs at the end of the epoch's last execution are the epoch's means
+    np.testing.assert_allclose(ends[executions - 1][1]["loss"], history.history["loss"][0])
+
+
+def test_fit_one_epoch_twice_equals_two_epochs_and_counts_them():
+    x, y, _ = make_classification(100)
+    once = _dropout_model()
+    once.fit(x, y, epochs=2, verbose=0)
+    twice = _dropout_model()
+    twice.fit(x, y, epochs=1, verbose=0)
+    twice.fit(x, y, epochs=1, verbose=0)  # the notebook habit: fresh randomness each call
+    assert twice.epoch == once.epoch == 2
+    for a, b in zip(once.get_weights(), twice.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_model_checkpoint_every_n_steps(tmp_path):
+    from fnn.callbacks import ModelCheckpoint
+
+    x, y, _ = make_classification(200)
+    model = _dropout_model(steps_per_execution=2)
+    ckpt = ModelCheckpoint(str(tmp_path / "step-{epoch}-{loss:.4f}.fnn"), save_freq=4)
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[ckpt])
+    # 14 steps in 2 epochs, executions of 2: saves after steps 4, 8, 12
+    assert len(list(tmp_path.iterdir())) == 3
+
+
+def test_named_optimizer_on_a_model_without_parameters():
+    from fnn.layers import Activation
+
+    model = Sequential([Activation("relu", input_shape=3)])
+    model.compile(optimizer="adam", loss="mse")
+    history = model.fit(np.ones((8, 3)), np.ones((8, 3)), epochs=1, verbose=0)
+    assert history.history["loss"] == [0.0]
+
+
+def test_model_builds_when_called_and_refuses_an_empty_model():
+    model = Sequential([Dense(3), Dense(2)])
+    assert model(np.ones((4, 5))).shape == (4, 2)
+    assert model.input_shape == (5,)
+    with pytest.raises(ValueError, match="no layers"):
+        Sequential()(np.ones((2, 2)))
+    with pytest.raises(ValueError, match=r"x has shape \(4, 6\)"):
+        model(np.ones((4, 6)))
+
+
+def test_pickle_and_deepcopy_keep_weights_and_resume_exactly():
+    import copy
+    import pickle
+
+    x, y, _ = make_classification(64)
+    model = _dropout_model()
+    model.fit(x, y, epochs=1, verbose=0)
+    for clone in (pickle.loads(pickle.dumps(model)), copy.deepcopy(model)):
+        assert clone.epoch == 1
+        np.testing.assert_array_equal(clone.predict(x, verbose=0), model.predict(x, verbose=0))
+    clone.fit(x, y, epochs=2, initial_epoch=1, verbose=0)
+    model.fit(x, y, epochs=2, initial_epoch=1, verbose=0)
+    for a, b in zip(model.get_weights(), clone.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -130,7 +130,9 @@ def test_batch_norm_matches_the_closed_form(shape, axis, reduce):
     }
     y, new_state = layer.call(params, state, jnp.asarray(x), training=True)
     # apply returns y alone, whatever its arguments
-    np.testing.assert_array_equal(layer.apply(params, jnp.asarray(x), state=state, training=True), y)
+    np.testing.assert_array_equal(
+        layer.apply(params, jnp.asarray(x), state=state, training=True), y
+    )
     ref, mm, mv, inference = bn_reference(
         x,
         *(np.asarray(a) for a in (params["gamma"], params["beta"])),

@@ -331,10 +331,12 @@ def test_frozen_members_keep_their_weights(data):
 
 def test_reduce_lr_on_plateau_and_terminate_on_nan_per_member(data):
     x, y = data
-    pop = Population(small_model(optimizer=fnn.optimizers.SGD(0.01)), 2,
-                     hyperparams={"learning_rate": [0.01, 0.0]})
-    reduce = fnn.callbacks.ReduceLROnPlateau(monitor="loss", patience=0, factor=0.5,
-                                             min_delta=1e-9)
+    pop = Population(
+        small_model(optimizer=fnn.optimizers.SGD(0.01)),
+        2,
+        hyperparams={"learning_rate": [0.01, 0.0]},
+    )
+    reduce = fnn.callbacks.ReduceLROnPlateau(monitor="loss", patience=0, factor=0.5, min_delta=1e-9)
     history = pop.fit(x, y, epochs=2, verbose=0, callbacks=[reduce])
     lr = history.history["learning_rate"]
     assert lr[0].shape == (2,)
@@ -343,8 +345,11 @@ def test_reduce_lr_on_plateau_and_terminate_on_nan_per_member(data):
     assert final[1] == 0.0  # not improving, but already at min_lr=0: nothing to reduce
 
     # member 1 diverges to NaN: it is put back and frozen, member 0 trains on
-    bad = Population(small_model(optimizer=fnn.optimizers.SGD(0.01)), 2,
-                     hyperparams={"learning_rate": [0.01, 1e30]})
+    bad = Population(
+        small_model(optimizer=fnn.optimizers.SGD(0.01)),
+        2,
+        hyperparams={"learning_rate": [0.01, 1e30]},
+    )
     start = [member_leaves(bad.params, i) for i in range(2)]
     nan = fnn.callbacks.TerminateOnNaN()
     bad.fit(x, y * 1e6, epochs=3, verbose=0, callbacks=[nan])
@@ -356,8 +361,9 @@ def test_reduce_lr_on_plateau_and_terminate_on_nan_per_member(data):
 def test_model_checkpoint_saves_the_population_by_its_best_member(tmp_path, data):
     x, y = data
     pop = Population(small_model(), 2)
-    ckpt = fnn.callbacks.ModelCheckpoint(str(tmp_path / "pop-{epoch}-{loss:.2f}.fnn"),
-                                         monitor="loss", save_best_only=True)
+    ckpt = fnn.callbacks.ModelCheckpoint(
+        str(tmp_path / "pop-{epoch}-{loss:.2f}.fnn"), monitor="loss", save_best_only=True
+    )
     pop.fit(x, y, epochs=2, verbose=0, callbacks=[ckpt])
     files = sorted(p.name for p in tmp_path.iterdir())
     assert len(files) == 2 and files[0].startswith("pop-1-")

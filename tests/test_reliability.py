@@ -353,8 +353,14 @@ def test_numpy_scalars_pandas_and_bfloat16_are_accepted():
     import pandas as pd
 
     m = model()
-    m.fit(X, Y, verbose=0, validation_split=np.float32(0.2), batch_size=np.int64(8),
-          epochs=np.int32(1))
+    m.fit(
+        X,
+        Y,
+        verbose=0,
+        validation_split=np.float32(0.2),
+        batch_size=np.int64(8),
+        epochs=np.int32(1),
+    )
     frame = pd.DataFrame(X).astype("Float32")  # nullable columns, no missing values
     np.testing.assert_allclose(m.predict(frame, verbose=0), m.predict(X, verbose=0), rtol=1e-6)
     bf16 = jnp.asarray(X, jnp.bfloat16)
@@ -379,7 +385,9 @@ def test_changing_the_model_from_a_callback_is_refused_at_once():
             self.model.add(Dense(2))
 
     for cb, method in ((Recompile(), "compile"), (AddLayer(), "add")):
-        with pytest.raises(RuntimeError, match=f"model.{method}\\(\\) was called while the model is"):
+        with pytest.raises(
+            RuntimeError, match=f"model.{method}\\(\\) was called while the model is"
+        ):
             m.fit(X, Y, epochs=2, verbose=0, callbacks=[cb])
     assert len(m.layers) == 2
 

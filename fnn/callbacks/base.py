@@ -35,6 +35,40 @@ class Callback:
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
         """Called with the epoch's means (training and validation) once it has finished."""
 
+    # Batch hooks fire once per execution of the compiled program, as in Keras with
+    # ``steps_per_execution``: ``batch`` is the index (0-based, within the epoch) of the
+    # execution's first step for ``*_batch_begin`` and of its last step for ``*_batch_end``,
+    # whose ``logs`` are the means so far in the epoch.
+    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        """Called before an execution of train steps."""
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        """Called after an execution of train steps, with the epoch's means so far."""
+
+    def on_test_begin(self, logs: dict[str, Any] | None = None) -> None:
+        """Called before validation (and evaluate)."""
+
+    def on_test_end(self, logs: dict[str, Any] | None = None) -> None:
+        """Called after validation (and evaluate) with its results."""
+
+    def on_test_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        """Called before an execution of evaluation steps."""
+
+    def on_test_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        """Called after an execution of evaluation steps."""
+
+    def on_predict_begin(self, logs: dict[str, Any] | None = None) -> None:
+        """Called before predict."""
+
+    def on_predict_end(self, logs: dict[str, Any] | None = None) -> None:
+        """Called after predict."""
+
+    def on_predict_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        """Called before an execution of predict steps."""
+
+    def on_predict_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        """Called after an execution of predict steps."""
+
 
 def check_callbacks(callbacks: Any, argument: str = "callbacks") -> list[Callback]:
     """``callbacks`` of ``fit``: None or a list/tuple of :class:`Callback` instances.
@@ -80,22 +114,58 @@ class CallbackList(Callback):
         for cb in self.callbacks:
             cb.set_model(model)
 
+    def overrides_batch_hooks(self) -> bool:
+        """Whether any callback implements a train batch hook (fit then reports every
+        execution to it before starting the next)."""
+        names = ("on_train_batch_begin", "on_train_batch_end")
+
+        def overrides(cb: Callback, name: str) -> bool:
+            hook = getattr(cb, name)
+            return getattr(hook, "__func__", hook) is not getattr(Callback, name)
+
+        return any(overrides(cb, name) for cb in self.callbacks for name in names)
+
     def set_params(self, params: dict[str, Any]) -> None:
         for cb in self.callbacks:
             cb.set_params(params)
 
-    def on_train_begin(self, logs=None):
-        for cb in self.callbacks:
-            cb.on_train_begin(logs)
 
-    def on_train_end(self, logs=None):
-        for cb in self.callbacks:
-            cb.on_train_end(logs)
+def _dispatch(name: str, indexed: bool) -> Any:
+    """A CallbackList method calling hook ``name`` of every callback in turn; ``logs`` becomes
+    ``{}`` when none is given (Keras passes a dict, so ``logs.get`` always works)."""
+    if indexed:
 
-    def on_epoch_begin(self, epoch, logs=None):
-        for cb in self.callbacks:
-            cb.on_epoch_begin(epoch, logs)
+        def hook(self: CallbackList, index: int, logs: dict[str, Any] | None = None) -> None:
+            for cb in self.callbacks:
+                getattr(cb, name)(index, {} if logs is None else logs)
 
-    def on_epoch_end(self, epoch, logs=None):
-        for cb in self.callbacks:
-            cb.on_epoch_end(epoch, logs)
+    else:
+
+        def hook(self: CallbackList, logs: dict[str, Any] | None = None) -> None:  # type: ignore[misc]
+            for cb in self.callbacks:
+                getattr(cb, name)({} if logs is None else logs)
+
+    hook.__name__ = name
+    return hook
+
+
+for _name in (
+    "on_train_begin",
+    "on_train_end",
+    "on_test_begin",
+    "on_test_end",
+    "on_predict_begin",
+    "on_predict_end",
+):
+    setattr(CallbackList, _name, _dispatch(_name, indexed=False))
+for _name in (
+    "on_epoch_begin",
+    "on_epoch_end",
+    "on_train_batch_begin",
+    "on_train_batch_end",
+    "on_test_batch_begin",
+    "on_test_batch_end",
+    "on_predict_batch_begin",
+    "on_predict_batch_end",
+):
+    setattr(CallbackList, _name, _dispatch(_name, indexed=True))

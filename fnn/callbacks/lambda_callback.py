@@ -7,15 +7,25 @@ from typing import Any
 
 from fnn.callbacks.base import Callback
 
-_HOOKS = ("on_epoch_begin", "on_epoch_end", "on_train_begin", "on_train_end")
+_HOOKS = (
+    "on_epoch_begin",
+    "on_epoch_end",
+    "on_train_begin",
+    "on_train_end",
+    "on_train_batch_begin",
+    "on_train_batch_end",
+)
+#: Keras's older names for the train batch hooks.
+_ALIASES = {"on_batch_begin": "on_train_batch_begin", "on_batch_end": "on_train_batch_end"}
 
 
 class LambdaCallback(Callback):
     """Call the given functions at epoch and training boundaries (Keras's signatures).
 
     ``on_epoch_begin(epoch, logs)``, ``on_epoch_end(epoch, logs)``, ``on_train_begin(logs)``,
-    ``on_train_end(logs)``. fnn runs callbacks between compiled epochs only, so there are no
-    batch hooks.
+    ``on_train_end(logs)``, and the batch hooks ``on_train_batch_begin(batch, logs)`` /
+    ``on_train_batch_end(batch, logs)`` (or ``on_batch_begin`` / ``on_batch_end``), which fire
+    once per execution (see ``compile(steps_per_execution=...)``).
 
     >>> import numpy as np, fnn
     >>> model = fnn.Sequential([fnn.layers.Dense(1, input_shape=2)])
@@ -33,17 +43,28 @@ class LambdaCallback(Callback):
         on_epoch_end: Callable[[int, dict], Any] | None = None,
         on_train_begin: Callable[[dict], Any] | None = None,
         on_train_end: Callable[[dict], Any] | None = None,
+        on_train_batch_begin: Callable[[int, dict], Any] | None = None,
+        on_train_batch_end: Callable[[int, dict], Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__()
+        hooks = (
+            on_epoch_begin,
+            on_epoch_end,
+            on_train_begin,
+            on_train_end,
+            on_train_batch_begin,
+            on_train_batch_end,
+        )
+        given = dict(zip(_HOOKS, hooks, strict=True))
+        for alias, name in _ALIASES.items():
+            if alias in kwargs:
+                given[name] = kwargs.pop(alias)
         if kwargs:
             raise TypeError(
-                f"LambdaCallback got unsupported hooks {sorted(kwargs)}: fnn runs callbacks at "
-                f"epoch boundaries only (one compiled program per epoch); accepted: "
-                f"{', '.join(_HOOKS)}."
+                f"LambdaCallback got unsupported hooks {sorted(kwargs)}; accepted: "
+                f"{', '.join([*_HOOKS, *_ALIASES])}."
             )
-        hooks = (on_epoch_begin, on_epoch_end, on_train_begin, on_train_end)
-        given = dict(zip(_HOOKS, hooks, strict=True))
         for name, fn in given.items():
             if fn is None:
                 continue

@@ -28,8 +28,9 @@ class ModelCheckpoint(Callback):
         save_best_only: save only when ``monitor`` improves on the best value so far.
         save_weights_only: ``model.save_weights`` instead of ``model.save``.
         mode: ``"min"``, ``"max"`` or ``"auto"`` (max for accuracies, min otherwise).
-        save_freq: ``"epoch"``: fnn runs each epoch as one compiled program, so callbacks see
-            epoch boundaries only (Keras's per-batch integer is not available).
+        save_freq: ``"epoch"``, or an int ``N``: save after every N train steps, checked at
+            the end of each execution (compile with ``steps_per_execution`` dividing ``N``
+            to save exactly every N steps; the default execution is the whole epoch).
         initial_value_threshold: with ``save_best_only``, the value to beat at first.
 
     Each save is atomic (see :mod:`fnn.saving`): a crash mid-save keeps the previous file.
@@ -65,10 +66,13 @@ class ModelCheckpoint(Callback):
         if mode not in ("auto", "min", "max"):
             raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}.")
         if save_freq != "epoch":
-            raise ValueError(
-                f"save_freq must be 'epoch', got {save_freq!r}: fnn runs each epoch as one "
-                "compiled program, so checkpoints happen at epoch ends."
-            )
+            if isinstance(save_freq, bool) or not isinstance(save_freq, int):
+                raise ValueError(f"save_freq must be 'epoch' or an int >= 1, got {save_freq!r}.")
+            if save_freq < 1:
+                raise ValueError(f"save_freq must be 'epoch' or an int >= 1, got {save_freq!r}.")
+        self._steps_seen = 0
+        self._last_saved_step = 0
+        self._epoch = 0
         self.filepath = os.fspath(filepath)
         self.monitor = monitor
         self.verbose = verbose
@@ -103,7 +107,26 @@ class ModelCheckpoint(Callback):
             return value
         return float(np.nanmin(arr) if self.mode == "min" else np.nanmax(arr))
 
+    def on_train_begin(self, logs=None):
+        self._steps_seen = self._last_saved_step = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+        self._epoch_start = self._steps_seen
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.save_freq == "epoch":
+            return
+        self._steps_seen = self._epoch_start + batch + 1
+        if self._steps_seen - self._last_saved_step >= self.save_freq:
+            self._last_saved_step = self._steps_seen
+            self._checkpoint(self._epoch, logs)
+
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        if self.save_freq == "epoch":
+            self._checkpoint(epoch, logs)
+
+    def _checkpoint(self, epoch: int, logs: dict[str, Any] | None) -> None:
         if not is_primary():  # several processes: process 0 alone saves and reports
             return
         # A population's logs hold one value per member: its best member's value stands for it.
