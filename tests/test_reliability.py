@@ -431,7 +431,7 @@ def test_a_custom_loss_returning_no_numbers_is_named_at_the_door():
     m = model()
     m.compile(optimizer="adam", loss=lambda t, p: "oops")
     before = [np.array(w) for w in m.get_weights()]
-    with pytest.raises(TypeError, match="The loss .* failed on a batch") as info:
+    with pytest.raises(TypeError, match=r"The loss .* failed on a batch") as info:
         m.fit(X, Y, verbose=0)
     assert "fnn" in info.traceback[-1].path.parts
     assert all(np.array_equal(a, b) for a, b in zip(before, m.get_weights()))
