@@ -97,6 +97,30 @@ def _gather(placement: Placement, idx: np.ndarray) -> tuple[Any, ...]:
     return _put(placement.put, [None if a is None else a[idx] for a in placement.host])
 
 
+def bucket_rows(n: int, batch_size: int) -> int:
+    """The number of rows ``n`` examples are padded to for an inference pass, so that passes
+    over similar numbers of examples share one compiled program: whole batches, and a batch
+    count of the form ``m * 2**e`` with ``m`` in 8..16 (at most ~1/8 padding, ~3% on
+    average; ~8 programs per doubling of the data). Up to 16 batches are used exactly.
+
+    >>> bucket_rows(1000, 32), bucket_rows(1001, 32), bucket_rows(60000, 32)
+    (1024, 1024, 61440)
+    """
+    steps = -(-n // batch_size)
+    if steps > 16:
+        e = steps.bit_length() - 4
+        steps = -(-steps // (1 << e)) << e
+    return steps * batch_size
+
+
+def pad_rows(a: np.ndarray, rows: int) -> np.ndarray:
+    """``a`` with zero rows appended up to ``rows`` (``a`` itself when it has them)."""
+    if a.shape[0] >= rows:
+        return a
+    pad = np.zeros((rows - a.shape[0], *a.shape[1:]), a.dtype)
+    return np.concatenate([a, pad], axis=0)
+
+
 class Piece(NamedTuple):
     """One call of an epoch's fused program: its data, the order of its steps (indices into
     ``data``), the smaller last batch (``rest``), the epoch step it starts at, and whether the

@@ -525,10 +525,14 @@ class Trainer:
             raise ValueError("The model has no layers; add one before calling predict().")
         with inputs.unchanged_on_error(self.spec):
             xa = inputs.prepare_x(self.spec, x, check=check_finite)
+        rows = len(xa)
+        if jax.process_count() == 1:  # pad to a bucket: similar sizes share one program
+            xa = data_lib.pad_rows(xa, data_lib.bucket_rows(rows, batch_size))
         with _exclusive(self, "predict"):
             engine = self.predict_engine()
             placed = dist.place([xa], batch_size, _device_budget(max_device_bytes))
-            return engine.predict(self.train_state, placed, batch_size, len(xa))
+            out = engine.predict(self.train_state, placed, batch_size, len(xa))
+        return out[:rows] if self.members is None else out[:, :rows]
 
     # -- helpers --------------------------------------------------------------------------------
     def engine_distribution(self) -> distributed_lib.Distribution:

@@ -203,3 +203,15 @@ def test_pickle_and_deepcopy_keep_weights_and_resume_exactly():
     model.fit(x, y, epochs=2, initial_epoch=1, verbose=0)
     for a, b in zip(model.get_weights(), clone.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_predict_on_a_slightly_different_number_of_examples_compiles_nothing_new():
+    x, _, _ = make_classification(1000)
+    model = seed_model()
+    first = model.predict(x[:990], verbose=0)
+    with count_compiles() as compiles:
+        second = model.predict(x[:1000], verbose=0)
+        third = model.predict(x[:1000 - 17], verbose=0)
+    assert compiles == []
+    assert second.shape == (1000, 10) and third.shape == (983, 10)
+    np.testing.assert_allclose(second[:990], first, rtol=1e-6, atol=1e-7)
