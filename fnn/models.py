@@ -237,13 +237,17 @@ class Sequential(Trainer):
                 layer.name = f"{base}_{i}"
         elif layer.name in {x.name for x in self._layers}:
             raise ValueError(f"A layer named {layer.name!r} is already in the model.")
-        if isinstance(layer, Input) and self._layers:
-            raise ValueError(f"{layer.describe()} must be the model's first layer.")
+        if isinstance(layer, Input):
+            # As in Keras, Input only fixes the input shape: it is not one of model.layers.
+            if self._layers or self._input_shape is not None:
+                raise ValueError(f"{layer.describe()} must be the model's first layer.")
+            self._input_shape = layer.shape
+            return
         self._layers.append(layer)
         if self.built:
             self._build_last_layer()
-        elif len(self._layers) == 1 and layer.input_shape is not None:
-            self.build(layer.input_shape)
+        elif len(self._layers) == 1 and (layer.input_shape or self._input_shape) is not None:
+            self.build(layer.input_shape or self._input_shape)
 
     def pop(self) -> Layer:
         """Remove and return the last layer (Keras's ``Sequential.pop``); the other layers keep

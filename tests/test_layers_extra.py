@@ -293,7 +293,8 @@ def test_input_builds_the_model_at_once():
     model = Sequential([Input((10,)), Dense(3)])
     assert model.built and model.input_shape == (10,)
     assert model.output_shape == (3,)
-    assert model.params[1]["kernel"].shape == (10, 3)
+    assert [type(x).__name__ for x in model.layers] == ["Dense"]  # Keras: Input is no layer
+    assert model.params[0]["kernel"].shape == (10, 3)
     assert model.predict(np.ones((2, 10), np.float32), verbose=0).shape == (2, 3)
     with pytest.raises(ValueError, match="first layer"):
         Sequential([Dense(3, input_shape=4), Input((3,))])
