@@ -69,7 +69,7 @@ class _Pooling(Layer):
     def _window(self, x: jax.Array, init: Any, op: Any) -> jax.Array:
         return jax.lax.reduce_window(
             x,
-            jnp.asarray(init, x.dtype),
+            init,
             op,
             window_dimensions=(1, *self.pool_size, 1),
             window_strides=(1, *self.strides, 1),
@@ -92,13 +92,13 @@ class _MaxPooling(_Pooling):
 
 class _AveragePooling(_Pooling):
     def call(self, params, state, x, *, key=None, training=False):
-        total = self._window(x, 0, jax.lax.add)
+        total = self._window(x, 0.0, jax.lax.add)
         if self.padding == "valid":
             size = 1
             for p in self.pool_size:
                 size *= p
             return total / jnp.asarray(size, x.dtype), state
-        counts = self._window(jnp.ones((1, *x.shape[1:-1], 1), x.dtype), 0, jax.lax.add)
+        counts = self._window(jnp.ones((1, *x.shape[1:-1], 1), x.dtype), 0.0, jax.lax.add)
         return total / counts, state
 
 
