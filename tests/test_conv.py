@@ -68,7 +68,7 @@ CASES = [
 
 
 @pytest.mark.parametrize(
-    "layer,shape", CASES, ids=lambda c: repr(c) if isinstance(c, tuple) else ""
+    "layer,shape", CASES, ids=[f"{type(c[0]).__name__}-{i}" for i, c in enumerate(CASES)]
 )
 def test_outputs_match_a_numpy_loop(layer, shape):
     params = layer.init(jax.random.key(0), shape)
