@@ -124,7 +124,7 @@ class Embedding(Layer):
             if not whole.all():
                 index = tuple(int(i) for i in np.argwhere(~whole)[0])
                 raise ValueError(
-                    f"{argument} holds {arr[index]!r} at row {index[0]} (index {index}): "
+                    f"{argument} holds {arr[index].item()!r} at row {index[0]} (index {index}): "
                     f"{self.describe()} takes whole-number ids."
                 )
         bad = (arr < 0) | (arr >= self.input_dim)
