@@ -21,7 +21,7 @@ from fnn import (
     saving,
     training,
 )
-from fnn.layers import serial
+from fnn.layers import parallel, serial
 from fnn.models import Sequential, load_model
 from fnn.population import Population
 
@@ -42,6 +42,7 @@ __all__ = [
     "metrics",
     "mixed_precision",
     "optimizers",
+    "parallel",
     "regularizers",
     "saving",
     "serial",

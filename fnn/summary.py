@@ -16,7 +16,7 @@ import dataclasses
 import html
 from typing import Any
 
-from fnn.layers import Serial, count_params
+from fnn.layers import Parallel, Serial, count_params, format_shape
 
 HEADER = ("Layer (type)", "Output Shape", "Param #")
 
@@ -36,26 +36,61 @@ class SummaryTable:
 
 
 def summarize(model: Any) -> SummaryTable:
-    """The summary of a :class:`~fnn.models.Sequential` model, as data."""
+    """The summary of a :class:`~fnn.models.Sequential` model, as data.
+
+    Layers inside combinators (``serial``, ``parallel``, ``Residual``) get rows of their own
+    after their combinator's, indented by two spaces per level; the totals count each weight
+    once. Counts carry thousands separators, as Keras prints them.
+
+    Args:
+        model: the model.
+
+    Returns:
+        The table.
+
+    >>> from fnn.models import Sequential
+    >>> from fnn.layers import Dense, Residual
+    >>> table = summarize(Sequential([Dense(40, input_shape=30), Residual(Dense(40))]))
+    >>> [row[0] for row in table.rows], table.rows[1][2], table.total
+    (['dense (Dense)', 'residual (Residual)', '  Dense'], '1,640', 2880)
+    """
     layers = model.layers
     built = model.built
-    shapes = Serial(layers).input_shapes(model.input_shape)[1:] if built else [None] * len(layers)
-    rows, trainable, non_trainable = [], 0, 0
-    for i, (layer, shape) in enumerate(zip(layers, shapes, strict=True)):
-        p = count_params(model.params[i]) if built else 0
-        s = count_params(model.state[i]) if built else 0
-        trainable += p
-        non_trainable += s
-        out = "?" if shape is None else str((None, *shape))
-        rows.append((f"{layer.name} ({type(layer).__name__})", out, str(p + s) if built else "?"))
+    if not built:
+        rows = [(label(layer), "?", "?") for layer in layers]
+        return SummaryTable(model.name, rows, 0, 0)
+    shapes = Serial(layers).input_shapes(model.input_shape)[:-1]
+    rows: list[tuple[str, str, str]] = []
+    for layer, p, s, shape in zip(layers, model.params, model.state, shapes, strict=True):
+        rows.extend(layer_rows(layer, p, s, shape, 0))
+    trainable, non_trainable = count_params(model.params), count_params(model.state)
     return SummaryTable(model.name, rows, trainable, non_trainable)
+
+
+def label(layer: Any, depth: int = 0) -> str:
+    """``"name (Type)"``, or the type alone for an unnamed inner layer, indented by depth."""
+    kind = type(layer).__name__
+    return "  " * depth + (kind if layer.name is None else f"{layer.name} ({kind})")
+
+
+def layer_rows(
+    layer: Any, params: Any, state: Any, input_shape: Any, depth: int
+) -> list[tuple[str, str, str]]:
+    """The rows of one built layer and, for a combinator, of the layers inside it."""
+    count = count_params(params) + count_params(state)
+    rows = [(label(layer, depth), format_shape(layer.output_shape(input_shape)), f"{count:,}")]
+    if isinstance(layer, (Serial, Parallel)):
+        inner = zip(layer.layers, params, state, layer.layer_input_shapes(input_shape), strict=True)
+        for sub, p, s, shape in inner:
+            rows.extend(layer_rows(sub, p, s, shape, depth + 1))
+    return rows
 
 
 def _totals(table: SummaryTable) -> list[str]:
     return [
-        f"Total params: {table.total}",
-        f"Trainable params: {table.trainable}",
-        f"Non-trainable params: {table.non_trainable}",
+        f"Total params: {table.total:,}",
+        f"Trainable params: {table.trainable:,}",
+        f"Non-trainable params: {table.non_trainable:,}",
     ]
 
 

@@ -16,6 +16,11 @@ The layer contract (every layer and :func:`serial` follow it):
 - ``output_shape(input_shape)``, ``get_config()``, and Keras's weight order through
   ``weights_of(params, state)`` / ``load_weights(weights, input_shape)``.
 
+The families: everyday layers (:mod:`fnn.layers.core`), normalization, convolution
+(:mod:`fnn.layers.conv`: ``Conv1D``, ``Conv2D``), pooling (:mod:`fnn.layers.pooling`),
+``Embedding``, and stax's combinators (:mod:`fnn.layers.combinators`: ``serial``,
+``parallel``, ``FanOut``, ``FanInSum``, ``FanInConcat``, ``Identity``, ``Residual``).
+
 Example::
 
     >>> import jax, jax.numpy as jnp
@@ -34,33 +39,77 @@ from fnn.layers.base import (
     State,
     as_shape,
     count_params,
+    format_shape,
+    is_multi_shape,
     layer_from_config,
     layer_to_config,
     register_layer,
 )
-from fnn.layers.combinators import Serial, serial
+from fnn.layers.combinators import (
+    FanInConcat,
+    FanInSum,
+    FanOut,
+    Identity,
+    Parallel,
+    Residual,
+    Serial,
+    parallel,
+    serial,
+)
+from fnn.layers.conv import Conv1D, Conv2D
 from fnn.layers.core import Activation, Dense, Dropout, Flatten, Input, Reshape
+from fnn.layers.embedding import Embedding
 from fnn.layers.normalization import BatchNormalization, LayerNormalization
+from fnn.layers.pooling import (
+    AveragePooling1D,
+    AveragePooling2D,
+    GlobalAveragePooling1D,
+    GlobalAveragePooling2D,
+    GlobalMaxPooling1D,
+    GlobalMaxPooling2D,
+    MaxPooling1D,
+    MaxPooling2D,
+)
 
 __all__ = [
     "LAYER_CLASSES",
     "Activation",
+    "AveragePooling1D",
+    "AveragePooling2D",
     "BatchNormalization",
+    "Conv1D",
+    "Conv2D",
     "Dense",
     "Dropout",
+    "Embedding",
+    "FanInConcat",
+    "FanInSum",
+    "FanOut",
     "Flatten",
+    "GlobalAveragePooling1D",
+    "GlobalAveragePooling2D",
+    "GlobalMaxPooling1D",
+    "GlobalMaxPooling2D",
+    "Identity",
     "Input",
     "Layer",
     "LayerNormalization",
+    "MaxPooling1D",
+    "MaxPooling2D",
+    "Parallel",
     "Params",
     "Reshape",
+    "Residual",
     "Serial",
     "Shape",
     "State",
     "as_shape",
     "count_params",
+    "format_shape",
+    "is_multi_shape",
     "layer_from_config",
     "layer_to_config",
+    "parallel",
     "register_layer",
     "serial",
 ]

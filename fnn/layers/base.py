@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 import jax
 import jax.numpy as jnp
@@ -17,8 +17,41 @@ State = Any
 Shape = tuple[int, ...]
 
 
-def as_shape(shape: int | Sequence[int], argument: str = "input_shape") -> Shape:
-    """Normalise an input shape: an int ``n`` means ``(n,)``; every dimension a positive int."""
+@overload
+def as_shape(
+    shape: int | Sequence[Any], argument: str = ..., *, multi: Literal[False] = ...
+) -> Shape: ...
+
+
+@overload
+def as_shape(shape: int | Sequence[Any], argument: str = ..., *, multi: bool) -> Any: ...
+
+
+def as_shape(
+    shape: int | Sequence[Any], argument: str = "input_shape", *, multi: bool = False
+) -> Any:
+    """Normalise an input shape: an int ``n`` means ``(n,)``; every dimension a positive int.
+
+    With ``multi=True`` a tuple of shapes (the inputs of a layer that takes several, as between
+    :class:`~fnn.layers.FanOut` and :class:`~fnn.layers.FanInSum`) is accepted too, and comes
+    back as a tuple of normalised shapes (nested as given).
+
+    Args:
+        shape: an int, a sequence of ints, or (``multi=True``) a sequence of shapes.
+        argument: the name used in error messages.
+        multi: whether a tuple of shapes is accepted.
+
+    Returns:
+        A tuple of ints, or (``multi=True``) possibly a tuple of such tuples.
+
+    Raises:
+        TypeError: ``shape`` is not an int or a sequence.
+        ValueError: a dimension is not a positive int, or a tuple of shapes came where one
+            shape is expected.
+
+    >>> as_shape(3), as_shape([2, 4]), as_shape(((3,), [4, 5]), multi=True)
+    ((3,), (2, 4), ((3,), (4, 5)))
+    """
     if isinstance(shape, (bool, str, bytes)):
         raise TypeError(f"{argument} must be an int or a tuple of ints, got {shape!r}.")
     if isinstance(shape, int):
@@ -29,12 +62,45 @@ def as_shape(shape: int | Sequence[int], argument: str = "input_shape") -> Shape
         raise TypeError(
             f"{argument} must be an int or a tuple of ints, got {type(shape).__name__}: {shape!r}."
         ) from None
+    if dims and all(is_shape_sequence(d) for d in dims):
+        if not multi:
+            raise ValueError(
+                f"{argument} must be one shape (a tuple of ints), got a tuple of {len(dims)} "
+                f"shapes {shape!r}: merge the branches first (FanInSum, FanInConcat)."
+            )
+        return tuple(as_shape(d, argument, multi=True) for d in dims)
     for d in dims:
         if isinstance(d, bool) or not isinstance(d, int) or d < 1:
             raise ValueError(
                 f"{argument} must hold positive ints (without the batch axis), got {shape!r}."
             )
     return tuple(int(d) for d in dims)
+
+
+def is_shape_sequence(value: Any) -> bool:
+    """Whether ``value`` is a list or tuple (a shape, or a tuple of shapes), not an int."""
+    return isinstance(value, (list, tuple))
+
+
+def is_multi_shape(shape: Any) -> bool:
+    """Whether ``shape`` (normalised by :func:`as_shape`) is a tuple of shapes.
+
+    >>> is_multi_shape((3, 4)), is_multi_shape(((3,), (4,)))
+    (False, True)
+    """
+    return isinstance(shape, tuple) and bool(shape) and isinstance(shape[0], tuple)
+
+
+def format_shape(shape: Any) -> str:
+    """A shape with the batch axis shown as ``None``, as Keras prints it; a tuple of shapes
+    as a list of them.
+
+    >>> format_shape((3, 4)), format_shape(((3,), (2,)))
+    ('(None, 3, 4)', '[(None, 3), (None, 2)]')
+    """
+    if is_multi_shape(shape):
+        return "[" + ", ".join(format_shape(s) for s in shape) + "]"
+    return str((None, *shape))
 
 
 def positive_int(value: Any, argument: str) -> int:
@@ -47,6 +113,10 @@ class Layer:
 
     #: Keras's weight order: (collection, key) pairs, collection "params" or "state".
     weight_keys: tuple[tuple[str, str], ...] = ()
+    #: What the layer takes: one array (False), a tuple of arrays (True) or either (None).
+    multi_input: bool | None = False
+    #: Whether the layer reads integer ids (Embedding): no cast to a compute dtype before it.
+    integer_input: bool = False
 
     def __init__(self, *, input_shape: int | Sequence[int] | None = None, name: str | None = None):
         self.input_shape = None if input_shape is None else as_shape(input_shape)
