@@ -213,8 +213,17 @@ def check_shuffle(shuffle: Any) -> bool | str:
 
 # -- a model's data --------------------------------------------------------------------------
 def prepare_x(model: Any, x: Any, argument: str = "x", check: bool = True) -> np.ndarray:
-    """``x`` for ``model`` as float32 NumPy, building the model from its shape if needed."""
-    arr = to_numpy(x, argument, dtype=np.float32)
+    """``x`` for ``model`` as float32 NumPy (int32 ids for a model that starts with an
+    ``Embedding``, each id checked against its vocabulary), building the model from its shape if
+    needed."""
+    first = model.layers[0] if model.layers else None
+    if first is not None and hasattr(first, "check_ids"):
+        arr = to_numpy(x, argument)
+        first.check_ids(arr, argument)  # integers in [0, input_dim), by row
+        arr = arr.astype(np.int32, copy=False)
+        check = False
+    else:
+        arr = to_numpy(x, argument, dtype=np.float32)
     if not model.built:
         if arr.ndim < 2:
             raise ValueError(
