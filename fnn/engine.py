@@ -45,7 +45,7 @@ import numpy as np
 from fnn import data as data_lib
 from fnn import distributed as distributed_lib
 from fnn import inputs, training
-from fnn.callbacks import Callback, CallbackList, History
+from fnn.callbacks import Callback, CallbackList, History, TerminateOnNaN
 from fnn.callbacks.base import check_callbacks
 from fnn.layers import Layer
 from fnn.progress import ProgressBar, format_logs, resolve_verbose
@@ -200,6 +200,22 @@ class Trainer:
 
     stop_training: bool = False
     history: History | None = None
+    _live_callbacks: CallbackList | None = None
+    _saved_callback_states: dict[str, Any] = {}  # noqa: RUF012 (replaced, never mutated)
+
+    @property
+    def callback_states(self) -> dict[str, Any]:
+        """The fit callbacks' states (:meth:`fnn.callbacks.Callback.get_state`): live during
+        fit, the last fit's afterwards; saved with the model, and given back to the callbacks
+        of a fit that resumes (``initial_epoch > 0``), so EarlyStopping's patience and
+        ReduceLROnPlateau's wait continue where they were."""
+        if self._live_callbacks is not None:
+            return self._live_callbacks.states()
+        return dict(self._saved_callback_states)
+
+    @callback_states.setter
+    def callback_states(self, value: dict[str, Any]) -> None:
+        self._saved_callback_states = dict(value or {})
 
     # -- hooks for the facades ------------------------------------------------------------------
     def commit_epoch(self, old: training.TrainState, new: training.TrainState) -> Any:
@@ -329,9 +345,34 @@ class Trainer:
             placed_val = dist.place(plan.val_arrays, plan.val_batch, budget)
 
         self.stop_training = False
-        warned_nan = False
         cbs.on_train_begin({})
+        if plan.initial_epoch > 0 and self.callback_states:
+            cbs.restore_states(self.callback_states)  # a resumed fit continues them exactly
+        self._live_callbacks = cbs
+        try:
+            logs = self._epochs(plan, engine, cbs, placed, placed_val, n, steps_per_epoch, verbose)
+        finally:
+            self._live_callbacks = None
+            self._saved_callback_states = cbs.states()
+        cbs.on_train_end(logs)
+        return self.history
+
+    def _epochs(
+        self,
+        plan: inputs.FitPlan,
+        engine: Engine,
+        cbs: CallbackList,
+        placed: data_lib.Placement,
+        placed_val: data_lib.Placement | None,
+        n: int,
+        steps_per_epoch: int,
+        verbose: int,
+    ) -> dict[str, Any]:
+        """The epoch loop of :meth:`fit`; returns the last epoch's logs."""
+        batch_size = plan.batch_size
         logs: dict[str, Any] = {}
+        # TerminateOnNaN reports divergence itself; otherwise fit warns once.
+        warned_nan = any(isinstance(cb, TerminateOnNaN) for cb in cbs.callbacks)
         for epoch in range(plan.initial_epoch, plan.epochs):
             cbs.on_epoch_begin(epoch, {})
             self._check_unchanged(engine, "fit")
@@ -357,9 +398,10 @@ class Trainer:
             new = new._replace(epoch=new.epoch + 1)
             self.train_state = self.commit_epoch(start, new)
             if placed_val is not None and inputs.is_due(epoch, plan.validation_freq):
-                val_logs = self._ordered(
-                    engine.evaluate(self.train_state, placed_val, plan.val_batch)
-                )
+                cbs.on_test_begin({})
+                state = self.train_state
+                val_logs = self._ordered(engine.evaluate(state, placed_val, plan.val_batch))
+                cbs.on_test_end(dict(val_logs))
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
             shown = self.summarize_logs(logs)
             if bar is not None:
@@ -372,8 +414,7 @@ class Trainer:
             cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
-        cbs.on_train_end(logs)
-        return self.history
+        return logs
 
     def _run_epoch(
         self,

@@ -141,6 +141,8 @@ class Sequential(Trainer):
 
     @epoch.setter
     def epoch(self, value: int) -> None:
+        if self.train_state is None and value == 0:
+            return  # an unbuilt model has trained nothing
         self._require_built("epoch")
         count = jnp.full_like(self.train_state.epoch, value)
         self.train_state = self.train_state._replace(epoch=count)

@@ -504,6 +504,7 @@ class Population(Trainer):
             },
             "history": history,
             "epoch": self.epoch,
+            "callbacks": self.callback_states,
             "arrays": {g: archive.manifest(leaves) for g, leaves in groups.items()},
         }
         archive.write_archive(path, archive.POPULATION_FORMAT, config, archive.arrays_only(groups))
@@ -597,6 +598,10 @@ def load_population(
     if isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 <= epoch < 2**31:
         raise ValueError(f"{source} is not a valid population file: epoch is {epoch!r}.")
     pop.epoch = epoch
+    try:
+        pop.callback_states = saving.check_callback_states(config.get("callbacks"))
+    except ValueError as exc:
+        raise archive.invalid_config(source, exc) from None
     hyper = getattr(pop.opt_state, "hyperparams", None) or {}
     pop.hyperparams = {k: np.asarray(hyper[k]) for k in pop.hyperparams}
     if config.get("history") is not None:

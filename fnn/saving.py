@@ -203,6 +203,7 @@ def save_model(model: Sequential, path: str | os.PathLike[str]) -> None:
         "model": sequential_config(model),
         "compile": compile_config(model),
         "epoch": int(model.epoch),
+        "callbacks": model.callback_states,
         "arrays": {g: archive.manifest(leaves) for g, leaves in groups.items()},
     }
     archive.write_archive(path, archive.MODEL_FORMAT, config, archive.arrays_only(groups))
@@ -275,6 +276,7 @@ def load_sequential(
         compile_settings = config.get("compile")
         if compile_settings is not None and not isinstance(compile_settings, dict):
             raise ValueError(f"compile must be an object or null, got {compile_settings!r}")
+        callback_states = check_callback_states(config.get("callbacks"))
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise archive.invalid_config(source, exc) from None
     if model.built:
@@ -305,7 +307,20 @@ def load_sequential(
                 source,
             )
     model.epoch = epoch
+    model.callback_states = callback_states
     return model
+
+
+def check_callback_states(value: Any) -> dict[str, Any]:
+    """The ``"callbacks"`` block of a file: ``{callback key: {name: number, list or None}}``."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, dict) and all(isinstance(n, str) for n in v)
+        for k, v in value.items()
+    ):
+        raise ValueError(f"callbacks must map names to objects, got {str(value)[:200]}")
+    return value
 
 
 def load_model(

@@ -23,6 +23,14 @@ class Callback:
     def set_params(self, params: dict[str, Any]) -> None:
         self.params = params
 
+    def get_state(self) -> dict[str, Any] | None:
+        """What this callback has learnt during training (JSON-able), saved with the model so
+        that a resumed fit continues it exactly; None (the default) for a stateless one."""
+        return None
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Take back what :meth:`get_state` returned (called when a fit resumes)."""
+
     def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
         """Called once before the first epoch."""
 
@@ -113,6 +121,32 @@ class CallbackList(Callback):
     def set_model(self, model: Any) -> None:
         for cb in self.callbacks:
             cb.set_model(model)
+
+    def states(self) -> dict[str, Any]:
+        """Each stateful callback's :meth:`Callback.get_state`, keyed by its class name and its
+        rank among callbacks of that class (``"EarlyStopping"``, ``"EarlyStopping_1"``)."""
+        out: dict[str, Any] = {}
+        for key, cb in self._keyed():
+            state = cb.get_state()
+            if state is not None:
+                out[key] = state
+        return out
+
+    def restore_states(self, states: dict[str, Any]) -> None:
+        """Give each callback its saved state (matched as :meth:`states` keys them)."""
+        for key, cb in self._keyed():
+            if key in states:
+                cb.set_state(states[key])
+
+    def _keyed(self) -> list[tuple[str, Callback]]:
+        seen: dict[str, int] = {}
+        out = []
+        for cb in self.callbacks:
+            name = type(cb).__name__
+            rank = seen.get(name, 0)
+            seen[name] = rank + 1
+            out.append((name if rank == 0 else f"{name}_{rank}", cb))
+        return out
 
     def overrides_batch_hooks(self) -> bool:
         """Whether any callback implements a train batch hook (fit then reports every

@@ -74,6 +74,26 @@ class EarlyStopping(Callback):
     def on_train_begin(self, logs=None):
         self._reset()
 
+    def get_state(self) -> dict[str, Any] | None:
+        if self.best is None:
+            return None
+        return {
+            "wait": _plain(self.wait),
+            "best": _plain(self.best),
+            "best_epoch": _plain(self.best_epoch),
+            "stopped": _plain(self._stopped),
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Continue from a saved state (``restore_best_weights`` then starts from the weights
+        the resumed fit begins with: the best weights themselves are not saved)."""
+        self.wait = np.asarray(state["wait"], np.int64)
+        self.best = _best(state["best"], self._monitor.worst)
+        self.best_epoch = np.asarray(state["best_epoch"], np.int64)
+        self._stopped = np.asarray(state["stopped"], bool)
+        if self.restore_best_weights:
+            self.best_weights = (copy_tree(self.model.params), copy_tree(self.model.state))
+
     def _remember_weights(self, epoch: int, which: Any) -> None:
         """Record epoch ``epoch`` as the best for the models in ``which`` (True, or a mask of
         population members): their weights are copied, the others' kept."""
@@ -131,3 +151,20 @@ class EarlyStopping(Callback):
                     flush=True,
                 )
             self.model.params, self.model.state = self.best_weights
+
+
+def _plain(value: Any) -> Any:
+    """A number or a list of them (a population's per-member arrays), JSON-able: infinities
+    (a "best" not set yet) become None."""
+    arr = np.asarray(value)
+    if arr.dtype.kind == "f":
+        arr = np.where(np.isfinite(arr), arr, np.nan).astype(object)
+        arr[np.equal(arr, None) | np.isnan(arr.astype(float))] = None
+    return arr.tolist() if arr.ndim else arr.item()
+
+
+def _best(value: Any, worst: float) -> Any:
+    """A saved "best": None entries are the starting ``worst``."""
+    arr = np.asarray(value, dtype=object)
+    arr = np.where(np.equal(arr, None), worst, arr).astype(np.float64)
+    return arr if arr.ndim else float(arr)

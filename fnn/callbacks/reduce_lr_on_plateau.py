@@ -75,6 +75,18 @@ class ReduceLROnPlateau(Callback):
     def on_train_begin(self, logs=None):
         self._reset()
 
+    def get_state(self) -> dict[str, Any]:
+        return {
+            "wait": _plain(self.wait),
+            "best": _plain(self.best),
+            "cooldown_counter": _plain(self.cooldown_counter),
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.wait = _numbers(state["wait"])
+        self.best = _best(state["best"], self._monitor.worst)
+        self.cooldown_counter = _numbers(state["cooldown_counter"])
+
     def on_epoch_end(self, epoch, logs=None):
         lr = get_learning_rate(self.model, "ReduceLROnPlateau")
         if logs is not None:
@@ -108,3 +120,25 @@ class ReduceLROnPlateau(Callback):
         if self.wait.ndim == 0:  # one model: plain numbers, as before
             self.wait, self.cooldown_counter = int(self.wait), int(self.cooldown_counter)
             self.best = float(self.best)
+
+
+def _plain(value: Any) -> Any:
+    """A number or a list of them (a population's per-member arrays), JSON-able: infinities
+    (a "best" not set yet) become None."""
+    arr = np.asarray(value)
+    if arr.dtype.kind == "f":
+        arr = np.where(np.isfinite(arr), arr, np.nan).astype(object)
+        arr[np.equal(arr, None) | np.isnan(arr.astype(float))] = None
+    return arr.tolist() if arr.ndim else arr.item()
+
+
+def _best(value: Any, worst: float) -> Any:
+    """A saved "best": None entries are the starting ``worst``."""
+    arr = np.asarray(value, dtype=object)
+    arr = np.where(np.equal(arr, None), worst, arr).astype(np.float64)
+    return arr if arr.ndim else float(arr)
+
+
+def _numbers(value: Any) -> Any:
+    arr = np.asarray(value)
+    return arr if arr.ndim else arr.item()
