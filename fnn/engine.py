@@ -217,6 +217,62 @@ class Trainer:
     def callback_states(self, value: dict[str, Any]) -> None:
         self._saved_callback_states = dict(value or {})
 
+    train_state: training.TrainState | None = None
+
+    # -- the train state, under Keras's names -----------------------------------------------------
+    def _require_built(self, what: str) -> None:
+        if self.train_state is None:
+            raise ValueError(
+                f"{what} needs a built model: give the first layer input_shape, call "
+                "model.build(input_shape), or fit it on data first."
+            )
+
+    @property
+    def params(self) -> Any:
+        """The trainable parameters (one entry per layer; members stacked on axis 0)."""
+        return None if self.train_state is None else self.train_state.params
+
+    @params.setter
+    def params(self, value: Any) -> None:
+        self._require_built("params")
+        self.train_state = self.train_state._replace(params=value)
+
+    @property
+    def state(self) -> Any:
+        """The non-trainable layer state (running statistics)."""
+        return None if self.train_state is None else self.train_state.state
+
+    @state.setter
+    def state(self, value: Any) -> None:
+        self._require_built("state")
+        self.train_state = self.train_state._replace(state=value)
+
+    @property
+    def opt_state(self) -> Any:
+        """The optimizer state (None before compile)."""
+        return None if self.train_state is None else self.train_state.opt_state
+
+    @opt_state.setter
+    def opt_state(self, value: Any) -> None:
+        self._require_built("opt_state")
+        self.train_state = self.train_state._replace(opt_state=value)
+
+    @property
+    def epoch(self) -> int:
+        """Epochs trained so far (saved with the model): the ``initial_epoch`` to resume with,
+        and what the next epoch's shuffle order and dropout keys derive from."""
+        if self.train_state is None:
+            return 0
+        return int(np.asarray(self.train_state.epoch).reshape(-1)[0])
+
+    @epoch.setter
+    def epoch(self, value: int) -> None:
+        if self.train_state is None and value == 0:
+            return  # an unbuilt model has trained nothing
+        self._require_built("epoch")
+        count = jnp.full_like(self.train_state.epoch, value)
+        self.train_state = self.train_state._replace(epoch=count)
+
     # -- hooks for the facades ------------------------------------------------------------------
     def commit_epoch(self, old: training.TrainState, new: training.TrainState) -> Any:
         """The train state to keep after an epoch (``new``; a population keeps frozen members'

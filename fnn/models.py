@@ -100,53 +100,6 @@ class Sequential(Trainer):
         for layer in layers or []:
             self.add(layer)
 
-    # -- the train state, under Keras's names ------------------------------------------------
-    @property
-    def params(self) -> Any:
-        """The trainable parameters (a list, one entry per layer)."""
-        return None if self.train_state is None else self.train_state.params
-
-    @params.setter
-    def params(self, value: Any) -> None:
-        self._require_built("params")
-        self.train_state = self.train_state._replace(params=value)
-
-    @property
-    def state(self) -> Any:
-        """The non-trainable layer state (running statistics; a list, one entry per layer)."""
-        return None if self.train_state is None else self.train_state.state
-
-    @state.setter
-    def state(self, value: Any) -> None:
-        self._require_built("state")
-        self.train_state = self.train_state._replace(state=value)
-
-    @property
-    def opt_state(self) -> Any:
-        """The optimizer state (None before compile)."""
-        return None if self.train_state is None else self.train_state.opt_state
-
-    @opt_state.setter
-    def opt_state(self, value: Any) -> None:
-        self._require_built("opt_state")
-        self.train_state = self.train_state._replace(opt_state=value)
-
-    @property
-    def epoch(self) -> int:
-        """Epochs trained so far (saved with the model): the ``initial_epoch`` to resume with,
-        and what the next epoch's shuffle order and dropout keys derive from."""
-        if self.train_state is None:
-            return 0
-        return int(np.asarray(self.train_state.epoch).reshape(-1)[0])
-
-    @epoch.setter
-    def epoch(self, value: int) -> None:
-        if self.train_state is None and value == 0:
-            return  # an unbuilt model has trained nothing
-        self._require_built("epoch")
-        count = jnp.full_like(self.train_state.epoch, value)
-        self.train_state = self.train_state._replace(epoch=count)
-
     # -- what the engine needs ---------------------------------------------------------------
     @property
     def spec(self) -> Sequential:
@@ -402,11 +355,7 @@ class Sequential(Trainer):
 
     # -- weights ----------------------------------------------------------------------------
     def _require_built(self, method: str) -> None:
-        if not self.built:
-            raise ValueError(
-                f"model.{method}() needs a built model: give the first layer input_shape, call "
-                "model.build(input_shape), or fit it on data first."
-            )
+        super()._require_built(f"model.{method}()")
 
     def get_weights(self) -> list[np.ndarray]:
         """All weights as NumPy arrays in Keras's order (per layer: kernel, bias, ...)."""

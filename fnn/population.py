@@ -176,42 +176,6 @@ class Population(Trainer):
         return self.train_state is not None
 
     @property
-    def params(self) -> Any:
-        return None if self.train_state is None else self.train_state.params
-
-    @params.setter
-    def params(self, value: Any) -> None:
-        self.train_state = self.train_state._replace(params=value)
-
-    @property
-    def state(self) -> Any:
-        return None if self.train_state is None else self.train_state.state
-
-    @state.setter
-    def state(self, value: Any) -> None:
-        self.train_state = self.train_state._replace(state=value)
-
-    @property
-    def opt_state(self) -> Any:
-        return None if self.train_state is None else self.train_state.opt_state
-
-    @opt_state.setter
-    def opt_state(self, value: Any) -> None:
-        self.train_state = self.train_state._replace(opt_state=value)
-
-    @property
-    def epoch(self) -> int:
-        """Epochs trained so far (every member trains the same epochs)."""
-        if self.train_state is None:
-            return 0
-        return int(np.asarray(self.train_state.epoch).reshape(-1)[0])
-
-    @epoch.setter
-    def epoch(self, value: int) -> None:
-        count = jnp.full_like(self.train_state.epoch, value)
-        self.train_state = self.train_state._replace(epoch=count)
-
-    @property
     def metrics_names(self) -> list[str]:
         return self._spec.metrics_names
 

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from fnn.callbacks.base import Callback
-from fnn.callbacks.monitor import Monitor, check_count, check_number
+from fnn.callbacks.monitor import Monitor, check_count, check_number, saved_best, to_plain
 from fnn.callbacks.snapshot import copy_tree, where_members
 
 
@@ -78,17 +78,17 @@ class EarlyStopping(Callback):
         if self.best is None:
             return None
         return {
-            "wait": _plain(self.wait),
-            "best": _plain(self.best),
-            "best_epoch": _plain(self.best_epoch),
-            "stopped": _plain(self._stopped),
+            "wait": to_plain(self.wait),
+            "best": to_plain(self.best),
+            "best_epoch": to_plain(self.best_epoch),
+            "stopped": to_plain(self._stopped),
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Continue from a saved state (``restore_best_weights`` then starts from the weights
         the resumed fit begins with: the best weights themselves are not saved)."""
         self.wait = np.asarray(state["wait"], np.int64)
-        self.best = _best(state["best"], self._monitor.worst)
+        self.best = saved_best(state["best"], self._monitor.worst)
         self.best_epoch = np.asarray(state["best_epoch"], np.int64)
         self._stopped = np.asarray(state["stopped"], bool)
         if self.restore_best_weights:
@@ -151,20 +151,3 @@ class EarlyStopping(Callback):
                     flush=True,
                 )
             self.model.params, self.model.state = self.best_weights
-
-
-def _plain(value: Any) -> Any:
-    """A number or a list of them (a population's per-member arrays), JSON-able: infinities
-    (a "best" not set yet) become None."""
-    arr = np.asarray(value)
-    if arr.dtype.kind == "f":
-        arr = np.where(np.isfinite(arr), arr, np.nan).astype(object)
-        arr[np.equal(arr, None) | np.isnan(arr.astype(float))] = None
-    return arr.tolist() if arr.ndim else arr.item()
-
-
-def _best(value: Any, worst: float) -> Any:
-    """A saved "best": None entries are the starting ``worst``."""
-    arr = np.asarray(value, dtype=object)
-    arr = np.where(np.equal(arr, None), worst, arr).astype(np.float64)
-    return arr if arr.ndim else float(arr)

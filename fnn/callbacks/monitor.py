@@ -85,3 +85,26 @@ class Monitor:
             return None
         value = np.asarray(logs[self.monitor], np.float64)
         return float(value) if value.ndim == 0 else value
+
+
+def to_plain(value: Any) -> Any:
+    """A number or a list of them (a population's per-member arrays), JSON-able: infinities
+    (a "best" not set yet) become None. For :meth:`Callback.get_state`."""
+    arr = np.asarray(value)
+    if arr.dtype.kind == "f":
+        arr = np.where(np.isfinite(arr), arr, np.nan).astype(object)
+        arr[np.isnan(arr.astype(float))] = None
+    return arr.tolist() if arr.ndim else arr.item()
+
+
+def from_plain(value: Any) -> Any:
+    """Inverse of :func:`to_plain` for counts: an int, or an array of them."""
+    arr = np.asarray(value)
+    return arr if arr.ndim else arr.item()
+
+
+def saved_best(value: Any, worst: float) -> Any:
+    """A saved "best" value: None entries become the starting ``worst``."""
+    arr = np.asarray(value, dtype=object)
+    arr = np.where(np.equal(arr, None), worst, arr).astype(np.float64)
+    return arr if arr.ndim else float(arr)

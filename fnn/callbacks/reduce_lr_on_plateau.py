@@ -8,7 +8,14 @@ import numpy as np
 
 from fnn.callbacks.base import Callback
 from fnn.callbacks.learning_rate import get_learning_rate, set_learning_rate
-from fnn.callbacks.monitor import Monitor, check_count, check_number
+from fnn.callbacks.monitor import (
+    Monitor,
+    check_count,
+    check_number,
+    from_plain,
+    saved_best,
+    to_plain,
+)
 
 
 class ReduceLROnPlateau(Callback):
@@ -77,15 +84,15 @@ class ReduceLROnPlateau(Callback):
 
     def get_state(self) -> dict[str, Any]:
         return {
-            "wait": _plain(self.wait),
-            "best": _plain(self.best),
-            "cooldown_counter": _plain(self.cooldown_counter),
+            "wait": to_plain(self.wait),
+            "best": to_plain(self.best),
+            "cooldown_counter": to_plain(self.cooldown_counter),
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
-        self.wait = _numbers(state["wait"])
-        self.best = _best(state["best"], self._monitor.worst)
-        self.cooldown_counter = _numbers(state["cooldown_counter"])
+        self.wait = from_plain(state["wait"])
+        self.best = saved_best(state["best"], self._monitor.worst)
+        self.cooldown_counter = from_plain(state["cooldown_counter"])
 
     def on_epoch_end(self, epoch, logs=None):
         lr = get_learning_rate(self.model, "ReduceLROnPlateau")
@@ -120,25 +127,3 @@ class ReduceLROnPlateau(Callback):
         if self.wait.ndim == 0:  # one model: plain numbers, as before
             self.wait, self.cooldown_counter = int(self.wait), int(self.cooldown_counter)
             self.best = float(self.best)
-
-
-def _plain(value: Any) -> Any:
-    """A number or a list of them (a population's per-member arrays), JSON-able: infinities
-    (a "best" not set yet) become None."""
-    arr = np.asarray(value)
-    if arr.dtype.kind == "f":
-        arr = np.where(np.isfinite(arr), arr, np.nan).astype(object)
-        arr[np.equal(arr, None) | np.isnan(arr.astype(float))] = None
-    return arr.tolist() if arr.ndim else arr.item()
-
-
-def _best(value: Any, worst: float) -> Any:
-    """A saved "best": None entries are the starting ``worst``."""
-    arr = np.asarray(value, dtype=object)
-    arr = np.where(np.equal(arr, None), worst, arr).astype(np.float64)
-    return arr if arr.ndim else float(arr)
-
-
-def _numbers(value: Any) -> Any:
-    arr = np.asarray(value)
-    return arr if arr.ndim else arr.item()
