@@ -161,9 +161,9 @@ def set_compilation_cache(
         jax.config.update("jax_compilation_cache_dir", None)
         _configured_by_fnn = None
         return
-    path = default_cache_dir() if cache is True else Path(os.fspath(cache)).expanduser()
-    if not str(path):
+    if cache is not True and not os.fspath(cache):
         raise ValueError("cache must not be an empty path; pass False to turn the cache off.")
+    path = default_cache_dir() if cache is True else Path(os.fspath(cache)).expanduser()
     if max_size != -1 and not _have_filelock():
         raise RuntimeError(
             "a bounded compilation cache needs the 'filelock' package (pip install filelock); "
