@@ -35,6 +35,10 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any],
             "1,2",
             "--population",
             "3",
+            "--first-result",
+            "1",
+            "--first-result-contenders",
+            "fnn_cold,fnn_warm,jax_optax,keras",
             "--json",
             str(out),
         ],
@@ -84,6 +88,34 @@ def test_quick_run_has_scaling_and_population_sections(
     assert pop["population"]["member_examples_per_s"] > 0
     assert pop["sequential"]["speedup_vs_sequential"] == 1.0
     assert "data-parallel scaling" in stdout and "population of 3" in stdout
+
+
+def test_quick_run_has_first_result_section(quick_run: tuple[dict[str, Any], str]) -> None:
+    report, stdout = quick_run
+    section = report["first_result"]
+    assert section["repeats"] == 1 and section["epochs"] == 2
+    results = section["results"]
+    assert list(results) == ["fnn_cold", "fnn_warm", "jax_optax", "keras"]
+    for name in ("fnn_cold", "fnn_warm", "jax_optax"):
+        row = results[name]
+        assert row["status"] == "ok", row
+        assert row["wall_s"]["min"] <= row["wall_s"]["median"] <= row["wall_s"]["max"]
+        assert 0 < row["phases_s"]["import"] < row["wall_s"]["median"]
+        assert row["final_loss"] > 0
+    assert results["jax_optax"]["ratio_to_jax_optax"] == pytest.approx(1.0)
+    phases = results["fnn_cold"]["phases_s"]
+    assert list(phases) == [
+        "import",
+        "build",
+        "compile",
+        "first_fit",
+        "more_epochs",
+        "first_evaluate",
+    ]
+    # Same seed, data and recipe: a warm cache changes nothing but the time.
+    assert results["fnn_warm"]["final_loss"] == results["fnn_cold"]["final_loss"]
+    assert results["keras"]["status"] == "ok" or "not installed" in results["keras"]["status"]
+    assert "time to first result" in stdout
 
 
 def test_quick_run_reports_device_and_versions(quick_run: tuple[dict[str, Any], str]) -> None:
