@@ -38,13 +38,13 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any],
             "--first-result",
             "1",
             "--first-result-contenders",
-            "fnn_cold,fnn_warm,jax_optax,keras",
+            "fnn_cold,fnn_warm,jax_optax",
             "--json",
             str(out),
         ],
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=900,
         cwd=out.parent,
         check=False,
     )
@@ -95,7 +95,7 @@ def test_quick_run_has_first_result_section(quick_run: tuple[dict[str, Any], str
     section = report["first_result"]
     assert section["repeats"] == 1 and section["epochs"] == 2
     results = section["results"]
-    assert list(results) == ["fnn_cold", "fnn_warm", "jax_optax", "keras"]
+    assert list(results) == ["fnn_cold", "fnn_warm", "jax_optax"]
     for name in ("fnn_cold", "fnn_warm", "jax_optax"):
         row = results[name]
         assert row["status"] == "ok", row
@@ -114,7 +114,6 @@ def test_quick_run_has_first_result_section(quick_run: tuple[dict[str, Any], str
     ]
     # Same seed, data and recipe: a warm cache changes nothing but the time.
     assert results["fnn_warm"]["final_loss"] == results["fnn_cold"]["final_loss"]
-    assert results["keras"]["status"] == "ok" or "not installed" in results["keras"]["status"]
     assert "time to first result" in stdout
 
 
