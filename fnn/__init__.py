@@ -5,7 +5,11 @@
 >>> model.compile(optimizer="sgd", loss="mse")
 """
 
-from fnn import (
+from fnn import config
+
+config.apply_default()  # JAX's persistent compilation cache; see fnn.config
+
+from fnn import (  # noqa: E402
     activations,
     archive,
     callbacks,
@@ -21,9 +25,9 @@ from fnn import (
     saving,
     training,
 )
-from fnn.layers import parallel, serial
-from fnn.models import Sequential, load_model
-from fnn.population import Population
+from fnn.layers import parallel, serial  # noqa: E402
+from fnn.models import Sequential, load_model  # noqa: E402
+from fnn.population import Population  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -33,6 +37,7 @@ __all__ = [
     "activations",
     "archive",
     "callbacks",
+    "config",
     "data",
     "distributed",
     "initializers",

@@ -42,6 +42,18 @@ Usage::
     python scripts/bench.py --quick              # tiny seed workload, for smoke tests
     python scripts/bench.py --workloads seed --contenders floor,fnn --epochs 5 --json out.json
     python scripts/bench.py --profile traces     # also a jax.profiler trace of one fnn epoch
+    python scripts/bench.py --no-table --first-result 5   # only time to first result
+
+Time to first result (``--first-result REPEATS``)
+    The seed deck's script (build, compile, fit 10 epochs of 60 000 examples, evaluate) end to
+    end, each run in a fresh interpreter and timed from its start to its exit: ``fnn_cold``
+    (fnn with an empty compilation cache directory), ``fnn_warm`` (the directory filled by an
+    earlier untimed run), ``fnn_nocache`` (fnn's cache off), ``jax_optax`` (the same work
+    hand-written: jitted init, a jitted ``lax.scan`` epoch, a jitted evaluate; JAX's persistent
+    cache off, its default) and
+    ``keras`` (Keras 3 on JAX, when installed). The contenders take turns in every repeat;
+    reported are the median and min-max wall time, the ratio to ``jax_optax``, and each
+    script's phases (fnn: import, build, compile, first fit, more epochs, first evaluate).
 """
 
 from __future__ import annotations
@@ -58,7 +70,9 @@ import math
 import os
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import traceback
 import warnings
@@ -675,6 +689,274 @@ def run_torch(ctx: Context) -> Timing:
 
 
 # --------------------------------------------------------------------------------------------
+# Time to first result: the seed deck's script end to end, each run in a fresh process
+# --------------------------------------------------------------------------------------------
+
+# Each script runs as ``python -c SCRIPT EXAMPLES EPOCHS`` and prints one JSON line of phase
+# times (seconds since the script started) and the final loss. The same recipe everywhere: the
+# seed MLP, Adam, batch 32, EPOCHS epochs shuffled, accuracy, then one evaluate over the data.
+_FIRST_RESULT_DATA = """
+import numpy as np
+n, epochs = int(sys.argv[1]), int(sys.argv[2])
+rng = np.random.default_rng(0)
+x = rng.standard_normal((n, 10), dtype=np.float32)
+y = np.eye(10, dtype=np.float32)[np.argmax(x @ rng.standard_normal((10, 10)), axis=1)]
+"""
+
+FIRST_RESULT_SCRIPTS: dict[str, str] = {
+    "fnn": """
+import json, sys, time
+t0 = time.perf_counter()
+import fnn
+phases = {"import": time.perf_counter() - t0}
+"""
+    + _FIRST_RESULT_DATA
+    + """
+t = time.perf_counter()
+model = fnn.Sequential(seed=0)
+model.add(fnn.layers.Dense(32, activation="relu", input_shape=10))
+model.add(fnn.layers.Dense(64, activation="relu"))
+model.add(fnn.layers.Dense(10, activation="softmax"))
+phases["build"] = time.perf_counter() - t
+t = time.perf_counter()
+model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+phases["compile"] = time.perf_counter() - t
+t = time.perf_counter()
+model.fit(x, y, batch_size=32, epochs=1, verbose=0)
+phases["first_fit"] = time.perf_counter() - t
+t = time.perf_counter()
+model.fit(x, y, batch_size=32, epochs=epochs, initial_epoch=1, verbose=0)
+phases["more_epochs"] = time.perf_counter() - t
+t = time.perf_counter()
+loss = model.evaluate(x, y, batch_size=32, verbose=0)
+phases["first_evaluate"] = time.perf_counter() - t
+loss = loss[0] if isinstance(loss, (list, tuple)) else loss
+print(json.dumps({"phases": phases, "total": time.perf_counter() - t0, "loss": float(loss)}))
+""",
+    "jax_optax": """
+import json, sys, time
+t0 = time.perf_counter()
+import jax, jax.numpy as jnp, optax
+phases = {"import": time.perf_counter() - t0}
+"""
+    + _FIRST_RESULT_DATA
+    + """
+sizes, batch = (10, 32, 64, 10), 32
+tx = optax.adam(1e-3)
+
+@jax.jit
+def init(key):
+    params = []
+    for k, a, b in zip(jax.random.split(key, 3), sizes[:-1], sizes[1:]):
+        lim = (6.0 / (a + b)) ** 0.5
+        params.append((jax.random.uniform(k, (a, b), jnp.float32, -lim, lim), jnp.zeros(b)))
+    return params, tx.init(params)
+
+def logits(params, x):
+    for w, b in params[:-1]:
+        x = jax.nn.relu(x @ w + b)
+    return x @ params[-1][0] + params[-1][1]
+
+def loss_acc(params, x, y):
+    z = logits(params, x)
+    return optax.softmax_cross_entropy(z, y).mean(), jnp.mean(z.argmax(-1) == y.argmax(-1))
+
+@jax.jit
+def epoch(params, opt_state, xs, ys):
+    def step(carry, batch):
+        params, opt_state = carry
+        (loss, acc), g = jax.value_and_grad(loss_acc, has_aux=True)(params, *batch)
+        updates, opt_state = tx.update(g, opt_state, params)
+        return (optax.apply_updates(params, updates), opt_state), (loss, acc)
+    (params, opt_state), logs = jax.lax.scan(step, (params, opt_state), (xs, ys))
+    return params, opt_state, jax.tree.map(jnp.mean, logs)
+
+@jax.jit
+def evaluate(params, xs, ys):
+    return jax.tree.map(jnp.mean, jax.lax.map(lambda b: loss_acc(params, *b), (xs, ys)))
+
+params, opt_state = init(jax.random.key(0))
+steps, order_rng = n // batch, np.random.default_rng(0)
+for _ in range(epochs):
+    order = order_rng.permutation(n)[: steps * batch].reshape(steps, batch)
+    params, opt_state, logs = epoch(params, opt_state, x[order], y[order])
+    jax.block_until_ready(logs)
+m = steps * batch
+loss, acc = evaluate(params, x[:m].reshape(steps, batch, 10), y[:m].reshape(steps, batch, 10))
+print(json.dumps({"phases": phases, "total": time.perf_counter() - t0, "loss": float(loss)}))
+""",
+    "keras": """
+import json, os, sys, time
+os.environ["KERAS_BACKEND"] = "jax"
+t0 = time.perf_counter()
+import keras
+phases = {"import": time.perf_counter() - t0}
+"""
+    + _FIRST_RESULT_DATA
+    + """
+keras.utils.set_random_seed(0)
+model = keras.Sequential([
+    keras.Input((10,)),
+    keras.layers.Dense(32, activation="relu"),
+    keras.layers.Dense(64, activation="relu"),
+    keras.layers.Dense(10, activation="softmax"),
+])
+model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+model.fit(x, y, batch_size=32, epochs=epochs, verbose=0)
+loss = model.evaluate(x, y, batch_size=32, verbose=0)[0]
+print(json.dumps({"phases": phases, "total": time.perf_counter() - t0, "loss": float(loss)}))
+""",
+}
+
+# contender -> (script, compilation cache state); fnn_cold gets an empty cache directory for
+# every run, fnn_warm one filled by an untimed run first, fnn_nocache runs with fnn's cache off
+# (what writing the cache costs: fnn_cold against it). The others run as their users run
+# them: JAX's persistent cache off (its default), the environment otherwise the caller's.
+FIRST_RESULT_CONTENDERS: dict[str, tuple[str, str]] = {
+    "fnn_cold": ("fnn", "cold"),
+    "fnn_warm": ("fnn", "warm"),
+    "fnn_nocache": ("fnn", "off"),
+    "jax_optax": ("jax_optax", "off"),
+    "keras": ("keras", "off"),
+}
+FIRST_RESULT_BASELINE = "jax_optax"
+
+
+def first_result_env(cache: str | None) -> dict[str, str]:
+    """The child's environment: this checkout's fnn first on the path, fnn's cache at ``cache``.
+
+    Args:
+        cache: the directory for ``FNN_COMPILATION_CACHE``, or None to turn fnn's cache off.
+    """
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("JAX_COMPILATION_CACHE", "JAX_PERSISTENT_CACHE"))
+    }
+    if (REPO_ROOT / "fnn" / "__init__.py").is_file():
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
+    env["FNN_COMPILATION_CACHE"] = cache or "0"
+    env["KERAS_BACKEND"] = "jax"
+    return env
+
+
+def run_first_result_child(
+    script: str, env: dict[str, str], examples: int, epochs: int, timeout_s: float
+) -> dict[str, Any]:
+    """Run one first-result script in a fresh interpreter; its report plus the process's wall.
+
+    Raises:
+        NotInstalledError: if the script's framework is not installed.
+        RuntimeError: if the script fails.
+    """
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-c", FIRST_RESULT_SCRIPTS[script], str(examples), str(epochs)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+    wall = time.perf_counter() - start
+    if proc.returncode:
+        if "ModuleNotFoundError" in proc.stderr:
+            raise NotInstalledError(proc.stderr.strip().splitlines()[-1])
+        raise RuntimeError(proc.stderr.strip()[-2000:])
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    report["wall"] = wall
+    return report
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    """Median, min and max of ``values``."""
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def run_first_result(args: argparse.Namespace) -> dict[str, Any]:
+    """Time the seed deck's script end to end in fresh processes, contenders interleaved.
+
+    Every repeat runs each contender once, in turn, so a busy moment of the host falls on all
+    of them alike; reported are the median and min-max of each contender's process wall time
+    (interpreter start to exit), its ratio to the hand-written JAX + Optax script, and fnn's
+    phases.
+    """
+    examples, epochs = (2048, 2) if args.quick else (60_000, 10)
+    repeats = 1 if args.quick else args.first_result
+    names = [c for c in FIRST_RESULT_CONTENDERS if c in args.first_result_contenders]
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    errors: dict[str, str] = {}
+    with tempfile.TemporaryDirectory(prefix="fnn-first-result-") as tmp:
+        warm_dir = os.path.join(tmp, "warm")
+        if "fnn_warm" in names:
+            print("[bench] first result: filling the warm cache ...", file=sys.stderr, flush=True)
+            with contextlib.suppress(Exception):
+                run_first_result_child("fnn", first_result_env(warm_dir), examples, epochs, 600)
+        for repeat in range(repeats):
+            for name in names:
+                if name in errors:
+                    continue
+                script, cache = FIRST_RESULT_CONTENDERS[name]
+                cache_dir = {
+                    "cold": os.path.join(tmp, f"cold{repeat}"),
+                    "warm": warm_dir,
+                    "off": None,
+                }[cache]
+                print(f"[bench] first result {repeat + 1}/{repeats}: {name} ...", file=sys.stderr)
+                try:
+                    runs[name].append(
+                        run_first_result_child(
+                            script, first_result_env(cache_dir), examples, epochs, args.timeout
+                        )
+                    )
+                except NotInstalledError as exc:
+                    errors[name] = f"not installed: {exc}"
+                except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                    errors[name] = f"error: {str(exc)[-500:]}"
+    results: dict[str, dict[str, Any]] = {}
+    for name in names:
+        if not runs[name]:
+            results[name] = {"status": errors.get(name, "error: no run")}
+            continue
+        walls = [r["wall"] for r in runs[name]]
+        row: dict[str, Any] = {"status": "ok", "wall_s": spread(walls), "walls": walls}
+        row["phases_s"] = {
+            phase: statistics.median(r["phases"][phase] for r in runs[name])
+            for phase in runs[name][0]["phases"]
+        }
+        row["final_loss"] = runs[name][-1]["loss"]
+        results[name] = row
+    base = results.get(FIRST_RESULT_BASELINE, {})
+    for row in results.values():
+        if row["status"] == "ok" and base.get("status") == "ok":
+            row["ratio_to_jax_optax"] = row["wall_s"]["median"] / base["wall_s"]["median"]
+    return {"examples": examples, "epochs": epochs, "repeats": repeats, "results": results}
+
+
+def format_first_result(section: dict[str, Any]) -> list[str]:
+    """The first-result section as lines of the plain-text report."""
+    lines = [
+        "",
+        f"## time to first result: the seed script end to end in a fresh process "
+        f"({section['examples']} examples, {section['epochs']} epochs, evaluate; "
+        f"{section['repeats']} interleaved repeats)",
+        f"{'contender':<12} {'median s':>9} {'min-max s':>13} {'×jax_optax':>10}  "
+        "phases (median s)",
+    ]
+    for name, row in section["results"].items():
+        if row["status"] != "ok":
+            lines.append(f"{name:<12} {row['status'][:100]}")
+            continue
+        wall, ratio = row["wall_s"], row.get("ratio_to_jax_optax")
+        phases = ", ".join(f"{k} {v:.2f}" for k, v in row["phases_s"].items())
+        lines.append(
+            f"{name:<12} {wall['median']:>9.2f} {wall['min']:>6.2f}-{wall['max']:<6.2f} "
+            f"{_fmt(ratio, '.2f'):>10}  {phases}"
+        )
+    return lines
+
+
+# --------------------------------------------------------------------------------------------
 # The contender table, measurement and reporting
 # --------------------------------------------------------------------------------------------
 
@@ -937,9 +1219,11 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     device = describe_device()
     on_cpu = device["backend"] == "cpu"
     n = 1024 if on_cpu else 2048
-    print(f"[bench] measuring float32 matmul peak ({n}x{n}) ...", file=sys.stderr)
     peak_args = {"n": n, "repeats": 3 if args.quick else 10, "chain": 2 if on_cpu else 20}
     cpu_start = CpuSample.take()
+    if args.first_result:  # first: fresh processes, before this one holds memory and threads
+        first_result = run_first_result(args)
+    print(f"[bench] measuring float32 matmul peak ({n}x{n}) ...", file=sys.stderr)
     peak = measure_matmul_peak(**peak_args)
     report: dict[str, Any] = {
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
@@ -960,7 +1244,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         "results": [],
         "definitions": DEFINITIONS,
     }
-    for name in args.workloads:
+    for name in [] if args.no_table else args.workloads:
         wl = workloads[name]
         report["workloads"][name] = {
             **asdict(wl),
@@ -993,6 +1277,8 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     for row in report["results"]:
         if row.get("gflops") is not None:
             row["peak_fraction"] = row["gflops"] / peak["gflops"]
+    if args.first_result:
+        report["first_result"] = first_result
     if args.scaling:
         report["scaling"] = run_scaling(args, on_cpu)
     if args.population:
@@ -1086,11 +1372,18 @@ def format_report(report: dict[str, Any]) -> str:
                 f"{_fmt(None if mem is None else mem / 2**20, '.0f'):>8} "
                 f"{_fmt(r.get('ratio_to_floor'), '.2f'):>7}  {status[:120]}"
             )
-    lines += [
-        "",
-        "×floor = epoch time / floor's epoch time of the same kind (train: floor, predict: "
-        "predict_floor, evaluate: evaluate_floor); mem = " + (", ".join(sorted(sources)) or "-"),
-    ]
+    lines += (
+        []
+        if not report["workloads"]
+        else [
+            "",
+            "×floor = epoch time / floor's epoch time of the same kind (train: floor, predict: "
+            "predict_floor, evaluate: evaluate_floor); mem = "
+            + (", ".join(sorted(sources)) or "-"),
+        ]
+    )
+    if report.get("first_result"):
+        lines += format_first_result(report["first_result"])
     if report.get("scaling"):
         lines += ["", "## data-parallel scaling (weak: batch per device fixed)", ""]
         lines.append(load_sibling("bench_scaling").format_table(report["scaling"]))
@@ -1197,11 +1490,33 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "DIR/<workload> "
         "(open with TensorBoard's profile tab). Default: off",
     )
+    parser.add_argument(
+        "--first-result",
+        type=int,
+        default=0,
+        metavar="REPEATS",
+        help="also time the seed deck's script end to end in fresh processes (fnn with a cold "
+        "and a warm compilation cache, hand-written JAX + Optax, Keras), this many interleaved "
+        "repeats (1 with --quick). Default: off",
+    )
+    parser.add_argument(
+        "--first-result-contenders",
+        type=names(tuple(FIRST_RESULT_CONTENDERS)),
+        default=list(FIRST_RESULT_CONTENDERS),
+        help="comma-separated first-result contenders (default: all)",
+    )
+    parser.add_argument(
+        "--no-table",
+        action="store_true",
+        help="skip the matmul peak and the contender table (e.g. to run only --first-result)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed for data and models")
     parser.add_argument(
         "--json", type=Path, default=Path("bench.json"), help="output path (default: bench.json)"
     )
     args = parser.parse_args(argv)
+    if args.first_result < 0:
+        parser.error("--first-result must be 0 (off) or a number of repeats")
     if args.workloads is None:
         args.workloads = ["seed"] if args.quick else list(WORKLOADS)
     return args

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import os
 import sys
 import zipfile
 from pathlib import Path
@@ -11,6 +12,10 @@ from types import ModuleType
 
 import numpy as np
 import pytest
+
+# The suite compiles thousands of small programs once each: JAX's persistent cache (fnn's default,
+# tested in tests/test_config.py with its own settings) would only write them all to disk.
+os.environ.setdefault("FNN_COMPILATION_CACHE", "0")
 
 from fnn.layers import Dense
 from fnn.models import Sequential

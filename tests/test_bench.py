@@ -37,12 +37,16 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any],
             "3",
             "--profile",
             str(out.parent / "traces"),
+            "--first-result",
+            "1",
+            "--first-result-contenders",
+            "fnn_cold,fnn_warm,jax_optax",
             "--json",
             str(out),
         ],
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=900,
         cwd=out.parent,
         check=False,
     )
@@ -95,6 +99,33 @@ def test_quick_run_writes_a_profile_trace(quick_run: tuple[dict[str, Any], str])
     assert len(profile["traces"]) == 1
     assert Path(profile["traces"][0]).stat().st_size > 0
     assert Path(profile["traces"][0]).is_relative_to(Path(profile["dir"]))
+
+
+def test_quick_run_has_first_result_section(quick_run: tuple[dict[str, Any], str]) -> None:
+    report, stdout = quick_run
+    section = report["first_result"]
+    assert section["repeats"] == 1 and section["epochs"] == 2
+    results = section["results"]
+    assert list(results) == ["fnn_cold", "fnn_warm", "jax_optax"]
+    for name in ("fnn_cold", "fnn_warm", "jax_optax"):
+        row = results[name]
+        assert row["status"] == "ok", row
+        assert row["wall_s"]["min"] <= row["wall_s"]["median"] <= row["wall_s"]["max"]
+        assert 0 < row["phases_s"]["import"] < row["wall_s"]["median"]
+        assert row["final_loss"] > 0
+    assert results["jax_optax"]["ratio_to_jax_optax"] == pytest.approx(1.0)
+    phases = results["fnn_cold"]["phases_s"]
+    assert list(phases) == [
+        "import",
+        "build",
+        "compile",
+        "first_fit",
+        "more_epochs",
+        "first_evaluate",
+    ]
+    # Same seed, data and recipe: a warm cache changes nothing but the time.
+    assert results["fnn_warm"]["final_loss"] == results["fnn_cold"]["final_loss"]
+    assert "time to first result" in stdout
 
 
 def test_quick_run_reports_device_and_versions(quick_run: tuple[dict[str, Any], str]) -> None:

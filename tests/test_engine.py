@@ -211,7 +211,7 @@ def test_predict_on_a_slightly_different_number_of_examples_compiles_nothing_new
     first = model.predict(x[:990], verbose=0)
     with count_compiles() as compiles:
         second = model.predict(x[:1000], verbose=0)
-        third = model.predict(x[:1000 - 17], verbose=0)
+        third = model.predict(x[: 1000 - 17], verbose=0)
     assert compiles == []
     assert second.shape == (1000, 10) and third.shape == (983, 10)
     np.testing.assert_allclose(second[:990], first, rtol=1e-6, atol=1e-7)
