@@ -450,7 +450,9 @@ def chunks(
     """Group an epoch's batches into chunks of up to ``steps_per_chunk`` full-size batches.
 
     A batch smaller than the full size ends its chunk as the chunk's ``rest`` (it may come
-    mid-epoch: a shuffled sequence's short last batch); the last chunk may have fewer steps.
+    mid-epoch: a shuffled sequence's short last batch), also a chunk that already has
+    ``steps_per_chunk`` steps (a chunk is emitted when the batch after it arrives); the last
+    chunk may have fewer steps.
     So an epoch compiles at most the programs for ``steps_per_chunk`` steps, for the last
     chunk's steps, and each of those with a rest.
 
@@ -491,10 +493,11 @@ def chunks(
                 yield Chunk(_stack([short]), 0, short[0].shape[0], first + j, n)
             pending, first, full = [], index, n
         if n == full:
-            pending.append(batch)
+            # A full chunk waits for the next batch: a short one joins it as its rest.
             if len(pending) == steps_per_chunk:
                 yield Chunk(_stack(pending), len(pending), 0, first, full)
-                pending, first = [], index + 1
+                pending, first = [], index
+            pending.append(batch)
         else:
             yield Chunk(_stack([*pending, batch]), len(pending), n, first, full)
             pending, first = [], index + 1
