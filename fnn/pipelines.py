@@ -238,15 +238,18 @@ class Source:
     """One pipeline, read epoch by epoch as checked NumPy batches.
 
     Sequences (``__len__`` + ``__getitem__``; lists of batches and Grain ``MapDataset`` too) are
-    read by index, ``len()`` batches an epoch (the first ``steps`` when given), in an order
-    shuffled per epoch from ``(seed, epoch)`` when ``shuffle``; ``on_epoch_end()`` is called
-    after each full epoch. Iterables follow Keras: with ``steps=None`` an epoch runs until the
-    iterable is exhausted (a re-iterable one, e.g. a DataLoader, is iterated afresh each
-    epoch); with ``steps=k`` an epoch takes ``k`` batches and the next epoch continues the same
-    iterator (restarting a re-iterable one exactly when it ended at an epoch boundary). A source
-    that runs out before ``steps`` batches (or a one-shot generator asked for a second epoch)
-    warns with Keras's message and sets :attr:`ran_out`; the batches it did give are yielded,
-    and the engine stops training after them.
+    read by index, ``len()`` batches an epoch, in an order shuffled per epoch from
+    ``(seed, epoch)`` when ``shuffle``; with ``steps`` an epoch takes the next ``steps`` batches,
+    wrapping into a new pass (see :meth:`batch_order`), so a sequence never runs out;
+    ``on_epoch_end()`` is called after each epoch.
+
+    Iterables follow Keras: with ``steps=None`` an epoch runs until the iterable is exhausted
+    (a re-iterable one, e.g. a DataLoader, is iterated afresh each epoch); with ``steps=k`` an
+    epoch takes ``k`` batches and the next epoch continues the same iterator (restarting a
+    re-iterable one exactly when it ended at an epoch boundary). A source that runs out before
+    ``steps`` batches (or a one-shot generator asked for a second epoch) warns with Keras's
+    message and sets :attr:`ran_out`; the batches it did give are yielded, and the engine stops
+    training after them.
 
     Every batch is converted to NumPy and checked against the first one (see :attr:`spec`)
     before it is yielded, so bad data raises here, naming the batch index, before anything
@@ -266,7 +269,7 @@ class Source:
 
     Raises:
         TypeError: ``data`` is not a pipeline, or ``shuffle`` / ``with_targets`` not bools.
-        ValueError: ``steps`` is not an int >= 1, or more than a sequence's length.
+        ValueError: ``steps`` is not an int >= 1, or a sequence is empty.
 
     Example:
         >>> import numpy as np
@@ -327,10 +330,6 @@ class Source:
             n = len(data)
             if n < 1:
                 raise ValueError(f"{argument} is an empty sequence (len() is 0).")
-            if steps is not None and steps > n:
-                raise ValueError(
-                    f"steps={steps} is more than the {n} batches {argument} has (its len())."
-                )
 
     # -- converting and checking -------------------------------------------------------------
 
@@ -351,15 +350,39 @@ class Source:
 
     # -- epochs --------------------------------------------------------------------------------
 
+    def _pass_order(self, n: int, index: int) -> np.ndarray:
+        if not self.shuffle:
+            return np.arange(n)
+        return np.random.default_rng([self.seed, index]).permutation(n)
+
     def batch_order(self, epoch: int) -> np.ndarray:
-        """A sequence's batch indices for ``epoch`` (shuffled from ``(seed, epoch)``)."""
+        """A sequence's batch indices for ``epoch``.
+
+        Pass ``p`` over the sequence reads its batches in order, or shuffled from
+        ``(seed, p)``. With ``steps=None`` epoch ``e`` is pass ``e``; with ``steps=k`` epoch
+        ``e`` takes the batches at positions ``[e * k, (e + 1) * k)`` of the passes laid end to
+        end (Keras continues the iterator across epochs; this is the same, computed from the
+        epoch number alone, so a resumed fit reads what an uninterrupted one would).
+
+        Args:
+            epoch: the epoch number, from 0.
+
+        Returns:
+            The batch indices, an int array.
+
+        Example:
+            >>> s = Source([(np.ones((1, 1)), np.ones(1))] * 3, steps=2)
+            >>> [s.batch_order(e).tolist() for e in range(3)]
+            [[0, 1], [2, 0], [1, 2]]
+        """
         n = len(self.data)
-        order = (
-            np.random.default_rng([self.seed, epoch]).permutation(n)
-            if self.shuffle
-            else np.arange(n)
-        )
-        return order[: self.steps] if self.steps is not None else order
+        if self.steps is None:
+            return self._pass_order(n, epoch)
+        start = epoch * self.steps
+        passes = range(start // n, (start + self.steps - 1) // n + 1)
+        joined = np.concatenate([self._pass_order(n, p) for p in passes])
+        offset = start - passes[0] * n
+        return joined[offset : offset + self.steps]
 
     def batches(self, epoch: int) -> Iterator[Batch]:
         """The checked NumPy batches of one epoch, as ``(x, y, sample_weight)`` tuples.

@@ -168,8 +168,8 @@ def test_source_refuses_arrays_and_bad_arguments():
         Source(gen(), steps=0)
     with pytest.raises(TypeError, match="shuffle must be a bool"):
         Source(gen(), shuffle=1)
-    with pytest.raises(ValueError, match=r"steps=4 is more than the 3 batches"):
-        Source(Batches(), steps=4)
+    with pytest.raises(ValueError, match="empty sequence"):
+        Source(Batches([]))
 
 
 # -- every kind of source, batch by batch -----------------------------------------------------
@@ -220,12 +220,20 @@ def test_sequence_calls_on_epoch_end_after_each_epoch():
     assert data.reads == 9  # len() batches an epoch, no read past the end
 
 
-def test_sequence_with_steps_takes_the_first_steps_of_each_epoch():
+def test_sequence_with_steps_continues_across_epochs_and_passes():
     data = Batches()
     source = Source(data, steps=2)
     assert_batches(source.batches(0), SLICES[:2])
-    assert_batches(source.batches(1), SLICES[:2])
-    assert data.epochs_ended == 2
+    assert_batches(source.batches(1), [SLICES[2], SLICES[0]])
+    assert_batches(source.batches(2), SLICES[1:])
+    assert data.epochs_ended == 3 and not source.ran_out
+    # steps beyond len(): an epoch spans passes, each pass shuffled from (seed, pass)
+    shuffled = Source(Batches(), steps=5, shuffle=True, seed=4)
+    passes = [np.random.default_rng([4, p]).permutation(3) for p in range(4)]
+    joined = np.concatenate(passes).tolist()
+    assert shuffled.batch_order(0).tolist() == joined[:5]
+    assert shuffled.batch_order(1).tolist() == joined[5:10]
+    assert_batches(shuffled.batches(1), [SLICES[i] for i in joined[5:10]])
 
 
 def test_sequence_shuffle_is_deterministic_from_seed_and_epoch():
