@@ -147,10 +147,11 @@ def check_source(value: Any, argument: str = "x") -> bool:
 
 
 class Spec(NamedTuple):
-    """What every batch of a source must look like, taken from its first (full-size) batch.
+    """What every batch of a source must look like, taken from its first batch.
 
-    ``batch_size`` is that batch's size; ``x``, ``y`` and ``w`` are ``(trailing shape, dtype)``
-    of each part, or None for a part the source does not give.
+    ``batch_size`` is the full batch size: the first batch's, or the second's when that one is
+    larger (the first was a short last batch); ``x``, ``y`` and ``w`` are
+    ``(trailing shape, dtype)`` of each part, or None for a part the source does not give.
     """
 
     batch_size: int
@@ -227,7 +228,7 @@ def _check(batch: Batch, spec: Spec, where: str) -> None:
             )
     if sizes["x"] > spec.batch_size:
         raise ValueError(
-            f"{where}: it has {sizes['x']} examples, more than the first batch's "
+            f"{where}: it has {sizes['x']} examples, more than the first batches' "
             f"{spec.batch_size}; only the last batch may differ, and only by being smaller."
         )
     if sizes["x"] == 0:
@@ -326,6 +327,7 @@ class Source:
             not self.one_shot and hasattr(data, "__len__") and hasattr(data, "__getitem__")
         )
         self._iterator: Iterator[Any] | None = data if self.one_shot else None
+        self._seen = 0  # batches read so far, all epochs
         if self.is_sequence:
             n = len(data)
             if n < 1:
@@ -340,13 +342,67 @@ class Source:
             None if part is None else _part_to_numpy(part, name, where)
             for name, part in zip(_PART_NAMES, parts, strict=True)
         )
+        size = batch[0].shape[0]
         if self.spec is None:
-            self.spec = Spec(
-                batch[0].shape[0],
-                *(None if a is None else (a.shape[1:], a.dtype) for a in batch),
-            )
+            self.spec = Spec(size, *(None if a is None else (a.shape[1:], a.dtype) for a in batch))
+        elif self._seen == 1 and size > self.spec.batch_size:
+            # The first batch was a short one (a resumed iterator, a shuffled sequence's last
+            # batch): the full size is this one's.
+            self.spec = self.spec._replace(batch_size=size)
         _check(batch, self.spec, where)
+        self._seen += 1
         return batch
+
+    # -- resuming --------------------------------------------------------------------------------
+
+    def get_state(self) -> dict[str, Any] | None:
+        """What a checkpoint must hold to resume reading where this source is, between epochs.
+
+        Returns:
+            ``{}`` when the epoch number is enough (a sequence, or an iterable re-iterated each
+            epoch because ``steps`` is None); ``{"iterator": ...}`` with the iterator's own
+            state when it continues across epochs and can save it (Grain's dataset and
+            DataLoader iterators: ``get_state()``); None when it cannot be resumed exactly
+            (a plain generator: a resumed fit reads on from wherever the new generator starts).
+
+        Example:
+            >>> import grain, numpy as np
+            >>> data = grain.MapDataset.source(np.ones((6, 1))).batch(2).repeat(None)
+            >>> source = Source(data.to_iter_dataset(), steps=2, with_targets=False)
+            >>> _ = list(source.batches(0))
+            >>> source.get_state()
+            {'iterator': {'next_index': 2}}
+        """
+        if self.is_sequence or (self.steps is None and not self.one_shot):
+            return {}
+        get = getattr(self._iterator, "get_state", None)
+        if self._iterator is None or not callable(get):
+            return {} if self._iterator is None and not self.one_shot else None
+        return {"iterator": get()}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Resume from :meth:`get_state`'s result (on a new Source over the same data).
+
+        Args:
+            state: a dict from :meth:`get_state`.
+
+        Raises:
+            TypeError: ``state`` is not a dict.
+            ValueError: it holds an iterator state but this source's iterator cannot take one.
+        """
+        if not isinstance(state, dict):
+            raise TypeError(f"state must be a dict from get_state(), got {type(state).__name__}.")
+        if "iterator" not in state:
+            return
+        if self._iterator is None and not self.one_shot:
+            self._iterator = iter(self.data)
+        setter = getattr(self._iterator, "set_state", None)
+        if not callable(setter):
+            raise ValueError(
+                f"{self.argument}'s iterator ({type(self._iterator).__name__}) has no set_state(); "
+                "it cannot resume from a saved iterator state."
+            )
+        setter(state["iterator"])
 
     # -- epochs --------------------------------------------------------------------------------
 

@@ -299,6 +299,31 @@ def test_reiterable_with_steps_restarts_only_at_an_epoch_boundary():
     assert source.ran_out
 
 
+def test_resume_from_saved_state_reads_what_an_uninterrupted_source_would():
+    endless = grain_map().repeat(None).to_iter_dataset()
+    straight = Source(endless, steps=2)
+    first = [list(straight.batches(e)) for e in range(3)]
+    stopped = Source(endless, steps=2)
+    list(stopped.batches(0))
+    state = stopped.get_state()
+    assert state == {"iterator": {"next_index": 2}}
+    resumed = Source(grain_map().repeat(None).to_iter_dataset(), steps=2)
+    resumed.set_state(state)
+    assert [len(b[0]) for b in first[1]] == [2, 4]  # it resumes on the short batch
+    for epoch in (1, 2):
+        for (x, y, _), (x0, y0, _) in zip(resumed.batches(epoch), first[epoch]):
+            np.testing.assert_array_equal(x, x0)
+            np.testing.assert_array_equal(y, y0)
+    # the epoch number is enough for sequences and for iterables re-read every epoch
+    assert Source(Batches(), steps=2, shuffle=True).get_state() == {}
+    assert Source(grain_loader()).get_state() == {}
+    assert Source(forever(), steps=2).get_state() is None  # a plain generator
+    with pytest.raises(ValueError, match="has no set_state"):
+        Source(forever(), steps=2).set_state({"iterator": {}})
+    with pytest.raises(TypeError, match="state must be a dict"):
+        Source(forever()).set_state(None)
+
+
 def test_torch_dataloader_tensors_become_numpy_without_a_copy():
     source = Source(torch_loader())
     for epoch in range(2):
@@ -317,6 +342,15 @@ def test_jax_arrays_and_lists_in_batches():
     assert isinstance(x, np.ndarray) and isinstance(y, np.ndarray)
     np.testing.assert_array_equal(x, X[:4])
     assert y.tolist() == [0, 1, 2, 0] and w is None
+
+
+def test_a_short_first_batch_sets_the_full_size_from_the_second():
+    source = Source(iter([(X[:2], Y[:2]), (X[:4], Y[:4]), (X[:3], Y[:3])]))
+    assert [len(x) for x, _, _ in source.batches(0)] == [2, 4, 3]
+    assert source.spec.batch_size == 4
+    source = Source(iter([(X[:2], Y[:2]), (X[:4], Y[:4]), (X[:5], Y[:5])]))
+    with pytest.raises(ValueError, match="batch 2: it has 5 examples, more than"):
+        list(source.batches(0))
 
 
 def test_predict_keeps_x_only():
@@ -363,9 +397,9 @@ def bad(i, part):
             r"batch 2: x must hold numbers .* dtype <U1",
         ),
         (
-            bad(1, (np.ones((5, 3), np.float32), np.zeros(5, np.int32), np.ones(5, np.float32))),
+            bad(2, (np.ones((5, 3), np.float32), np.zeros(5, np.int32), np.ones(5, np.float32))),
             ValueError,
-            r"batch 1: it has 5 examples, more than the first batch's 4",
+            r"batch 2: it has 5 examples, more than the first batches' 4",
         ),
         (
             bad(1, (X[:4], Y[:3], W[:4])),
