@@ -21,6 +21,13 @@ Contenders (``--contenders``; all by default)
     flax_nnx        Flax NNX, ``nnx.jit`` train step called once per batch from Python, host
                     batches shuffled each epoch, loss and accuracy computed in the step.
     torch           PyTorch eager loop, data as tensors on the device, shuffled each epoch.
+    pipeline_floor  the floor's scan fed chunk by chunk from a generator of shuffled in-memory
+                    NumPy batches through fnn.pipelines (Source, chunks, Prefetcher): the data
+                    side of a pipeline fit without the engine.
+    fnn_generator   ``Sequential.fit`` on that generator with ``steps_per_epoch``.
+    fnn_grain       ``Sequential.fit`` on a batched Grain ``MapDataset``, ``shuffle=True``.
+    fnn_torch_loader ``Sequential.fit`` on a shuffled PyTorch ``DataLoader`` (TensorDataset).
+    keras_generator Keras 3 (JAX backend) ``fit`` on the same generator.
     predict_floor   jitted raw forward pass (``lax.map`` over on-device batches), result copied
                     to the host. The reference for ``fnn_predict``.
     fnn_predict     ``Sequential.predict(X, batch_size=batch)``.
@@ -350,10 +357,9 @@ def silenced() -> Iterator[None]:
 # --------------------------------------------------------------------------------------------
 
 
-def run_floor(ctx: Context) -> Timing:
-    """Hand-written JAX + Optax training: one donated ``lax.scan`` per epoch, in order."""
-    wl = ctx.workload
-    tx = optax.adam(LEARNING_RATE)
+def make_floor_epoch(tx: optax.GradientTransformation) -> Callable[..., tuple]:
+    """The floor's jitted program: one ``lax.scan`` of Adam steps over ``(steps, batch, ...)``
+    batches, params and optimizer state donated; returns ``(params, opt_state, mean loss)``."""
 
     def loss_fn(params: Params, x: jax.Array, y: jax.Array) -> jax.Array:
         return optax.softmax_cross_entropy(mlp_logits(params, x), y).mean()
@@ -368,7 +374,14 @@ def run_floor(ctx: Context) -> Timing:
         (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), (xs, ys))
         return params, opt_state, losses.mean()
 
-    train_epoch_jit = jax.jit(train_epoch, donate_argnums=(0, 1))
+    return jax.jit(train_epoch, donate_argnums=(0, 1))
+
+
+def run_floor(ctx: Context) -> Timing:
+    """Hand-written JAX + Optax training: one donated ``lax.scan`` per epoch, in order."""
+    wl = ctx.workload
+    tx = optax.adam(LEARNING_RATE)
+    train_epoch_jit = make_floor_epoch(tx)
     state: dict[str, Any] = {}
 
     def build() -> dict[str, Any]:
@@ -438,6 +451,79 @@ def run_evaluate_floor(ctx: Context) -> Timing:
 
 
 # --------------------------------------------------------------------------------------------
+# Pipelines: the same data fed batch by batch (generator, Grain, PyTorch DataLoader)
+# --------------------------------------------------------------------------------------------
+
+
+def batch_stream(ctx: Context) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """An endless generator of in-memory NumPy batches, reshuffled (NumPy) every pass."""
+    wl = ctx.workload
+    rng = np.random.default_rng(ctx.seed)
+    while True:
+        order = rng.permutation(wl.n_examples)
+        for i in range(wl.steps_per_epoch):
+            idx = order[i * wl.batch_size : (i + 1) * wl.batch_size]
+            yield ctx.x[idx], ctx.y[idx]
+
+
+def grain_batches(ctx: Context) -> Any:
+    """A Grain ``MapDataset`` of the examples, batched (a sequence; the trainer shuffles it)."""
+    grain = import_optional("grain")
+    wl = ctx.workload
+    return grain.MapDataset.source(list(zip(ctx.x, ctx.y, strict=True))).batch(wl.batch_size)
+
+
+def torch_batches(ctx: Context) -> Any:
+    """A PyTorch ``DataLoader`` over a ``TensorDataset`` of the examples, shuffled."""
+    torch = import_optional("torch")
+    data = importlib.import_module("torch.utils.data")
+    dataset = data.TensorDataset(torch.from_numpy(ctx.x), torch.from_numpy(ctx.y))
+    generator = torch.Generator().manual_seed(ctx.seed)
+    return data.DataLoader(
+        dataset, batch_size=ctx.workload.batch_size, shuffle=True, generator=generator
+    )
+
+
+def run_pipeline_floor(ctx: Context) -> Timing:
+    """The floor's program fed from :func:`batch_stream` through :mod:`fnn.pipelines`.
+
+    Batches are checked and stacked into chunks of ``choose_steps_per_chunk`` steps, moved to
+    the device on the prefetch thread, and each chunk trains in one call of the floor's scan:
+    the data side the engine drives, without the engine. Its ratio to the floor is what a
+    generator costs at best.
+    """
+    import_fnn()
+    pipelines = importlib.import_module("fnn.pipelines")
+    wl = ctx.workload
+    tx = optax.adam(LEARNING_RATE)
+    train_chunk = make_floor_epoch(tx)
+    batch_bytes = (ctx.x[0].nbytes + ctx.y[0].nbytes) * wl.batch_size
+    k = pipelines.choose_steps_per_chunk(batch_bytes, max_steps=wl.steps_per_epoch)
+
+    def put(arrays: tuple) -> tuple:
+        return tuple(jax.device_put(batched(a, wl.batch_size)) for a in arrays[:2])
+
+    def build() -> dict[str, Any]:
+        params = init_params(wl.sizes, ctx.seed)
+        source = pipelines.Source(batch_stream(ctx), steps=wl.steps_per_epoch)
+        return {"params": params, "opt_state": tx.init(params), "source": source, "epoch": 0}
+
+    def epoch(s: dict[str, Any]) -> None:
+        chunks = pipelines.chunks(s["source"].batches(s["epoch"]), k)
+        with pipelines.Prefetcher(chunks, put) as ready:
+            for chunk in ready:
+                s["params"], s["opt_state"], loss = train_chunk(
+                    s["params"], s["opt_state"], *chunk.arrays
+                )
+        s["loss"], s["epoch"] = float(loss), s["epoch"] + 1
+
+    state: dict[str, Any] = {}
+    timing = run_epochs(lambda: state.update(build()) or state, epoch, ctx, steps_per_chunk=k)
+    timing.extra["final_loss"] = state["loss"]
+    return timing
+
+
+# --------------------------------------------------------------------------------------------
 # fnn
 # --------------------------------------------------------------------------------------------
 
@@ -458,11 +544,26 @@ def build_fnn_model(ctx: Context) -> Any:
     return model
 
 
-def run_fnn_fit(ctx: Context, verbose: int = 0) -> Timing:
+def array_inputs(ctx: Context) -> dict[str, Any]:
+    """``fit`` arguments for the in-memory arrays, shuffled, at the workload's batch size."""
+    return {"x": ctx.x, "y": ctx.y, "batch_size": ctx.workload.batch_size, "shuffle": True}
+
+
+def pipeline_inputs(ctx: Context, source: str) -> dict[str, Any]:
+    """``fit`` arguments for the same examples fed by a pipeline: ``source`` is "generator"
+    (:func:`batch_stream`, ``steps_per_epoch`` given), "grain" or "torch"."""
+    if source == "generator":
+        return {"x": batch_stream(ctx), "steps_per_epoch": ctx.workload.steps_per_epoch}
+    if source == "grain":
+        return {"x": grain_batches(ctx), "shuffle": True}
+    return {"x": torch_batches(ctx)}
+
+
+def run_fnn_fit(ctx: Context, verbose: int = 0, inputs: dict[str, Any] | None = None) -> Timing:
     """Time one ``fnn`` ``fit`` call of ``1 + ctx.timed_epochs`` epochs, shuffled, with accuracy.
 
     Epoch boundaries come from a callback; with ``verbose=1`` the progress output goes to a null
-    stream.
+    stream. ``inputs``: the data arguments of ``fit`` (default: :func:`array_inputs`).
     """
     wl = ctx.workload
     start = time.perf_counter()
@@ -470,12 +571,9 @@ def run_fnn_fit(ctx: Context, verbose: int = 0) -> Timing:
     clock = make_epoch_clock(importlib.import_module("fnn.callbacks").Callback, ctx)
     with silenced() if verbose else contextlib.nullcontext():
         model.fit(
-            ctx.x,
-            ctx.y,
-            batch_size=wl.batch_size,
+            **(array_inputs(ctx) if inputs is None else inputs),
             epochs=1 + ctx.timed_epochs,
             verbose=verbose,
-            shuffle=True,
             callbacks=[clock],
         )
     return clock.timing(start, wl)
@@ -506,6 +604,21 @@ def run_fnn_verbose(ctx: Context) -> Timing:
     return run_fnn_fit(ctx, verbose=1)
 
 
+def run_fnn_generator(ctx: Context) -> Timing:
+    """``fnn`` fit on :func:`batch_stream` with ``steps_per_epoch``."""
+    return run_fnn_fit(ctx, inputs=pipeline_inputs(ctx, "generator"))
+
+
+def run_fnn_grain(ctx: Context) -> Timing:
+    """``fnn`` fit on a batched Grain ``MapDataset``, ``shuffle=True``."""
+    return run_fnn_fit(ctx, inputs=pipeline_inputs(ctx, "grain"))
+
+
+def run_fnn_torch_loader(ctx: Context) -> Timing:
+    """``fnn`` fit on a shuffled PyTorch ``DataLoader``."""
+    return run_fnn_fit(ctx, inputs=pipeline_inputs(ctx, "torch"))
+
+
 def run_fnn_predict(ctx: Context) -> Timing:
     """Time ``fnn`` ``predict`` over the whole data set at the workload's batch size."""
     wl = ctx.workload
@@ -531,12 +644,15 @@ def run_fnn_evaluate(ctx: Context) -> Timing:
 # --------------------------------------------------------------------------------------------
 
 
-def run_keras_fit(ctx: Context, steps_per_execution: int = 1) -> Timing:
+def run_keras_fit(
+    ctx: Context, steps_per_execution: int = 1, inputs: dict[str, Any] | None = None
+) -> Timing:
     """Keras 3 on the JAX backend, as shipped: one ``fit`` call, shuffled, with accuracy.
 
     Args:
         ctx: the benchmark context.
         steps_per_execution: passed to ``Model.compile``.
+        inputs: the data arguments of ``fit`` (default: :func:`array_inputs`).
     """
     keras = import_optional("keras")
     if keras.backend.backend() != "jax":
@@ -557,11 +673,8 @@ def run_keras_fit(ctx: Context, steps_per_execution: int = 1) -> Timing:
     )
     clock = make_epoch_clock(keras.callbacks.Callback, ctx)
     model.fit(
-        ctx.x,
-        ctx.y,
-        batch_size=wl.batch_size,
+        **(array_inputs(ctx) if inputs is None else inputs),
         epochs=1 + ctx.timed_epochs,
-        shuffle=True,
         verbose=0,
         callbacks=[clock],
     )
@@ -578,6 +691,11 @@ def run_keras(ctx: Context) -> Timing:
 def run_keras_spe(ctx: Context) -> Timing:
     """Keras 3 (JAX backend) with ``steps_per_execution`` equal to the steps in an epoch."""
     return run_keras_fit(ctx, steps_per_execution=ctx.workload.steps_per_epoch)
+
+
+def run_keras_generator(ctx: Context) -> Timing:
+    """Keras 3 (JAX backend) fed :func:`batch_stream`, ``steps_per_epoch`` given."""
+    return run_keras_fit(ctx, inputs=pipeline_inputs(ctx, "generator"))
 
 
 def run_flax_nnx(ctx: Context) -> Timing:
@@ -980,6 +1098,11 @@ CONTENDERS: tuple[Contender, ...] = (
     Contender("keras_spe", TRAIN, "floor", run_keras_spe),
     Contender("flax_nnx", TRAIN, "floor", run_flax_nnx),
     Contender("torch", TRAIN, "floor", run_torch),
+    Contender("pipeline_floor", TRAIN, "floor", run_pipeline_floor),
+    Contender("fnn_generator", TRAIN, "floor", run_fnn_generator),
+    Contender("fnn_grain", TRAIN, "floor", run_fnn_grain),
+    Contender("fnn_torch_loader", TRAIN, "floor", run_fnn_torch_loader),
+    Contender("keras_generator", TRAIN, "floor", run_keras_generator),
     Contender("predict_floor", PREDICT, "predict_floor", run_predict_floor),
     Contender("fnn_predict", PREDICT, "predict_floor", run_fnn_predict),
     Contender("evaluate_floor", EVALUATE, "evaluate_floor", run_evaluate_floor),
