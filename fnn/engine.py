@@ -31,11 +31,12 @@ hand.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import threading
 import warnings
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import jax
@@ -44,7 +45,7 @@ import numpy as np
 
 from fnn import data as data_lib
 from fnn import distributed as distributed_lib
-from fnn import inputs, training
+from fnn import inputs, pipelines, training
 from fnn.callbacks import Callback, CallbackList, History, TerminateOnNaN
 from fnn.callbacks.base import check_callbacks
 from fnn.layers import Layer
@@ -187,6 +188,125 @@ class Engine:
         return outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=axis)
 
 
+class PipelineFeed:
+    """The engine's side of a pipeline pass (:mod:`fnn.pipelines` is the data side): the
+    source, the door checks each chunk gets on the host (in the prefetch thread), and its move
+    to the device.
+
+    Args:
+        source: the training (or evaluation) :class:`fnn.pipelines.Source`.
+        spec: the model specification the door checks against.
+        put: host arrays -> device arrays (the distribution's placement).
+        check: scan chunks for NaN and inf.
+        class_weight: fit's ``class_weight`` (applied batch by batch), or None.
+        validation: the validation source, or None.
+        steps_per_chunk: steps per compiled call (None: chosen by
+            :func:`fnn.pipelines.choose_steps_per_chunk`).
+    """
+
+    def __init__(
+        self,
+        source: pipelines.Source,
+        spec: Any,
+        put: Callable[[list[Any]], tuple[Any, ...]],
+        check: bool,
+        class_weight: Any = None,
+        validation: pipelines.Source | None = None,
+        steps_per_chunk: int | None = None,
+    ) -> None:
+        self.source, self.spec, self.put, self.check = source, spec, put, check
+        self.class_weight, self.validation = class_weight, validation
+        self.steps_per_chunk = steps_per_chunk
+        self.first_arrays: list[Any] = []
+        self._first_epoch: Iterator[Any] | None = None
+
+    def peek(self, epoch: int) -> list[Any]:
+        """Read and check the first batch (the model is built from it if need be); it is given
+        back as the first batch of ``epoch``."""
+        batches = self.source.batches(epoch)
+        try:
+            first = next(batches)
+        except StopIteration:
+            raise ValueError(f"{self.source.argument} gave no batch at all.") from None
+        self._first_epoch = itertools.chain([first], batches)
+        self.first_arrays = self.prepare(first, "batch 0: ")
+        return self.first_arrays
+
+    def steps_per_epoch(self) -> int | None:
+        """Batches per epoch, where known (steps, or a sequence's length)."""
+        if self.source.steps is not None:
+            return self.source.steps
+        return len(self.source.data) if self.source.is_sequence else None
+
+    def prepare(self, arrays: Any, prefix: str) -> list[Any]:
+        """The door for one chunk's host arrays (``prefix`` names it in messages)."""
+        x, y, w = arrays
+        if not self.source.with_targets:
+            return [inputs.prepare_x(self.spec, x, prefix + "x", self.check), None, None]
+        return inputs.prepare_xy(self.spec, x, y, w, self.class_weight, prefix, self.check)
+
+    def _k(self, steps: int | None, progress: bool, batch_bytes: int) -> int:
+        if self.steps_per_chunk is not None:
+            return self.steps_per_chunk
+        most = None if steps is None else max(1, -(-steps // (PROGRESS_UPDATES if progress else 1)))
+        return pipelines.choose_steps_per_chunk(batch_bytes, max_steps=most)
+
+    @contextlib.contextmanager
+    def pieces(
+        self, epoch: int, steps: int | None, progress: bool, source: pipelines.Source | None = None
+    ) -> Iterator[Iterator[data_lib.Piece]]:
+        """The epoch's compiled calls: chunks prepared and moved on a background thread."""
+        source = source or self.source
+        batches = source.batches(epoch)
+        if source is self.source and self._first_epoch is not None:
+            batches, self._first_epoch = self._first_epoch, None
+        batch_bytes = sum(a.nbytes for a in self.first_arrays if a is not None) or 1
+        k = self._k(steps, progress, batch_bytes)
+
+        def prepared() -> Iterator[pipelines.Chunk]:
+            for chunk in pipelines.chunks(batches, k):
+                last = chunk.first_batch + chunk.steps + (1 if chunk.rest else 0) - 1
+                prefix = f"batches {chunk.first_batch}-{last}: "
+                yield chunk._replace(arrays=tuple(self.prepare(chunk.arrays, prefix)))
+
+        def to_piece(chunk: pipelines.Chunk) -> data_lib.Piece:
+            full = chunk.steps * chunk.batch_size
+            order = np.arange(full, dtype=np.int32).reshape(chunk.steps, chunk.batch_size)
+            rest = np.arange(full, full + chunk.rest, dtype=np.int32)
+            return data_lib.Piece(chunk.arrays, order, rest, chunk.first_batch)
+
+        with pipelines.Prefetcher(prepared(), put=lambda a: self.put(list(a))) as ready:
+            yield (to_piece(chunk) for chunk in ready)
+
+    def evaluate(self, trainer: Trainer, engine: Engine, source: pipelines.Source) -> Any:
+        """Summed eval logs over one pass of ``source`` (its chunks in order)."""
+        sums = None
+        ts = trainer.train_state
+        with self.pieces(0, source.steps, False, source) as pieces:
+            for piece in pieces:
+                loop = engine.compiled("eval", self.source.spec.batch_size)
+                sums = _add_sums(sums, jax.device_get(loop(ts.params, ts.state, piece.data)))
+        if sums is None:
+            raise ValueError(f"{source.argument} gave no batch to evaluate on.")
+        return training.means(sums)
+
+    def predict(self, trainer: Trainer, engine: Engine) -> np.ndarray:
+        """The outputs over one pass of the source (members first for a population)."""
+        ts = trainer.train_state
+        loop = engine.compiled("predict", self.source.spec.batch_size)
+        outputs = []
+        with self.pieces(0, self.source.steps, False) as pieces:
+            for piece in pieces:
+                outputs.append(np.asarray(loop(ts.params, ts.state, piece.data[0])))
+        axis = 0 if engine.lift.members is None else 1
+        return outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=axis)
+
+    def evaluate_validation(self, trainer: Trainer, engine: Engine) -> Any:
+        """One pass of the validation source."""
+        assert self.validation is not None
+        return self.evaluate(trainer, engine, self.validation)
+
+
 class Trainer:
     """``fit``, ``evaluate`` and ``predict``: Keras's loop, over an :class:`Engine`.
 
@@ -302,6 +422,8 @@ class Trainer:
         class_weight: dict[int, float] | None = None,
         sample_weight: Any = None,
         initial_epoch: int = 0,
+        steps_per_epoch: int | None = None,
+        validation_steps: int | None = None,
         validation_batch_size: int | None = None,
         validation_freq: int | Sequence[int] = 1,
         check_finite: bool = True,
@@ -315,9 +437,17 @@ class Trainer:
         ``fit(epochs=1)`` twice trains exactly as ``fit(epochs=2)``, and a saved and reloaded
         model continues exactly.
 
+        ``x`` may also be a pipeline of ``(x, y[, sample_weight])`` batches: a generator, a
+        sequence in Keras's ``PyDataset`` protocol, a Grain or PyTorch loader (see
+        :mod:`fnn.pipelines`). Its batches are checked, stacked into chunks of steps and moved
+        to the device on a background thread while the previous chunk trains, one compiled call
+        per chunk; every chunk trained is kept, also when a later batch turns out bad.
+
         Args:
-            x: inputs, shape ``(n, *input_shape)`` (NumPy, JAX, pandas, nested lists).
-            y: targets (integer labels for sparse categorical cross-entropy).
+            x: inputs, shape ``(n, *input_shape)`` (NumPy, JAX, pandas, nested lists), or a
+                pipeline of batches.
+            y: targets (integer labels for sparse categorical cross-entropy); None for a
+                pipeline.
             batch_size: examples per step (Keras's default 32); with a distribution, the
                 global batch.
             epochs: the index of the last epoch to train (Keras's meaning with
@@ -332,6 +462,9 @@ class Trainer:
             sample_weight: per-example weights, shape ``(n,)``.
             initial_epoch: the epoch to start at (Keras's meaning; affects the epoch labels
                 and how many epochs run: ``epochs - initial_epoch``).
+            steps_per_epoch: batches per epoch from a pipeline (None: until it is exhausted,
+                or ``len()`` of a sequence); an infinite generator needs it.
+            validation_steps: batches per validation from a pipeline ``validation_data``.
             validation_batch_size: batch size for validation (default: ``batch_size``).
             validation_freq: validate every n-th epoch (int) or after the listed epochs (from 1).
             check_finite: scan the data for NaN and inf first.
@@ -349,27 +482,65 @@ class Trainer:
         callbacks = check_callbacks(callbacks)
         budget = _device_budget(max_device_bytes)
         dist = self.engine_distribution()
-        plan = inputs.fit_plan(
-            self.spec,
-            x,
-            y,
-            batch_size=batch_size,
-            epochs=epochs,
-            verbose=verbose,
-            validation_split=validation_split,
-            validation_data=validation_data,
-            shuffle=shuffle,
-            class_weight=class_weight,
-            sample_weight=sample_weight,
-            initial_epoch=initial_epoch,
-            validation_batch_size=validation_batch_size,
-            validation_freq=validation_freq,
-            check=check_finite,
-            check_batch=dist.check_batch_size,
-        )
+        if pipelines.check_source(x, "x"):
+            stream = self._pipeline_plan(
+                x,
+                y,
+                sample_weight=sample_weight,
+                class_weight=class_weight,
+                validation_split=validation_split,
+                validation_data=validation_data,
+                validation_steps=validation_steps,
+                steps_per_epoch=steps_per_epoch,
+                shuffle=shuffle,
+                check_finite=check_finite,
+            )
+            plan = inputs.fit_plan(
+                self.spec,
+                *stream.first_arrays[:2],
+                batch_size=stream.source.spec.batch_size,
+                epochs=epochs,
+                verbose=verbose,
+                validation_split=0.0,
+                validation_data=None,
+                shuffle=shuffle,
+                class_weight=class_weight,
+                sample_weight=stream.first_arrays[2],
+                initial_epoch=initial_epoch,
+                validation_batch_size=validation_batch_size,
+                validation_freq=validation_freq,
+                check=check_finite,
+                check_batch=dist.check_batch_size,
+            )
+            plan = plan._replace(arrays=None, stream=stream)
+        else:
+            if steps_per_epoch is not None or validation_steps is not None:
+                raise ValueError(
+                    "steps_per_epoch and validation_steps are for pipelines (generators, "
+                    "sequences, loaders); with arrays every example is used once per epoch."
+                )
+            plan = inputs.fit_plan(
+                self.spec,
+                x,
+                y,
+                batch_size=batch_size,
+                epochs=epochs,
+                verbose=verbose,
+                validation_split=validation_split,
+                validation_data=validation_data,
+                shuffle=shuffle,
+                class_weight=class_weight,
+                sample_weight=sample_weight,
+                initial_epoch=initial_epoch,
+                validation_batch_size=validation_batch_size,
+                validation_freq=validation_freq,
+                check=check_finite,
+                check_batch=dist.check_batch_size,
+            )
         spec = self.spec
+        targets = plan.arrays[1] if plan.stream is None else plan.stream.first_arrays[1]
         training.check_objective(
-            spec.net, spec.loss, spec.compiled_metrics, spec.input_shape, plan.arrays[1]
+            spec.net, spec.loss, spec.compiled_metrics, spec.input_shape, targets
         )
         with _exclusive(self, "fit"):
             return self._fit(plan, callbacks, budget)
@@ -378,27 +549,31 @@ class Trainer:
         engine = self.engine
         dist = engine.distribution
         verbose = plan.verbose if distributed_lib.is_primary() else 0  # only process 0 prints
-        n = dist.num_examples(plan.arrays[0].shape[0])
         batch_size = plan.batch_size
+        if plan.stream is None:
+            n: int | None = dist.num_examples(plan.arrays[0].shape[0])
+            steps_per_epoch: int | None = math.ceil(n / batch_size)
+        else:
+            n, steps_per_epoch = None, plan.stream.steps_per_epoch()
 
         # History last, as in Keras: it records what other callbacks add to the logs.
         cbs = CallbackList([*callbacks, History()])
         self.history = cbs.callbacks[-1]
         cbs.set_model(self)
-        steps_per_epoch = math.ceil(n / batch_size)
         cbs.set_params(
             {
                 "epochs": plan.epochs,
                 "steps": steps_per_epoch,
                 "verbose": verbose,
-                "steps_per_execution": self.spec.steps_per_execution or steps_per_epoch,
+                "steps_per_execution": self.spec.steps_per_execution or steps_per_epoch or 1,
             }
         )
 
-        placed = dist.place(plan.arrays, batch_size, budget)
-        placed_val = None
-        if plan.val_arrays is not None:
-            placed_val = dist.place(plan.val_arrays, plan.val_batch, budget)
+        placed = placed_val = None
+        if plan.stream is None:
+            placed = dist.place(plan.arrays, batch_size, budget)
+            if plan.val_arrays is not None:
+                placed_val = dist.place(plan.val_arrays, plan.val_batch, budget)
 
         self.stop_training = False
         cbs.on_train_begin({})
@@ -434,11 +609,25 @@ class Trainer:
             self._check_unchanged(engine, "fit")
             start = self.train_state
             trained = self.epoch
-            order, rest = self._orders(n, batch_size, trained, plan.shuffle)
             bar = None
-            if verbose == 1:
+            if verbose == 1 and steps_per_epoch is not None:
                 bar = ProgressBar(steps_per_epoch, desc=f"Epoch {epoch + 1}/{plan.epochs}")
-            new, sums = self._run_epoch(engine, start, placed, order, rest, bar, cbs)
+            if plan.stream is None:
+                order, rest = self._orders(n, batch_size, trained, plan.shuffle)
+                per_piece = self.spec.steps_per_execution
+                pieces = data_lib.epoch_pieces(
+                    placed, order, rest, PROGRESS_UPDATES if bar is not None else 1, per_piece
+                )
+                new, sums = self._run_epoch(engine, start, pieces, bar, cbs, per_piece is not None)
+            else:
+                stream = plan.stream
+                with stream.pieces(trained, steps_per_epoch, bar is not None) as pieces:
+                    new, sums = self._run_epoch(engine, start, pieces, bar, cbs, True)
+                if not sums:  # the pipeline gave nothing this epoch: it ran out
+                    self.stop_training = True
+                    break
+                if stream.source.ran_out:
+                    self.stop_training = True
             logs = self._ordered(training.means(sums))
             if not warned_nan and not np.all(np.isfinite(logs.get("loss", 0.0))):
                 warned_nan = True
@@ -453,10 +642,15 @@ class Trainer:
             # The epoch completed: commit its results (an interrupted epoch commits nothing).
             new = new._replace(epoch=new.epoch + 1)
             self.train_state = self.commit_epoch(start, new)
-            if placed_val is not None and inputs.is_due(epoch, plan.validation_freq):
+            has_val = placed_val is not None or (plan.stream and plan.stream.validation)
+            if has_val and inputs.is_due(epoch, plan.validation_freq):
                 cbs.on_test_begin({})
                 state = self.train_state
-                val_logs = self._ordered(engine.evaluate(state, placed_val, plan.val_batch))
+                if placed_val is not None:
+                    val_sums = engine.evaluate(state, placed_val, plan.val_batch)
+                else:
+                    val_sums = plan.stream.evaluate_validation(self, engine)
+                val_logs = self._ordered(val_sums)
                 cbs.on_test_end(dict(val_logs))
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
             shown = self.summarize_logs(logs)
@@ -472,30 +666,86 @@ class Trainer:
                 break
         return logs
 
+    def _pipeline_plan(
+        self,
+        x: Any,
+        y: Any,
+        *,
+        sample_weight: Any,
+        class_weight: Any,
+        validation_split: Any,
+        validation_data: Any,
+        validation_steps: Any,
+        steps_per_epoch: Any,
+        shuffle: Any,
+        check_finite: bool,
+    ) -> PipelineFeed:
+        """fit's door for a pipeline: the arguments that cannot go with one are refused, the
+        first batch is read and checked (building the model from it if need be)."""
+        for name, value in (("y", y), ("sample_weight", sample_weight)):
+            if value is not None:
+                raise ValueError(
+                    f"{name} must be None when x is a pipeline ({type(x).__name__}): its batches "
+                    "carry (x, y[, sample_weight])."
+                )
+        if validation_split:
+            raise ValueError(
+                "validation_split needs arrays (it takes their last rows); with a pipeline, pass "
+                "validation_data."
+            )
+        spec = self.spec
+        seed = self.seeds[0]
+        shuffled = bool(inputs.check_shuffle(shuffle))
+        source = pipelines.Source(x, steps=steps_per_epoch, shuffle=shuffled, seed=seed)
+        validation = None
+        if validation_data is not None and pipelines.check_source(
+            validation_data, "validation_data"
+        ):
+            validation = pipelines.Source(
+                validation_data, argument="validation_data", steps=validation_steps
+            )
+        elif validation_data is not None:
+            raise ValueError(
+                "validation_data must be a pipeline too when x is one (or pass arrays for both)."
+            )
+        elif validation_steps is not None:
+            raise ValueError("validation_steps needs a pipeline as validation_data.")
+        dist = self.engine_distribution()
+        feed = PipelineFeed(
+            source,
+            spec,
+            lambda arrays: dist.place(arrays, 1, None).device,
+            check_finite,
+            class_weight,
+            validation,
+            spec.steps_per_execution,
+        )
+        with inputs.unchanged_on_error(spec):
+            feed.peek(self.epoch)
+        return feed
+
     def _run_epoch(
         self,
         engine: Engine,
         ts: training.TrainState,
-        placed: data_lib.Placement,
-        order: np.ndarray,
-        rest: np.ndarray,
+        pieces: Iterable[data_lib.Piece],
         bar: ProgressBar | None,
         cbs: CallbackList,
+        commit_each: bool,
     ) -> tuple[training.TrainState, dict[str, Any]]:
-        """The epoch's compiled calls: one per execution of ``steps_per_execution`` steps (the
-        whole epoch by default; :data:`PROGRESS_UPDATES` pieces with a progress bar; one per
-        chunk when the data streams). Batch hooks fire once per execution. Returns the new train
-        state (epoch counter not yet advanced) and the epoch's sums, fetched to the host.
+        """The epoch's compiled calls, one per piece: one per execution of
+        ``steps_per_execution`` steps (the whole epoch by default; :data:`PROGRESS_UPDATES`
+        pieces with a progress bar; one per chunk when the data streams or comes from a
+        pipeline). Batch hooks fire once per piece. Returns the new train state (epoch counter
+        not yet advanced) and the epoch's sums, fetched to the host.
 
         Without batch callbacks, a piece's sums are fetched only once the next piece is queued,
-        so the host's progress work overlaps the device's steps. With an explicit
-        ``steps_per_execution`` each execution's result is the model's state (callbacks see the
-        weights as they are, and an interrupted epoch keeps its completed executions, as in
-        Keras); otherwise the epoch commits as a whole.
+        so the host's progress work overlaps the device's steps. With ``commit_each`` (an
+        explicit ``steps_per_execution``, or a pipeline) each piece's result is the model's
+        state at once (callbacks see the weights as they are, and an interrupted epoch keeps
+        its completed pieces, as in Keras); otherwise the epoch commits as a whole.
         """
-        per_execution = self.spec.steps_per_execution
         hooked = cbs.overrides_batch_hooks()
-        pieces = PROGRESS_UPDATES if bar is not None else 1
         sums: dict[str, Any] | None = None
         pending = None
 
@@ -511,14 +761,14 @@ class Trainer:
             if hooked:
                 cbs.on_train_batch_end(last, to_logs(sums))
 
-        for piece in data_lib.epoch_pieces(placed, order, rest, pieces, per_execution):
+        for piece in pieces:
             steps = piece.order.shape[0] + (1 if piece.rest.shape[0] else 0)
             if hooked:
                 cbs.on_train_batch_begin(piece.first_step)
-            if per_execution is not None:
+            if commit_each:
                 ts = self.train_state
             ts, piece_sums = engine.train_piece(ts, piece)
-            if per_execution is not None:
+            if commit_each:
                 self.train_state = ts
             if pending is not None:
                 report(pending)
@@ -555,6 +805,7 @@ class Trainer:
         batch_size: int | None = None,
         verbose: int | str = "auto",
         sample_weight: Any = None,
+        steps: int | None = None,
         return_dict: bool = False,
         check_finite: bool = True,
         max_device_bytes: int | str | None = "auto",
@@ -564,11 +815,12 @@ class Trainer:
         One compiled pass (per streamed chunk when the data exceeds ``max_device_bytes``).
 
         Args:
-            x: inputs.
-            y: targets.
+            x: inputs, or a pipeline of ``(x, y[, sample_weight])`` batches.
+            y: targets (None for a pipeline).
             batch_size: examples per step (default 32).
             verbose: 0 silent; otherwise one line with the results.
             sample_weight: per-example weights, shape ``(n,)``.
+            steps: batches to take from a pipeline (None: until it is exhausted).
             return_dict: return ``{name: value}``.
             check_finite: scan the data for NaN and inf first.
             max_device_bytes: as in :meth:`fit`.
@@ -584,12 +836,18 @@ class Trainer:
         verbose = resolve_verbose(verbose)
         if not distributed_lib.is_primary():  # only process 0 prints
             verbose = 0
-        with inputs.unchanged_on_error(self.spec):
-            arrays = inputs.prepare_xy(self.spec, x, y, sample_weight, check=check_finite)
-        with _exclusive(self, "evaluate"):
-            engine = self.engine
-            placed = dist.place(arrays, batch_size, _device_budget(max_device_bytes))
-            logs = self._ordered(engine.evaluate(self.train_state, placed, batch_size))
+        if pipelines.check_source(x, "x"):
+            feed = self._evaluation_feed(x, y, sample_weight, steps, True, check_finite)
+            with _exclusive(self, "evaluate"):
+                logs = self._ordered(feed.evaluate(self, self.engine, feed.source))
+        else:
+            _no_steps(steps)
+            with inputs.unchanged_on_error(self.spec):
+                arrays = inputs.prepare_xy(self.spec, x, y, sample_weight, check=check_finite)
+            with _exclusive(self, "evaluate"):
+                engine = self.engine
+                placed = dist.place(arrays, batch_size, _device_budget(max_device_bytes))
+                logs = self._ordered(engine.evaluate(self.train_state, placed, batch_size))
         if verbose:
             print(f"{format_logs(self.summarize_logs(logs))}{self.describe_logs()}", flush=True)
         return evaluate_result(logs, self.metrics_names, return_dict)
@@ -599,15 +857,18 @@ class Trainer:
         x: Any,
         batch_size: int | None = None,
         verbose: int | str = "auto",
+        steps: int | None = None,
         check_finite: bool = True,
         max_device_bytes: int | str | None = "auto",
     ) -> np.ndarray:
         """The model's outputs for ``x``, as NumPy (one compiled pass over batches).
 
         Args:
-            x: inputs.
+            x: inputs, or a pipeline of batches (``x``, ``(x,)`` or ``(x, y[, w])``: ``x`` is
+                used).
             batch_size: examples per step (default 32).
             verbose: accepted for Keras compatibility (nothing is printed).
+            steps: batches to take from a pipeline (None: until it is exhausted).
             check_finite: scan ``x`` for NaN and inf first.
             max_device_bytes: as in :meth:`fit`.
 
@@ -620,6 +881,11 @@ class Trainer:
         resolve_verbose(verbose)
         if not self.spec.layers:
             raise ValueError("The model has no layers; add one before calling predict().")
+        if pipelines.check_source(x, "x"):
+            feed = self._evaluation_feed(x, None, None, steps, False, check_finite)
+            with _exclusive(self, "predict"):
+                return feed.predict(self, self.predict_engine())
+        _no_steps(steps)
         with inputs.unchanged_on_error(self.spec):
             xa = inputs.prepare_x(self.spec, x, check=check_finite)
         rows = len(xa)
@@ -632,6 +898,22 @@ class Trainer:
         return out[:rows] if self.members is None else out[:, :rows]
 
     # -- helpers --------------------------------------------------------------------------------
+    def _evaluation_feed(
+        self, x: Any, y: Any, sample_weight: Any, steps: Any, targets: bool, check: bool
+    ) -> PipelineFeed:
+        for name, value in (("y", y), ("sample_weight", sample_weight)):
+            if value is not None:
+                raise ValueError(
+                    f"{name} must be None when x is a pipeline ({type(x).__name__}): its batches "
+                    "carry them."
+                )
+        source = pipelines.Source(x, steps=steps, with_targets=targets)
+        dist = self.engine_distribution()
+        feed = PipelineFeed(source, self.spec, lambda a: dist.place(a, 1, None).device, check)
+        with inputs.unchanged_on_error(self.spec):
+            feed.peek(0)
+        return feed
+
     def engine_distribution(self) -> distributed_lib.Distribution:
         """The distribution the engine uses (checked before the engine is built)."""
         return self.spec.distribution_strategy
@@ -709,6 +991,14 @@ def evaluate_result(logs: dict[str, Any], names: Sequence[str], return_dict: boo
         return logs
     values = [logs[k] for k in names]
     return values[0] if len(values) == 1 else values
+
+
+def _no_steps(steps: Any) -> None:
+    if steps is not None:
+        raise ValueError(
+            "steps is for pipelines (generators, sequences, loaders); with arrays every example "
+            "is used once."
+        )
 
 
 def _device_budget(max_device_bytes: int | str | None) -> int | None:

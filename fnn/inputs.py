@@ -359,6 +359,8 @@ class FitPlan(NamedTuple):
     val_arrays: list[Any] | None
     val_batch: int
     validation_freq: Any
+    #: A pipeline's feed (:class:`fnn.engine.PipelineFeed`) instead of ``arrays``.
+    stream: Any = None
 
 
 def fit_plan(

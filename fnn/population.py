@@ -356,6 +356,7 @@ class Population(Trainer):
         x: Any,
         batch_size: int | None = None,
         verbose: int | str = "auto",
+        steps: int | None = None,
         check_finite: bool = True,
         max_device_bytes: int | str | None = "auto",
         reduce: str | None = None,
@@ -365,7 +366,14 @@ class Population(Trainer):
         :meth:`fnn.models.Sequential.predict`."""
         if reduce not in (None, "mean"):
             raise ValueError(f"reduce must be None or 'mean', got {reduce!r}.")
-        out = super().predict(x, batch_size, verbose, check_finite, max_device_bytes)
+        out = super().predict(
+            x,
+            batch_size=batch_size,
+            verbose=verbose,
+            steps=steps,
+            check_finite=check_finite,
+            max_device_bytes=max_device_bytes,
+        )
         return out.mean(axis=0) if reduce == "mean" else out
 
     # -- members ----------------------------------------------------------------------------

@@ -628,3 +628,174 @@ def test_prefetcher_over_a_source_end_to_end():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert not prefetch_threads()
+
+
+# -- through fit, evaluate and predict (the engine's pipeline path) ----------------------------
+RNG = np.random.default_rng(0)
+FX = RNG.normal(size=(200, 10)).astype(np.float32)
+FY = np.eye(3, dtype=np.float32)[RNG.integers(0, 3, 200)]
+B = 32  # 6 full batches and one of 8
+
+
+def _model(seed=0, **compile_args):
+    import fnn
+    from fnn.layers import Dense, Dropout
+
+    m = fnn.Sequential(
+        [
+            Dense(16, activation="relu", input_shape=10),
+            Dropout(0.2),
+            Dense(3, activation="softmax"),
+        ],
+        seed=seed,
+    )
+    m.compile(
+        loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"], **compile_args
+    )
+    return m
+
+
+class _Batches:
+    """Keras's PyDataset protocol over FX/FY."""
+
+    def __init__(self, x=FX, y=FY):
+        self.x, self.y = x, y
+
+    def __len__(self):
+        return -(-len(self.x) // B)
+
+    def __getitem__(self, i):
+        return self.x[i * B : (i + 1) * B], self.y[i * B : (i + 1) * B]
+
+
+def _array_reference(epochs=2):
+    m = _model()
+    h = m.fit(FX, FY, batch_size=B, epochs=epochs, shuffle=False, verbose=0)
+    return m, h
+
+
+def _same_weights(a, b, atol=1e-6):
+    for u, v in zip(a.get_weights(), b.get_weights(), strict=True):
+        np.testing.assert_allclose(u, v, atol=atol, rtol=1e-5)
+
+
+def _generator():
+    while True:
+        yield from (_Batches()[i] for i in range(7))
+
+
+@pytest.mark.parametrize(
+    "make,kwargs",
+    [
+        (lambda: _Batches(), {}),
+        (_generator, {"steps_per_epoch": 7}),
+        (lambda: grain.MapDataset.source(list(range(7))).map(lambda i: _Batches()[i]), {}),
+        (
+            lambda: DataLoader(
+                TensorDataset(torch.from_numpy(FX), torch.from_numpy(FY)), batch_size=B
+            ),
+            {},
+        ),
+    ],
+    ids=["sequence", "generator", "grain", "torch"],
+)
+def test_fit_on_every_source_equals_fit_on_the_arrays(make, kwargs):
+    reference, ref_history = _array_reference()
+    m = _model()
+    history = m.fit(make(), epochs=2, shuffle=False, verbose=0, **kwargs)
+    _same_weights(reference, m)
+    np.testing.assert_allclose(history.history["loss"], ref_history.history["loss"], rtol=1e-5)
+    assert m.epoch == 2
+    np.testing.assert_allclose(
+        m.evaluate(make(), verbose=0, steps=kwargs.get("steps_per_epoch")),
+        reference.evaluate(FX, FY, verbose=0),
+        rtol=1e-5,
+    )
+    np.testing.assert_allclose(
+        m.predict(make(), verbose=0, steps=kwargs.get("steps_per_epoch")),
+        reference.predict(FX, verbose=0),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+
+
+def test_pipeline_validation_and_an_unbuilt_model_built_from_the_first_batch():
+    import fnn
+    from fnn.layers import Dense
+
+    m = fnn.Sequential([Dense(8, activation="relu"), Dense(3, activation="softmax")])
+    m.compile(loss="categorical_crossentropy", optimizer="adam")
+    history = m.fit(
+        _Batches(),
+        epochs=2,
+        verbose=0,
+        validation_data=_Batches(FX[:64], FY[:64]),
+        validation_steps=1,
+    )
+    assert m.input_shape == (10,)
+    assert len(history.history["val_loss"]) == 2
+
+
+def test_a_bad_batch_mid_epoch_keeps_the_steps_trained_before_it():
+    m = _model(steps_per_execution=2)
+    start = m.get_weights()
+
+    def gen():
+        for i in range(7):
+            x, y = _Batches()[i]
+            if i == 5:
+                x = x.copy()
+                x[3, 0] = np.nan
+            yield x, y
+
+    with pytest.raises(ValueError, match=r"batches 4-6: x holds NaN or inf \(first at row 35\)"):
+        m.fit(gen(), epochs=1, verbose=0)
+    assert not np.array_equal(start[0], m.get_weights()[0])  # chunks 0-1 and 2-3 trained
+    assert m.epoch == 0  # the epoch did not complete
+
+
+def test_a_generator_that_runs_out_stops_training_with_keras_message():
+    m = _model()
+    batches = iter([_Batches()[i] for i in range(7)])
+    with pytest.warns(UserWarning, match="ran out of data"):
+        history = m.fit(batches, epochs=3, verbose=0)
+    assert len(history.history["loss"]) == 1 and m.epoch == 1
+
+
+def test_resume_with_a_sequence_is_exact(tmp_path):
+    import fnn
+
+    straight = _model()
+    straight.fit(_Batches(), epochs=3, verbose=0)  # shuffled batch order from (seed, epoch)
+    first = _model()
+    first.fit(_Batches(), epochs=1, verbose=0)
+    first.save(tmp_path / "m.fnn")
+    resumed = fnn.models.load_model(tmp_path / "m.fnn")
+    resumed.fit(_Batches(), epochs=3, initial_epoch=resumed.epoch, verbose=0)
+    _same_weights(straight, resumed, atol=0)
+
+
+def test_population_on_a_pipeline_shares_its_batches():
+    import fnn
+
+    pop = fnn.Population(_model(), 2, shared_order=True)
+    history = pop.fit(_Batches(), epochs=1, shuffle=False, verbose=0)
+    single = _model(seed=0)
+    single.fit(_Batches(), epochs=1, shuffle=False, verbose=0)
+    np.testing.assert_allclose(
+        history.history["loss"][0][0], single.history.history["loss"][0], rtol=1e-5
+    )
+    assert pop.predict(_Batches(), verbose=0).shape == (2, 200, 3)
+
+
+def test_pipeline_arguments_are_checked():
+    m = _model()
+    with pytest.raises(ValueError, match="y must be None when x is a pipeline"):
+        m.fit(_Batches(), FY, verbose=0)
+    with pytest.raises(ValueError, match="validation_split needs arrays"):
+        m.fit(_Batches(), validation_split=0.2, verbose=0)
+    with pytest.raises(ValueError, match="steps_per_epoch and validation_steps are for pipelines"):
+        m.fit(FX, FY, steps_per_epoch=3, verbose=0)
+    with pytest.raises(TypeError, match="pipeline"):
+        m.fit(object(), verbose=0)
+    assert m.epoch == 0
