@@ -106,11 +106,17 @@ def to_text(table: SummaryTable) -> list[str]:
     return out + _totals(table)
 
 
+def indented(text: str) -> str:
+    """``text`` escaped for HTML, its leading spaces (the nesting of inner layers) kept."""
+    body = text.lstrip(" ")
+    return "&nbsp;" * (len(text) - len(body)) + html.escape(body)
+
+
 def to_html(table: SummaryTable) -> str:
     """The summary as an HTML table (what notebooks show for a model)."""
 
     def tr(cells: tuple[str, ...], tag: str) -> str:
-        return "<tr>" + "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in cells) + "</tr>"
+        return "<tr>" + "".join(f"<{tag}>{indented(c)}</{tag}>" for c in cells) + "</tr>"
 
     body = "".join(tr(row, "td") for row in table.rows)
     totals = "".join(f"<br>{html.escape(t)}" for t in _totals(table))
