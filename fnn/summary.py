@@ -57,8 +57,7 @@ def summarize(model: Any) -> SummaryTable:
     layers = model.layers
     built = model.built
     if not built:
-        rows = [(label(layer), "?", "?") for layer in layers]
-        return SummaryTable(model.name, rows, 0, 0)
+        return SummaryTable(model.name, [(label(layer), "?", "?") for layer in layers], 0, 0)
     shapes = Serial(layers).input_shapes(model.input_shape)[:-1]
     rows: list[tuple[str, str, str]] = []
     for layer, p, s, shape in zip(layers, model.params, model.state, shapes, strict=True):
