@@ -57,8 +57,7 @@ def summarize(model: Any) -> SummaryTable:
     layers = model.layers
     built = model.built
     if not built:
-        rows = [(label(layer), "?", "?") for layer in layers]
-        return SummaryTable(model.name, rows, 0, 0)
+        return SummaryTable(model.name, [(label(layer), "?", "?") for layer in layers], 0, 0)
     shapes = Serial(layers).input_shapes(model.input_shape)[:-1]
     rows: list[tuple[str, str, str]] = []
     for layer, p, s, shape in zip(layers, model.params, model.state, shapes, strict=True):
@@ -106,11 +105,17 @@ def to_text(table: SummaryTable) -> list[str]:
     return out + _totals(table)
 
 
+def indented(text: str) -> str:
+    """``text`` escaped for HTML, its leading spaces (the nesting of inner layers) kept."""
+    body = text.lstrip(" ")
+    return "&nbsp;" * (len(text) - len(body)) + html.escape(body)
+
+
 def to_html(table: SummaryTable) -> str:
     """The summary as an HTML table (what notebooks show for a model)."""
 
     def tr(cells: tuple[str, ...], tag: str) -> str:
-        return "<tr>" + "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in cells) + "</tr>"
+        return "<tr>" + "".join(f"<{tag}>{indented(c)}</{tag}>" for c in cells) + "</tr>"
 
     body = "".join(tr(row, "td") for row in table.rows)
     totals = "".join(f"<br>{html.escape(t)}" for t in _totals(table))

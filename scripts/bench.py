@@ -8,6 +8,11 @@ Workloads
     seed   10-32-64-10 MLP, ReLU, softmax, categorical cross-entropy, Adam, batch 32,
            60 000 learnable synthetic examples.
     large  784-1024-1024-10 MLP, same recipe, batch 256, 16 384 examples.
+    cnn    (``--cnn``) Conv2D(16, 3x3, same, ReLU) - MaxPooling2D - Conv2D(32, 3x3, same, ReLU) -
+           GlobalAveragePooling2D - Dense(10, softmax) on 28x28x1 synthetic images, Adam,
+           batch 128, 8 192 examples (8x8x1, 8/16 filters and 512 examples with --quick).
+           Contenders: floor (the same network written out with ``lax.conv_general_dilated``
+           and ``lax.reduce_window`` in one ``lax.scan`` per epoch), fnn, keras, keras_spe.
 
 Contenders (``--contenders``; all by default)
     floor           hand-written JAX + Optax: one ``jax.lax.scan`` per epoch over data already on
@@ -61,6 +66,7 @@ Time to first result (``--first-result REPEATS``)
     ``keras`` (Keras 3 on JAX, when installed). The contenders take turns in every repeat;
     reported are the median and min-max wall time, the ratio to ``jax_optax``, and each
     script's phases (fnn: import, build, compile, first fit, more epochs, first evaluate).
+    python scripts/bench.py --cnn --workloads seed --contenders floor,fnn,keras   # + the CNN
 """
 
 from __future__ import annotations
@@ -139,6 +145,62 @@ class Workload:
         """Forward plus backward FLOPs for one example, counted as three forward passes."""
         return 3 * self.forward_flops_per_example
 
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """One example's shape."""
+        return (self.sizes[0],)
+
+    @property
+    def classes(self) -> int:
+        """Number of classes (the output width)."""
+        return self.sizes[-1]
+
+
+@dataclass(frozen=True)
+class CnnWorkload:
+    """A small CNN: Conv2D-MaxPooling2D-Conv2D-GlobalAveragePooling2D-Dense on images."""
+
+    name: str
+    image: tuple[int, int, int]
+    filters: tuple[int, int]
+    classes: int
+    batch_size: int
+    n_examples: int
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Number of batches in one epoch."""
+        return self.n_examples // self.batch_size
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """One example's shape (height, width, channels)."""
+        return self.image
+
+    @property
+    def sizes(self) -> str:
+        """The layers, for the report."""
+        (h, w, c), (f1, f2) = self.image, self.filters
+        return f"{h}x{w}x{c}-conv{f1}-pool-conv{f2}-gap-{self.classes}"
+
+    @property
+    def forward_flops_per_example(self) -> int:
+        """Multiply-add FLOPs of one forward pass: ``2 * H * W * 9 * in * out`` per 3x3 conv
+        (same padding; the second at half the resolution) plus the dense layer."""
+        (h, w, c), (f1, f2) = self.image, self.filters
+        return 2 * 9 * (h * w * c * f1 + (h // 2) * (w // 2) * f1 * f2) + 2 * f2 * self.classes
+
+    @property
+    def train_flops_per_example(self) -> int:
+        """Forward plus backward FLOPs for one example, counted as three forward passes."""
+        return 3 * self.forward_flops_per_example
+
+
+CNN_WORKLOAD = CnnWorkload("cnn", (28, 28, 1), (16, 32), 10, 128, 8_192)
+QUICK_CNN_WORKLOAD = CnnWorkload("cnn", (8, 8, 1), (8, 16), 10, 32, 512)
+#: The contenders that run the CNN workload.
+CNN_CONTENDERS = ("floor", "fnn", "keras", "keras_spe")
+
 
 WORKLOADS: dict[str, Workload] = {
     "seed": Workload("seed", (10, 32, 64, 10), 32, 60_000),
@@ -194,21 +256,22 @@ class OutOfTimeError(Exception):
 # --------------------------------------------------------------------------------------------
 
 
-def make_data(workload: Workload, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def make_data(workload: Workload | CnnWorkload, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Return learnable synthetic data: Gaussian inputs labelled by a random linear teacher.
 
     Args:
-        workload: gives the number of examples, input width and number of classes.
+        workload: gives the number of examples, input shape and number of classes.
         seed: seed of the NumPy generator, so every run sees the same data.
 
     Returns:
-        ``(x, y)`` with ``x`` float32 ``(n, in)`` and ``y`` one-hot float32 ``(n, classes)``.
+        ``(x, y)`` with ``x`` float32 ``(n, *input_shape)`` and ``y`` one-hot float32
+        ``(n, classes)``.
     """
     rng = np.random.default_rng(seed)
-    n, n_in, n_out = workload.n_examples, workload.sizes[0], workload.sizes[-1]
-    x = rng.standard_normal((n, n_in), dtype=np.float32)
-    teacher = rng.standard_normal((n_in, n_out), dtype=np.float32)
-    labels = np.argmax(x @ teacher, axis=1)
+    n, n_out = workload.n_examples, workload.classes
+    x = rng.standard_normal((n, *workload.input_shape), dtype=np.float32)
+    teacher = rng.standard_normal((math.prod(workload.input_shape), n_out), dtype=np.float32)
+    labels = np.argmax(x.reshape(n, -1) @ teacher, axis=1)
     y = np.eye(n_out, dtype=np.float32)[labels]
     return x, y
 
@@ -230,6 +293,46 @@ def mlp_logits(params: Params, x: jax.Array) -> jax.Array:
         x = jax.nn.relu(x @ w + b)
     w, b = params[-1]
     return x @ w + b
+
+
+def glorot_uniform(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+    """Keras's default kernel initializer; fans count the receptive field (conv kernels)."""
+    field = math.prod(shape[:-2])
+    limit = math.sqrt(6.0 / (field * (shape[-2] + shape[-1])))
+    return jax.random.uniform(key, shape, jnp.float32, -limit, limit)
+
+
+def init_cnn_params(workload: CnnWorkload, seed: int) -> dict[str, tuple[jax.Array, jax.Array]]:
+    """Glorot-uniform kernels (Keras's layout) and zero biases for the CNN workload."""
+    k1, k2, k3 = jax.random.split(jax.random.key(seed), 3)
+    (f1, f2), c = workload.filters, workload.image[-1]
+    shapes = {"conv1": (3, 3, c, f1), "conv2": (3, 3, f1, f2), "dense": (f2, workload.classes)}
+    return {
+        name: (glorot_uniform(k, shape), jnp.zeros((shape[-1],), jnp.float32))
+        for k, (name, shape) in zip((k1, k2, k3), shapes.items(), strict=True)
+    }
+
+
+def cnn_logits(params: dict[str, tuple[jax.Array, jax.Array]], x: jax.Array) -> jax.Array:
+    """Forward pass of the CNN written out with ``lax``: the logits."""
+
+    def conv(x: jax.Array, w: jax.Array, b: jax.Array) -> jax.Array:
+        dims = ("NHWC", "HWIO", "NHWC")
+        y = jax.lax.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=dims)
+        return jax.nn.relu(y + b)
+
+    x = conv(x, *params["conv1"])
+    x = jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
+    x = conv(x, *params["conv2"]).mean(axis=(1, 2))
+    w, b = params["dense"]
+    return x @ w + b
+
+
+def floor_model(workload: Workload | CnnWorkload, seed: int) -> tuple[Any, Callable[..., Any]]:
+    """The hand-written model of a workload: ``(params, logits_fn)``."""
+    if isinstance(workload, CnnWorkload):
+        return init_cnn_params(workload, seed), cnn_logits
+    return init_params(workload.sizes, seed), mlp_logits
 
 
 def batched(x: np.ndarray, batch_size: int) -> np.ndarray:
@@ -357,12 +460,14 @@ def silenced() -> Iterator[None]:
 # --------------------------------------------------------------------------------------------
 
 
-def make_floor_epoch(tx: optax.GradientTransformation) -> Callable[..., tuple]:
+def make_floor_epoch(
+    tx: optax.GradientTransformation, logits_fn: Callable[..., jax.Array]
+) -> Callable[..., tuple]:
     """The floor's jitted program: one ``lax.scan`` of Adam steps over ``(steps, batch, ...)``
     batches, params and optimizer state donated; returns ``(params, opt_state, mean loss)``."""
 
     def loss_fn(params: Params, x: jax.Array, y: jax.Array) -> jax.Array:
-        return optax.softmax_cross_entropy(mlp_logits(params, x), y).mean()
+        return optax.softmax_cross_entropy(logits_fn(params, x), y).mean()
 
     def step(carry: tuple[Params, Any], batch: tuple[jax.Array, jax.Array]) -> tuple[Any, Any]:
         params, opt_state = carry
@@ -381,11 +486,11 @@ def run_floor(ctx: Context) -> Timing:
     """Hand-written JAX + Optax training: one donated ``lax.scan`` per epoch, in order."""
     wl = ctx.workload
     tx = optax.adam(LEARNING_RATE)
-    train_epoch_jit = make_floor_epoch(tx)
+    train_epoch_jit = make_floor_epoch(tx, floor_model(wl, ctx.seed)[1])
     state: dict[str, Any] = {}
 
     def build() -> dict[str, Any]:
-        params = init_params(wl.sizes, ctx.seed)
+        params = floor_model(wl, ctx.seed)[0]
         state.update(
             params=params,
             opt_state=tx.init(params),
@@ -496,7 +601,7 @@ def run_pipeline_floor(ctx: Context) -> Timing:
     pipelines = importlib.import_module("fnn.pipelines")
     wl = ctx.workload
     tx = optax.adam(LEARNING_RATE)
-    train_chunk = make_floor_epoch(tx)
+    train_chunk = make_floor_epoch(tx, floor_model(wl, ctx.seed)[1])
     batch_bytes = (ctx.x[0].nbytes + ctx.y[0].nbytes) * wl.batch_size
     k = pipelines.choose_steps_per_chunk(batch_bytes, max_steps=wl.steps_per_epoch)
 
@@ -528,18 +633,45 @@ def run_pipeline_floor(ctx: Context) -> Timing:
 # --------------------------------------------------------------------------------------------
 
 
+def workload_layers(
+    layers: Any, workload: Workload | CnnWorkload, input_shape: tuple[int, ...] | None = None
+) -> list[Any]:
+    """The workload's layers, from a module with Keras's layer classes (fnn's or Keras's).
+
+    Args:
+        layers: ``fnn.layers`` or ``keras.layers``.
+        workload: the workload.
+        input_shape: given to the first layer when set (fnn); Keras takes an ``Input`` instead.
+    """
+    first = {} if input_shape is None else {"input_shape": input_shape}
+    if isinstance(workload, CnnWorkload):
+        f1, f2 = workload.filters
+        return [
+            layers.Conv2D(f1, 3, padding="same", activation="relu", **first),
+            layers.MaxPooling2D(),
+            layers.Conv2D(f2, 3, padding="same", activation="relu"),
+            layers.GlobalAveragePooling2D(),
+            layers.Dense(workload.classes, activation="softmax"),
+        ]
+    widths = workload.sizes[1:]
+    return [
+        layers.Dense(
+            w, activation="softmax" if i == len(widths) - 1 else "relu", **(first if i == 0 else {})
+        )
+        for i, w in enumerate(widths)
+    ]
+
+
 def build_fnn_model(ctx: Context) -> Any:
-    """Build and compile the workload's MLP with fnn's Keras-style API."""
+    """Build and compile the workload's network with fnn's Keras-style API."""
     import_fnn()
     Sequential = importlib.import_module("fnn.models").Sequential
-    Dense = importlib.import_module("fnn.layers").Dense
+    layers = importlib.import_module("fnn.layers")
 
-    sizes = ctx.workload.sizes
+    wl = ctx.workload
     model = Sequential(seed=ctx.seed)
-    model.add(Dense(sizes[1], activation="relu", input_shape=sizes[0]))
-    for width in sizes[2:-1]:
-        model.add(Dense(width, activation="relu"))
-    model.add(Dense(sizes[-1], activation="softmax"))
+    for layer in workload_layers(layers, wl, wl.input_shape):
+        model.add(layer)
     model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
     return model
 
@@ -661,10 +793,7 @@ def run_keras_fit(
     start = time.perf_counter()
     keras.backend.clear_session()
     keras.utils.set_random_seed(ctx.seed)
-    layers = [keras.Input((wl.sizes[0],))]
-    layers += [keras.layers.Dense(w, activation="relu") for w in wl.sizes[1:-1]]
-    layers.append(keras.layers.Dense(wl.sizes[-1], activation="softmax"))
-    model = keras.Sequential(layers)
+    model = keras.Sequential([keras.Input(wl.input_shape), *workload_layers(keras.layers, wl)])
     model.compile(
         optimizer="adam",
         loss="categorical_crossentropy",
@@ -1359,6 +1488,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
             "seed": args.seed,
             "workloads": args.workloads,
             "contenders": args.contenders,
+            "cnn": args.cnn,
         },
         "device": device,
         "versions": collect_versions(),
@@ -1367,10 +1497,14 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         "results": [],
         "definitions": DEFINITIONS,
     }
-    for name in [] if args.no_table else args.workloads:
-        wl = workloads[name]
+    selected = [] if args.no_table else [workloads[name] for name in args.workloads]
+    if args.cnn and not args.no_table:
+        selected.append(QUICK_CNN_WORKLOAD if args.quick else CNN_WORKLOAD)
+    for wl in selected:
+        name = wl.name
         report["workloads"][name] = {
             **asdict(wl),
+            "sizes": wl.sizes,
             "steps_per_epoch": wl.steps_per_epoch,
             "forward_flops_per_example": wl.forward_flops_per_example,
             "train_flops_per_example": wl.train_flops_per_example,
@@ -1382,6 +1516,8 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
             if contender.name not in args.contenders:
                 continue
             if contender.only_workloads and name not in contender.only_workloads:
+                continue
+            if isinstance(wl, CnnWorkload) and contender.name not in CNN_CONTENDERS:
                 continue
             print(f"[bench] {name}: {contender.name} ...", end="", file=sys.stderr, flush=True)
             start = time.perf_counter()
@@ -1470,7 +1606,7 @@ def format_report(report: dict[str, Any]) -> str:
     )
     sources = {r.get("peak_memory_source") for r in report["results"]} - {None}
     for name, wl in report["workloads"].items():
-        sizes = "-".join(str(s) for s in wl["sizes"])
+        sizes = wl["sizes"] if isinstance(wl["sizes"], str) else "-".join(map(str, wl["sizes"]))
         lines += [
             "",
             f"workload {name}: {sizes}, batch {wl['batch_size']}, {wl['n_examples']} examples, "
@@ -1632,6 +1768,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--no-table",
         action="store_true",
         help="skip the matmul peak and the contender table (e.g. to run only --first-result)",
+    )
+    parser.add_argument(
+        "--cnn",
+        action="store_true",
+        help="also time the CNN workload (Conv2D, pooling; contenders "
+        + ", ".join(CNN_CONTENDERS)
+        + "). Default: off",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for data and models")
     parser.add_argument(

@@ -194,3 +194,17 @@ def test_cli_rejects_unknown_contender() -> None:
         bench.parse_args(["--contenders", "floor,nope"])
     args = bench.parse_args(["--quick", "--workloads", "seed", "--contenders", "floor,fnn"])
     assert args.workloads == ["seed"] and args.contenders == ["floor", "fnn"]
+
+
+def test_cnn_workload_runs_for_the_floor_and_fnn() -> None:
+    bench = load_bench()
+    wl = bench.QUICK_CNN_WORKLOAD
+    x, y = bench.make_data(wl, 0)
+    assert x.shape == (wl.n_examples, *wl.image) and y.shape == (wl.n_examples, wl.classes)
+    ctx = bench.Context(wl, x, y, timed_epochs=1, seed=0)
+    rows = [bench.measure(c, ctx) for c in bench.CONTENDERS if c.name in ("floor", "fnn")]
+    bench.add_ratios(rows)
+    for r in rows:
+        assert r["status"] == "ok", r["error"]
+        assert r["workload"] == "cnn" and r["examples_per_s"] > 0 and r["ratio_to_floor"] > 0
+    assert bench.parse_args(["--quick", "--cnn"]).cnn
