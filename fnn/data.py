@@ -158,10 +158,15 @@ def epoch_pieces(
         else:
             size = max(steps, 1) if pieces <= 1 else max(1, -(-steps // pieces))
         starts = list(range(0, steps, size)) or [0]
+        # With a fixed number of steps per piece (steps_per_execution), the smaller last batch
+        # is a step of its own: it joins the last piece only while that piece has room.
+        alone = steps_per_piece is not None and steps and starts[-1] + size <= steps
         for j, start in enumerate(starts):
-            last = j == len(starts) - 1
+            last = j == len(starts) - 1 and not (alone and rest.shape[0])
             part = rest if last else rest[:0]
             yield Piece(placement.device, order[start : start + size], part, start)
+        if alone and rest.shape[0]:
+            yield Piece(placement.device, order[steps:], rest, steps)
         return
     members = order.ndim == 3
     per_chunk = max(placement.chunk // batch_size, 1) if batch_size else 1
