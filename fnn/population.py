@@ -573,7 +573,7 @@ def load_population(
     stored = archive.read_archive(path, archive.POPULATION_FORMAT)
     config, arrays, manifests = stored.config, stored.arrays, stored.manifests
     try:
-        settings = config["population"]
+        settings = saving.check_population_record(config)
         size = data_lib.check_positive_int(settings["size"], "size")
         abstract = saving.abstract_weights(config["model"])
         if abstract is None:
