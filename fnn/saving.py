@@ -58,6 +58,15 @@ save leaves the previous file intact (and possibly a stray ``.tmp`` file, safe t
 Loading reads only this format: anything else (random bytes, a truncated file, a pickle, a
 member name that tries to leave the archive, another version, missing members, arrays of the
 wrong shape or dtype) raises a ``ValueError`` that says what the file is not.
+
+Loading costs bounded memory and time whatever a file declares (:func:`fnn.archive.read_archive`):
+only regular files are opened (never a FIFO or a device), every member must be stored, at most
+:data:`fnn.archive.MAX_MEMBERS` members and :data:`MAX_LAYERS` layers, config.json at most
+:data:`fnn.archive.MAX_JSON_BYTES`; every field of the config is checked for type and range
+(:func:`check_model_config`, :func:`check_compile_config`, :func:`check_epoch`,
+:func:`check_population_record`), and the arrays' shapes are compared with the architecture the
+config describes, layer by layer, before any array is read. Error messages name the file and the
+field and are at most :data:`fnn.archive.MAX_MESSAGE_CHARS` characters long.
 """
 
 from __future__ import annotations
