@@ -67,6 +67,8 @@ MAX_JSON_BYTES = 16 * 2**20
 MAX_JSON_DEPTH = 64
 #: Characters of a member name (fnn writes 23 at most).
 MAX_NAME_CHARS = 256
+#: Bytes of the zip's central directory (fnn writes about 80 a member).
+MAX_DIRECTORY_BYTES = MAX_MEMBERS * 128
 #: Dimensions of one array.
 MAX_NDIM = 32
 #: Characters of any error message about a file (longer ones are cut, saying how much).
@@ -588,16 +590,19 @@ def _open_regular(path: str | os.PathLike[str], source: str) -> io.BufferedReade
 
 
 def _count_members(f: io.BufferedReader, file_size: int, source: str) -> None:
-    """Refuse an archive of more than :data:`MAX_MEMBERS` members from its end record, before
-    the zip module parses (and allocates for) every entry of the central directory."""
+    """Refuse an archive of more than :data:`MAX_MEMBERS` members before the zip module parses
+    (and allocates for) every entry of its central directory: from the end record's count, then
+    by walking the directory's entry headers (the zip module goes by the directory's size,
+    whatever the count says)."""
     tail_size = min(file_size, 22 + 2**16)
     f.seek(file_size - tail_size)
     tail = f.read(tail_size)
     at = tail.rfind(b"PK\x05\x06")
     if at < 0 or at + 22 > len(tail):
         return  # not a zip: the zip module says so
+    end = file_size - tail_size + at  # where the directory ends, as the zip module reckons it
     count, directory = struct.unpack("<HI", tail[at + 10 : at + 16])
-    if (count == 0xFFFF or directory == 0xFFFFFFFF) and at >= 20:
+    if at >= 20:  # a zip64 end record, which the zip module reads whenever it is there
         locator = tail[at - 20 : at]
         if locator[:4] == b"PK\x06\x07":
             (offset,) = struct.unpack("<Q", locator[8:16])
@@ -606,11 +611,27 @@ def _count_members(f: io.BufferedReader, file_size: int, source: str) -> None:
                 record = f.read(56)
                 if record[:4] == b"PK\x06\x06":
                     count, directory = struct.unpack("<QQ", record[32:48])
-    if count > MAX_MEMBERS or directory > MAX_MEMBERS * (46 + MAX_NAME_CHARS + 2**16):
+                    end = end - 20 - 56
+    too_many = ValueError(
+        f"{source} is not a valid fnn file: it has more than the {MAX_MEMBERS} members a fnn "
+        "file may have."
+    )
+    if count > MAX_MEMBERS:
+        raise too_many
+    if directory > MAX_DIRECTORY_BYTES:
         raise ValueError(
-            f"{source} is not a valid fnn file: it declares {count} members, more than the "
-            f"{MAX_MEMBERS} a fnn file may have."
+            f"{source} is not a valid fnn file: its zip directory has {directory} bytes, more "
+            f"than the {MAX_DIRECTORY_BYTES} a fnn file's may have."
         )
+    if end - directory >= 0:
+        f.seek(end - directory)
+        table, pos, entries = f.read(directory), 0, 0
+        while pos + 46 <= len(table) and table[pos : pos + 4] == b"PK\x01\x02":
+            name, extra, comment = struct.unpack("<3H", table[pos + 28 : pos + 34])
+            pos += 46 + name + extra + comment
+            entries += 1
+            if entries > MAX_MEMBERS:
+                raise too_many
     f.seek(0)
 
 

@@ -324,6 +324,17 @@ def many_members(m: dict[str, bytes]) -> bytes:
     return raw_zip(stored(m) + extra)
 
 
+def lying_member_count(m: dict[str, bytes], count: int = 150_000) -> bytes:
+    """``count`` members whose end record says 5: the zip module would parse all of them."""
+    extra = [(f"x/{i}", zipfile.ZIP_STORED, 0, b"", 0) for i in range(count)]
+    data = bytearray(raw_zip(stored(m) + extra))
+    at = data.rfind(b"PK\x05\x06")
+    data[at + 8 : at + 12] = struct.pack("<2H", 5, 5)
+    at = data.rfind(b"PK\x06\x06")  # and the zip64 end record
+    data[at + 24 : at + 40] = struct.pack("<2Q", 5, 5)
+    return bytes(data)
+
+
 def many_unexpected_members(m: dict[str, bytes]) -> bytes:
     """5,000 unexpected members: the error lists a few and counts the rest."""
     return raw_zip(stored({**m, **{f"extra/{i:05d}": b"" for i in range(5000)}}))
@@ -356,6 +367,8 @@ HOSTILE_FILES = [
     ("huge-member-size", huge_member_size, "cannot hold"),
     ("overlapping-members", overlapping_members, "damaged archive"),
     ("200000-members", many_members, "more than the 100000"),
+    ("large-directory", lambda m: lying_member_count(m, 300_000), "zip directory has"),
+    ("lying-member-count", lying_member_count, "more than the 100000"),
     ("5000-unexpected-members", many_unexpected_members, "and 4990 more"),
     ("3000-layers", repeated_layers(3000), "does not fit this model"),
     ("20000-layers", repeated_layers(20_000), "more than the 10000"),
