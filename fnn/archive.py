@@ -21,10 +21,12 @@ import contextlib
 import io
 import json
 import os
+import stat
+import struct
 import uuid
 import zipfile
 from collections.abc import Callable
-from typing import Any
+from typing import IO, Any
 
 import jax
 import numpy as np
@@ -53,8 +55,26 @@ DTYPES = frozenset(
         "complex128",
     ]
 )
-MAX_JSON_BYTES = 64 * 2**20
 NPY_HEADER_SLACK = 2**16  # an .npy header is at most 64 KiB in format 1.0
+NPY_HEADER_MIN = 64  # the smallest .npy header numpy writes (padded to 64 bytes)
+
+# Bounds on the work one file may cost (hostile files are refused at these, never read past them).
+#: Members of one archive (a 10,000-layer model trained with Adam has about 70,000).
+MAX_MEMBERS = 100_000
+#: Bytes of format.json or config.json.
+MAX_JSON_BYTES = 16 * 2**20
+#: Nesting depth of config.json (fnn writes about 6).
+MAX_JSON_DEPTH = 64
+#: Characters of a member name (fnn writes 23 at most).
+MAX_NAME_CHARS = 256
+#: Bytes of the zip's central directory (fnn writes about 80 a member).
+MAX_DIRECTORY_BYTES = MAX_MEMBERS * 128
+#: Dimensions of one array.
+MAX_NDIM = 32
+#: Characters of any error message about a file (longer ones are cut, saying how much).
+MAX_MESSAGE_CHARS = 2000
+#: Items an error message lists before "... and N more".
+MAX_LISTED = 10
 
 #: A manifest: one ``{"path", "shape", "dtype"}`` entry per array of a group.
 Manifest = list[dict[str, Any]]
@@ -112,6 +132,39 @@ def arrays_only(groups: dict[str, list[tuple[str, np.ndarray]]]) -> dict[str, li
     return {g: [a for _, a in pairs] for g, pairs in groups.items()}
 
 
+def listing(items: list[str], limit: int = MAX_LISTED) -> str:
+    """``items`` joined by commas, the first ``limit`` only, then how many more there are.
+
+    >>> listing(["a", "b", "c"], limit=2)
+    'a, b ... and 1 more'
+    """
+    shown = ", ".join(items[:limit])
+    return shown if len(items) <= limit else f"{shown} ... and {len(items) - limit} more"
+
+
+def bounded(message: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``message`` cut to at most ``limit`` characters, saying how many were left out.
+
+    >>> bounded("x" * 50, limit=40)
+    'xxxxxxxxxxx ... (and 39 more characters)'
+    """
+    if len(message) <= limit:
+        return message
+    tail = " ... (and {} more characters)"
+    keep = max(0, limit - len(tail.format(len(message))))
+    return message[:keep] + tail.format(len(message) - keep)
+
+
+def short_repr(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` for an error message, cut to ``limit`` characters.
+
+    >>> short_repr("a" * 100, limit=20)
+    "'aaaaaaaaaaaaaaaa..."
+    """
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def describe(entries: list[tuple[str, tuple[int, ...], str]]) -> str:
     """``(path, shape, dtype)`` entries as one readable line, for error messages.
 
@@ -120,7 +173,7 @@ def describe(entries: list[tuple[str, tuple[int, ...], str]]) -> str:
     """
     if not entries:
         return "empty"
-    return "[" + ", ".join(f"{p or 'leaf'}: {s} {d}" for p, s, d in entries) + "]"
+    return "[" + listing([f"{short_repr(p or 'leaf')[1:-1]}: {s} {d}" for p, s, d in entries]) + "]"
 
 
 def check_fits(tree: Any, entries: Manifest, what: str, source: str) -> jax.tree_util.PyTreeDef:
@@ -138,17 +191,28 @@ def check_fits(tree: Any, entries: Manifest, what: str, source: str) -> jax.tree
     Raises:
         ValueError: paths, shapes or dtypes differ.
     """
-    flat, treedef = jax.tree_util.tree_flatten_with_path(tree)
-    expected = [
-        (jax.tree_util.keystr(p), tuple(np.shape(x)), np.dtype(x.dtype).name) for p, x in flat
-    ]
+    expected = leaf_entries(tree)
     got = [(m["path"], tuple(m["shape"]), m["dtype"]) for m in entries]
     if expected != got:
         raise ValueError(
             f"{source} does not fit this model: its {what} are {describe(got)}, the model's are "
             f"{describe(expected)}."
         )
-    return treedef
+    return jax.tree_util.tree_structure(tree)
+
+
+def leaf_entries(tree: Any, prefix: str = "") -> list[tuple[str, tuple[int, ...], str]]:
+    """(path, shape, dtype name) of each leaf of ``tree`` (arrays or shapes), as a manifest
+    would list them; ``prefix`` goes in front of each path.
+
+    >>> leaf_entries({"w": np.zeros((2, 3), np.float32)}, prefix="[1]")
+    [("[1]['w']", (2, 3), 'float32')]
+    """
+    flat = jax.tree_util.tree_flatten_with_path(tree)[0]
+    return [
+        (prefix + jax.tree_util.keystr(p), tuple(np.shape(x)), np.dtype(x.dtype).name)
+        for p, x in flat
+    ]
 
 
 def restore(tree: Any, arrays: list[np.ndarray], entries: Manifest, what: str, source: str) -> Any:
@@ -163,7 +227,9 @@ def restore(tree: Any, arrays: list[np.ndarray], entries: Manifest, what: str, s
 
 def invalid_config(source: str, exc: Exception) -> ValueError:
     """The error for a file whose config.json does not describe what it should."""
-    return ValueError(f"{source} is not a valid fnn file: its config.json is invalid ({exc}).")
+    return ValueError(
+        bounded(f"{source} is not a valid fnn file: its config.json is invalid ({exc}).")
+    )
 
 
 # -- writing ---------------------------------------------------------------------------------
@@ -213,16 +279,17 @@ def write_archive(
         members += [(f"{group}/{i:06d}.npy", a) for i, a in enumerate(groups.get(group, []))]
     directory = os.path.dirname(os.path.abspath(path))
     tmp = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        with os.fdopen(fd, "wb") as f:
+        # open() hands the descriptor to a file object inside one call, so an interrupt
+        # (Ctrl-C) at any moment leaves no open descriptor behind; "x": create, never reuse.
+        with open(tmp, "xb") as f:
             with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as zf:
                 for name, data in members:
                     _write_member(zf, name, data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException:  # KeyboardInterrupt too: no temporary file is left behind
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
@@ -279,19 +346,39 @@ def _sniff(head: bytes) -> str:
 
 
 def check_member_name(name: str, source: str) -> None:
-    """Raise unless ``name`` is a plain relative member name that stays inside the archive."""
+    """Raise unless ``name`` is a plain relative member name that stays inside the archive.
+
+    Raises:
+        ValueError: the name is absolute, climbs out (``..``), is empty or too long.
+    """
     parts = name.split("/")
     if (
-        name.startswith(("/", "\\"))
+        len(name) > MAX_NAME_CHARS
+        or name.startswith(("/", "\\"))
         or "\\" in name
         or ":" in name
         or "\x00" in name
         or any(p in ("", ".", "..") for p in parts)
     ):
         raise ValueError(
-            f"{source} is not a valid fnn file: member name {name!r} tries to escape the "
-            "archive or is malformed."
+            f"{source} is not a valid fnn file: member name {short_repr(name)} tries to escape "
+            "the archive or is malformed."
         )
+
+
+def _json_depth(value: Any) -> int:
+    """The nesting depth of a JSON value (0 for a scalar), without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, depth)
+            if depth > MAX_JSON_DEPTH:
+                break
+            stack.extend((x, depth + 1) for x in item if isinstance(x, (dict, list)))
+    return deepest
 
 
 def _read_json(zf: zipfile.ZipFile, name: str, source: str) -> dict[str, Any]:
@@ -300,78 +387,264 @@ def _read_json(zf: zipfile.ZipFile, name: str, source: str) -> dict[str, Any]:
     except KeyError:
         raise ValueError(f"{source} is not a valid fnn file: it has no {name}.") from None
     if info.file_size > MAX_JSON_BYTES:
-        raise ValueError(f"{source} is not a valid fnn file: {name} is implausibly large.")
+        raise ValueError(
+            f"{source} is not a valid fnn file: {name} has {info.file_size} bytes, more than the "
+            f"{MAX_JSON_BYTES} a fnn file's JSON may have."
+        )
     try:
         value = json.loads(zf.read(name).decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise ValueError(f"{source} is not a valid fnn file: {name} is not JSON ({exc}).") from None
+        raise ValueError(
+            f"{source} is not a valid fnn file: {name} is not JSON ({short_repr(str(exc), 200)})."
+        ) from None
     if not isinstance(value, dict):
         raise ValueError(f"{source} is not a valid fnn file: {name} is not a JSON object.")
+    if _json_depth(value) > MAX_JSON_DEPTH:
+        raise ValueError(
+            f"{source} is not a valid fnn file: {name} nests deeper than {MAX_JSON_DEPTH} levels."
+        )
     return value
 
 
 def check_manifest(entries: Any, group: str, source: str) -> Manifest:
-    """Raise unless ``entries`` is a list of ``{"path": str, "shape": [int], "dtype"}``."""
-    bad = ValueError(
-        f"{source} is not a valid fnn file: config.json's arrays.{group} is malformed."
-    )
+    """Raise unless ``entries`` is a list of ``{"path": str, "shape": [int], "dtype"}``.
+
+    Raises:
+        ValueError: naming the group and the first bad entry.
+    """
+    where = f"{source} is not a valid fnn file: config.json's arrays.{group}"
     if not isinstance(entries, list):
-        raise bad
-    for entry in entries:
+        raise ValueError(f"{where} is malformed: not a list but {type(entries).__name__}.")
+    if len(entries) > MAX_MEMBERS:
+        raise ValueError(f"{where} is malformed: {len(entries)} entries, more than {MAX_MEMBERS}.")
+    for i, entry in enumerate(entries):
         if not (
             isinstance(entry, dict)
             and isinstance(entry.get("path"), str)
+            and len(entry["path"]) <= MAX_NAME_CHARS
             and isinstance(entry.get("shape"), list)
+            and len(entry["shape"]) <= MAX_NDIM
             and all(type(d) is int and d >= 0 for d in entry["shape"])
-            and entry.get("dtype") in DTYPES
+            and isinstance(entry.get("dtype"), str)
+            and entry["dtype"] in DTYPES
         ):
-            raise bad
+            raise ValueError(f"{where} is malformed: entry {i} is {short_repr(entry)}.")
     return entries
 
 
-def _read_array(zf: zipfile.ZipFile, name: str, entry: dict[str, Any], source: str) -> np.ndarray:
-    try:
-        info = zf.getinfo(name)
-    except KeyError:
-        raise ValueError(f"{source} is not a valid fnn file: it has no {name}.") from None
+def _nbytes(entry: dict[str, Any]) -> int:
+    """The bytes of data a manifest entry declares (exact: Python ints cannot overflow)."""
+    count = 1
+    for d in entry["shape"]:
+        count *= d
+    return count * np.dtype(jax.numpy.dtype(entry["dtype"])).itemsize
+
+
+def _check_members(zf: zipfile.ZipFile, file_size: int, source: str) -> list[str]:
+    """Every member stored (not compressed), plain, and inside the file; returns the names."""
+    infos = zf.infolist()
+    if len(infos) > MAX_MEMBERS:  # _count_members catches this before the zip is parsed
+        raise ValueError(
+            f"{source} is not a valid fnn file: {len(infos)} members, more than {MAX_MEMBERS}."
+        )
+    for info in infos:
+        check_member_name(info.filename, source)
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise ValueError(
+                f"{source} is not a valid fnn file: member {short_repr(info.filename)} is "
+                f"compressed (method {info.compress_type}); fnn writes every member stored "
+                "and reads nothing else."
+            )
+        if info.flag_bits & 0x1:
+            raise ValueError(
+                f"{source} is not a valid fnn file: member {short_repr(info.filename)} is "
+                "encrypted."
+            )
+        if info.file_size != info.compress_size or info.header_offset + info.file_size > file_size:
+            raise ValueError(
+                f"{source} is not a valid fnn file: member {short_repr(info.filename)} declares "
+                f"{info.file_size} bytes, which the file ({file_size} bytes) cannot hold."
+            )
+    names = [info.filename for info in infos]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{source} is not a valid fnn file: it has duplicate member names.")
+    return names
+
+
+def _read_header(raw: IO[bytes], name: str, entry: dict[str, Any], source: str) -> bool:
+    """Read a ``.npy`` member's header and check it against the manifest entry; returns
+    whether the data is in Fortran order. Reads at most the header (numpy bounds its size)."""
     dtype = np.dtype(jax.numpy.dtype(entry["dtype"]))
     shape = tuple(entry["shape"])
-    if info.file_size > int(np.prod(shape, dtype=np.int64)) * dtype.itemsize + NPY_HEADER_SLACK:
-        raise ValueError(f"{source} is not a valid fnn file: {name} is larger than its shape.")
-    with zf.open(name) as raw:
-        buf = io.BytesIO(raw.read())
     try:
-        np.lib.format.read_magic(buf)
-        buf.seek(0)
-        array = np.lib.format.read_array(buf, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
+        version = np.lib.format.read_magic(raw)
+        if version == (1, 0):
+            got_shape, fortran, got_dtype = np.lib.format.read_array_header_1_0(raw)
+        elif version == (2, 0):
+            got_shape, fortran, got_dtype = np.lib.format.read_array_header_2_0(raw)
+        else:
+            raise ValueError(f"unsupported .npy version {version}")
+        if got_dtype.hasobject:
+            raise ValueError("it holds Python objects, which fnn never unpickles")
+    except (ValueError, OSError, EOFError, SyntaxError, TypeError) as exc:
         raise ValueError(
-            f"{source} is not a valid fnn file: {name} is not a plain .npy array ({exc})."
+            f"{source} is not a valid fnn file: {name} is not a plain .npy array "
+            f"({short_repr(str(exc), 200)})."
         ) from None
-    # bfloat16 is written as raw 2-byte voids: view it as what config.json says it is.
-    if (
-        array.dtype != dtype
-        and array.dtype.kind == "V"
-        and array.dtype.names is None
-        and array.dtype.itemsize == dtype.itemsize
-    ):
-        array = array.view(dtype)
-    if array.dtype != dtype or array.shape != shape:
+    # bfloat16 is written as raw 2-byte voids: read it as what config.json says it is.
+    if got_dtype.kind == "V" and got_dtype.names is None and got_dtype.itemsize == dtype.itemsize:
+        got_dtype = dtype
+    if got_dtype != dtype or tuple(got_shape) != shape:
         raise ValueError(
-            f"{source} is not a valid fnn file: {name} holds a {array.dtype} array of shape "
-            f"{array.shape}, config.json says {dtype} {shape}."
+            f"{source} is not a valid fnn file: {name} holds a {got_dtype} array of shape "
+            f"{tuple(got_shape)}, config.json says {dtype} {shape}."
         )
-    return array
+    return bool(fortran)
+
+
+def _check_sizes(
+    zf: zipfile.ZipFile,
+    members: dict[str, list[str]],
+    manifests: dict[str, Manifest],
+    file_size: int,
+    source: str,
+) -> None:
+    """Every array member's header agrees with its manifest entry and the member holds exactly
+    the bytes that declares; all of them together fit in the file. Reads headers only."""
+    total = 0
+    for group, names in members.items():
+        for name, entry in zip(names, manifests[group], strict=True):
+            try:
+                info = zf.getinfo(name)
+            except KeyError:
+                raise ValueError(f"{source} is not a valid fnn file: it has no {name}.") from None
+            nbytes = _nbytes(entry)
+            if info.file_size > nbytes + NPY_HEADER_SLACK:
+                raise ValueError(
+                    f"{source} is not a valid fnn file: {name} is larger than its shape."
+                )
+            with zf.open(info) as raw:
+                _read_header(raw, name, entry, source)
+                if info.file_size - raw.tell() != nbytes:
+                    raise ValueError(
+                        f"{source} is not a valid fnn file: {name} should hold {nbytes} bytes "
+                        f"of data for its shape {tuple(entry['shape'])}, it holds "
+                        f"{info.file_size - raw.tell()}."
+                    )
+            total += nbytes
+            if total > file_size:
+                raise ValueError(
+                    f"{source} is not a valid fnn file: its arrays declare more bytes than the "
+                    f"file ({file_size} bytes) holds (members overlap)."
+                )
+
+
+def _read_array(zf: zipfile.ZipFile, name: str, entry: dict[str, Any], source: str) -> np.ndarray:
+    """One ``.npy`` member, already checked by :func:`_check_sizes`."""
+    shape = tuple(entry["shape"])
+    nbytes = _nbytes(entry)
+    data = bytearray(nbytes)
+    with zf.open(name) as raw:
+        fortran = _read_header(raw, name, entry, source)
+        view, pos = memoryview(data), 0
+        while pos < nbytes:  # in chunks: no second copy of a large array
+            chunk = raw.read(min(2**24, nbytes - pos))
+            if not chunk:
+                raise ValueError(f"{source} is not a valid fnn file: {name} is truncated.")
+            view[pos : pos + len(chunk)] = chunk
+            pos += len(chunk)
+        raw.read(1)  # at the end: the zip's CRC check of the member runs here
+    array = np.frombuffer(data, dtype=np.dtype(jax.numpy.dtype(entry["dtype"])))
+    return array.reshape(shape[::-1]).T if fortran else array.reshape(shape)
 
 
 #: What :func:`read_archive` calls with (config, manifests) before it reads any array.
 Check = Callable[[dict[str, Any], dict[str, Manifest]], None]
 
 
+def _open_regular(path: str | os.PathLike[str], source: str) -> io.BufferedReader:
+    """Open ``path`` for reading only if it is a regular file (never a FIFO, device, directory)."""
+    mode = os.stat(path).st_mode
+    kinds = {
+        stat.S_ISDIR: "a directory",
+        stat.S_ISFIFO: "a FIFO (named pipe)",
+        stat.S_ISCHR: "a character device",
+        stat.S_ISBLK: "a block device",
+        stat.S_ISSOCK: "a socket",
+    }
+
+    def refuse(mode: int) -> ValueError:
+        kind = next((k for test, k in kinds.items() if test(mode)), "not a regular file")
+        return ValueError(f"{source} is not a fnn file: it is {kind}, not a regular file.")
+
+    if not stat.S_ISREG(mode):
+        raise refuse(mode)
+    # O_NONBLOCK: should the path be swapped for a FIFO after the check, opening cannot block.
+    flags = getattr(os, "O_NONBLOCK", 0)
+    f = open(path, "rb", opener=lambda p, fl: os.open(p, fl | flags))  # noqa: SIM115
+    mode = os.fstat(f.fileno()).st_mode
+    if not stat.S_ISREG(mode):
+        f.close()
+        raise refuse(mode)
+    return f
+
+
+def _count_members(f: io.BufferedReader, file_size: int, source: str) -> None:
+    """Refuse an archive of more than :data:`MAX_MEMBERS` members before the zip module parses
+    (and allocates for) every entry of its central directory: from the end record's count, then
+    by walking the directory's entry headers (the zip module goes by the directory's size,
+    whatever the count says)."""
+    tail_size = min(file_size, 22 + 2**16)
+    f.seek(file_size - tail_size)
+    tail = f.read(tail_size)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or at + 22 > len(tail):
+        return  # not a zip: the zip module says so
+    end = file_size - tail_size + at  # where the directory ends, as the zip module reckons it
+    count, directory = struct.unpack("<HI", tail[at + 10 : at + 16])
+    if at >= 20:  # a zip64 end record, which the zip module reads whenever it is there
+        locator = tail[at - 20 : at]
+        if locator[:4] == b"PK\x06\x07":
+            (offset,) = struct.unpack("<Q", locator[8:16])
+            if offset + 56 <= file_size:
+                f.seek(offset)
+                record = f.read(56)
+                if record[:4] == b"PK\x06\x06":
+                    count, directory = struct.unpack("<QQ", record[32:48])
+                    end = end - 20 - 56
+    too_many = ValueError(
+        f"{source} is not a valid fnn file: it has more than the {MAX_MEMBERS} members a fnn "
+        "file may have."
+    )
+    if count > MAX_MEMBERS:
+        raise too_many
+    if directory > MAX_DIRECTORY_BYTES:
+        raise ValueError(
+            f"{source} is not a valid fnn file: its zip directory has {directory} bytes, more "
+            f"than the {MAX_DIRECTORY_BYTES} a fnn file's may have."
+        )
+    if end - directory >= 0:
+        f.seek(end - directory)
+        table, pos, entries = f.read(directory), 0, 0
+        while pos + 46 <= len(table) and table[pos : pos + 4] == b"PK\x01\x02":
+            name, extra, comment = struct.unpack("<3H", table[pos + 28 : pos + 34])
+            pos += 46 + name + extra + comment
+            entries += 1
+            if entries > MAX_MEMBERS:
+                raise too_many
+    f.seek(0)
+
+
 def read_archive(
     path: str | os.PathLike[str], expected: str | tuple[str, ...], *, check: Check | None = None
 ) -> Archive:
     """Read and validate a fnn archive of format ``expected``.
+
+    The work is bounded whatever the file declares: only regular files are opened; every member
+    must be stored (not compressed) and lie inside the file; members, JSON size and depth are
+    capped (:data:`MAX_MEMBERS`, :data:`MAX_JSON_BYTES`, :data:`MAX_JSON_DEPTH`); every array's
+    declared size is compared with its member and the file before anything is allocated for it;
+    error messages are at most :data:`MAX_MESSAGE_CHARS` long.
 
     Args:
         path: the file.
@@ -387,38 +660,46 @@ def read_archive(
     Raises:
         ValueError: the file is not a valid fnn archive of format ``expected``, or ``check``
             refused it.
+        FileNotFoundError: there is no such file.
     """
-    source = repr(os.fspath(path))
-    with open(path, "rb") as f:
-        head = f.read(8)
-        f.seek(0)
-        try:
-            zf = zipfile.ZipFile(f)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError):
-            raise ValueError(f"{source} is not a fnn file: {_sniff(head)}.") from None
-        try:
-            with zf:
-                return _read_open_archive(zf, expected, source, check)
-        except ValueError:
+    source = short_repr(os.fspath(path), 300)
+    try:
+        with _open_regular(path, source) as f:
+            file_size = os.fstat(f.fileno()).st_size
+            head = f.read(8)
+            _count_members(f, file_size, source)
+            try:
+                zf = zipfile.ZipFile(f)
+            except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError):
+                raise ValueError(f"{source} is not a fnn file: {_sniff(head)}.") from None
+            try:
+                with zf:
+                    return _read_open_archive(zf, expected, source, check, file_size)
+            except ValueError:
+                raise
+            except Exception as exc:  # BadZipFile (bad CRC), EOFError, ... from a crafted file
+                raise ValueError(
+                    f"{source} is not a valid fnn file: damaged archive "
+                    f"({type(exc).__name__}: {short_repr(str(exc), 200)})."
+                ) from None
+    except ValueError as exc:
+        if len(str(exc)) <= MAX_MESSAGE_CHARS:
             raise
-        except Exception as exc:  # BadZipFile (bad CRC), EOFError, ... from a crafted file
-            raise ValueError(
-                f"{source} is not a valid fnn file: damaged archive ({type(exc).__name__}: {exc})."
-            ) from None
+        raise ValueError(bounded(str(exc))) from None
 
 
 def _read_open_archive(
-    zf: zipfile.ZipFile, expected: str | tuple[str, ...], source: str, check: Check | None
+    zf: zipfile.ZipFile,
+    expected: str | tuple[str, ...],
+    source: str,
+    check: Check | None,
+    file_size: int,
 ) -> Archive:
-    names = [info.filename for info in zf.infolist()]
-    for name in names:
-        check_member_name(name, source)
-    if len(set(names)) != len(names):
-        raise ValueError(f"{source} is not a valid fnn file: it has duplicate member names.")
+    names = _check_members(zf, file_size, source)
     header = _read_json(zf, "format.json", source)
     fmt, version = header.get("format"), header.get("version")
-    if fmt not in GROUPS:
-        raise ValueError(f"{source} is not a fnn file: format.json names format {fmt!r}.")
+    if not isinstance(fmt, str) or fmt not in GROUPS:
+        raise ValueError(f"{source} is not a fnn file: format.json names format {short_repr(fmt)}.")
     allowed = (expected,) if isinstance(expected, str) else expected
     if fmt not in allowed:
         hint = {
@@ -430,8 +711,8 @@ def _read_open_archive(
         raise ValueError(f"{source} is a {fmt!r} file, not {wanted}: {hint}.")
     if type(version) is not int or version != FORMAT_VERSION:
         raise ValueError(
-            f"{source} has format version {version!r}; this fnn reads version {FORMAT_VERSION} "
-            "only (a newer fnn may have written it)."
+            f"{source} has format version {short_repr(version)}; this fnn reads version "
+            f"{FORMAT_VERSION} only (a newer fnn may have written it)."
         )
     config = _read_json(zf, "config.json", source)
     tables = config.get("arrays")
@@ -441,7 +722,11 @@ def _read_open_archive(
     members = {g: [f"{g}/{i:06d}.npy" for i in range(len(m))] for g, m in manifests.items()}
     unexpected = sorted(set(names) - {"format.json", "config.json"}.union(*members.values()))
     if unexpected:
-        raise ValueError(f"{source} is not a valid fnn file: unexpected members {unexpected}.")
+        raise ValueError(
+            f"{source} is not a valid fnn file: unexpected members "
+            f"[{listing([short_repr(n) for n in unexpected])}]."
+        )
+    _check_sizes(zf, members, manifests, file_size, source)
     if check is not None:
         check(config, manifests)
     arrays = {
@@ -461,14 +746,18 @@ __all__ = [
     "Archive",
     "Manifest",
     "arrays_only",
+    "bounded",
     "check_fits",
     "check_manifest",
     "check_member_name",
     "describe",
     "invalid_config",
+    "leaf_entries",
     "leaves",
+    "listing",
     "manifest",
     "read_archive",
     "restore",
+    "short_repr",
     "write_archive",
 ]

@@ -58,8 +58,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from fnn import archive, inputs, saving, training
 from fnn import distributed as distributed_lib
+from fnn import inputs, saving, training
 from fnn.callbacks import History
 from fnn.checks import check_seed
 from fnn.engine import Engine, Lift, Trainer
@@ -449,37 +449,18 @@ class Population(Trainer):
         return export_model(self, filepath, member=member, batch_size=batch_size)
 
     def save(self, path: str | Path) -> None:
-        """Write the population to ``path`` in fnn's archive format (:mod:`fnn.saving`: JSON
+        """Write the population to ``path`` in fnn's archive format (:mod:`fnn.archive`: JSON
         and ``.npy`` members, no pickles, written atomically), format ``"fnn.population"``: the
         model's config and compile settings, the members' stacked arrays, seeds, per-member
-        hyperparameters and the last fit's history. Read it with :func:`load_population`."""
+        hyperparameters, the epoch counter, the callbacks' state and the last fit's history.
+        Read it with :func:`load_population`."""
         self._require_built("save")
-        groups = {
-            "params": archive.leaves(self.params),
-            "state": archive.leaves(self.state),
-            "optimizer_state": archive.leaves(self.opt_state),
-        }
-        history = None
-        if self.history is not None:
-            history = {
-                k: [np.asarray(v).tolist() for v in vals]
-                for k, vals in self.history.history.items()
-            }
-        config = {
-            "model": saving.sequential_config(self._spec),
-            "compile": saving.compile_config(self._spec),
-            "population": {
-                "size": self.size,
-                "seeds": list(self.seeds),
-                "shared_order": self.shared_order,
-                "hyperparams": {k: np.asarray(v).tolist() for k, v in self.hyperparams.items()},
-            },
-            "history": history,
-            "epoch": self.epoch,
-            "callbacks": self.callback_states,
-            "arrays": {g: archive.manifest(leaves) for g, leaves in groups.items()},
-        }
-        archive.write_archive(path, archive.POPULATION_FORMAT, config, archive.arrays_only(groups))
+        saving.save_population(self, path)
+
+    @property
+    def model_spec(self) -> Sequential:
+        """The population's private copy of the model (its layers and compile settings)."""
+        return self._spec
 
 
 class _PopulationSpec:
@@ -520,67 +501,14 @@ class _PopulationSpec:
 def load_population(
     path: str | Path, *, optimizer: optax.GradientTransformation | str | None = None
 ) -> Population:
-    """Read a population written by :meth:`Population.save`.
+    """Read a population written by :meth:`Population.save` (see
+    :func:`fnn.saving.load_population`).
 
     ``optimizer`` replaces the saved one; it is required when the model was compiled with an
     Optax transformation that has no fnn name (as for :func:`fnn.models.load_model`). Any file
     that is not a valid population raises a ValueError before anything large is allocated.
     """
-    source = repr(str(path))
-    stored = archive.read_archive(path, archive.POPULATION_FORMAT)
-    config, arrays, manifests = stored.config, stored.arrays, stored.manifests
-    try:
-        settings = config["population"]
-        size = inputs.check_positive_int(settings["size"], "size")
-        abstract = saving.abstract_weights(config["model"])
-        if abstract is None:
-            raise ValueError("the model config has no input shape")
-        # The members' shapes must match the file before the population is built.
-        stacked = jax.tree_util.tree_map(
-            lambda a: jax.ShapeDtypeStruct((size, *a.shape), a.dtype), abstract[0]
-        )
-        archive.check_fits(stacked, manifests["params"], "parameters", source)
-        model = saving.sequential_from_config(Sequential, config["model"])
-        compile_settings = config["compile"]
-        if optimizer is None and compile_settings.get("optimizer") is None:
-            raise ValueError(
-                "the model was compiled with an Optax transformation that has no fnn name; "
-                "pass it again: load_population(path, optimizer=tx)"
-            )
-        saving.compile_from_config(model, compile_settings, optimizer)
-        pop = Population(
-            model,
-            size,
-            seeds=settings["seeds"],
-            hyperparams=settings["hyperparams"],
-            shared_order=settings["shared_order"],
-        )
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise archive.invalid_config(source, exc) from None
-    restored = [
-        archive.restore(tree, arrays[g], manifests[g], g.replace("_", " "), source)
-        for tree, g in zip(
-            (pop.params, pop.state, pop.opt_state),
-            archive.GROUPS[archive.POPULATION_FORMAT],
-            strict=True,
-        )
-    ]
-    pop.params, pop.state, pop.opt_state = restored
-    epoch = config.get("epoch", 0)
-    if isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 <= epoch < 2**31:
-        raise ValueError(f"{source} is not a valid population file: epoch is {epoch!r}.")
-    pop.epoch = epoch
-    try:
-        pop.callback_states = saving.check_callback_states(config.get("callbacks"))
-    except ValueError as exc:
-        raise archive.invalid_config(source, exc) from None
-    hyper = getattr(pop.opt_state, "hyperparams", None) or {}
-    pop.hyperparams = {k: np.asarray(hyper[k]) for k in pop.hyperparams}
-    if config.get("history") is not None:
-        pop.history = History()
-        for name, values in config["history"].items():
-            pop.history.history[name] = [np.asarray(v) for v in values]
-    return pop
+    return saving.load_population(Population, Sequential, path, optimizer=optimizer)
 
 
 class _RateFromState(Layer):

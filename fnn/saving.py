@@ -58,11 +58,24 @@ save leaves the previous file intact (and possibly a stray ``.tmp`` file, safe t
 Loading reads only this format: anything else (random bytes, a truncated file, a pickle, a
 member name that tries to leave the archive, another version, missing members, arrays of the
 wrong shape or dtype) raises a ``ValueError`` that says what the file is not.
+
+Loading costs bounded memory and time whatever a file declares (:func:`fnn.archive.read_archive`):
+only regular files are opened (never a FIFO or a device), every member must be stored, at most
+:data:`fnn.archive.MAX_MEMBERS` members and :data:`MAX_LAYERS` layers, config.json at most
+:data:`fnn.archive.MAX_JSON_BYTES`; every field of the config is checked for type and range
+(:func:`check_model_config`, :func:`check_compile_config`, :func:`check_epoch`,
+:func:`check_population_record`), and the arrays' shapes are compared with the architecture the
+config describes, layer by layer, before any array is read. Error messages name the file and the
+field and are at most :data:`fnn.archive.MAX_MESSAGE_CHARS` characters long.
 """
 
 from __future__ import annotations
 
+import functools
+import json
+import math
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import jax
@@ -72,12 +85,220 @@ from fnn import archive
 from fnn import losses as losses_lib
 from fnn import metrics as metrics_lib
 from fnn import optimizers as optimizers_lib
+from fnn.callbacks import History
 from fnn.layers import Serial, as_shape, layer_from_config, layer_to_config
 
 if TYPE_CHECKING:
     import optax
 
     from fnn.models import Sequential
+
+
+#: The most layers a model config from a file may list.
+MAX_LAYERS = 10_000
+#: Seeds are ints in [0, 2**32) (what ``jax.random.key`` and NumPy's generators take).
+SEED_LIMIT = 2**32
+#: Epoch counters are ints in [0, 2**31).
+EPOCH_LIMIT = 2**31
+#: The most members a population record may have.
+MAX_POPULATION = 2**20
+#: The keys a regularizer's config may have (:func:`fnn.regularizers.serialize`).
+REGULARIZER_KEYS = frozenset({"l1", "l2"})
+
+
+# -- checks of configs read from a file -------------------------------------------------------
+def _fail(field: str, expected: str, got: Any) -> ValueError:
+    return ValueError(f"{field} must be {expected}, got {archive.short_repr(got)}")
+
+
+def _is_int(value: Any, low: int, high: int) -> bool:
+    return type(value) is int and low <= value < high
+
+
+def _is_number(value: Any) -> bool:
+    return type(value) in (int, float) and math.isfinite(value)
+
+
+def check_model_config(config: Any, field: str = "model") -> dict[str, Any]:
+    """Check the type and range of every field of a Sequential config read from a file.
+
+    Layer arguments themselves are checked by the layers' constructors; this checks what they
+    do not: the model's fields, the layer list's size and shape, and regularizers.
+
+    Args:
+        config: the config (:func:`sequential_config`'s form).
+        field: how error messages name the config.
+
+    Returns:
+        ``config``.
+
+    Raises:
+        ValueError: naming the field, what it must be and what it is.
+
+    >>> check_model_config({"name": "m", "seed": -5, "layers": []})
+    Traceback (most recent call last):
+    ...
+    ValueError: model.seed must be an int in [0, 2**32), got -5
+    """
+    if not isinstance(config, dict):
+        raise _fail(field, "a dict with a 'layers' list", config)
+    if config.get("name") is not None and not isinstance(config["name"], str):
+        raise _fail(f"{field}.name", "a str or null", config["name"])
+    if "seed" in config and not _is_int(config["seed"], 0, SEED_LIMIT):
+        raise _fail(f"{field}.seed", "an int in [0, 2**32)", config["seed"])
+    if config.get("dtype_policy") is not None and not isinstance(config["dtype_policy"], str):
+        raise _fail(f"{field}.dtype_policy", "a str or null", config["dtype_policy"])
+    shape = config.get("input_shape")
+    if shape is not None and not (
+        isinstance(shape, list)
+        and len(shape) <= archive.MAX_NDIM
+        and all(_is_int(d, 1, EPOCH_LIMIT) for d in shape)
+    ):
+        raise _fail(f"{field}.input_shape", "null or a list of positive ints", shape)
+    layers = config.get("layers")
+    if not isinstance(layers, list):
+        raise _fail(f"{field}.layers", "a list", layers)
+    if len(layers) > MAX_LAYERS:
+        raise ValueError(
+            f"{field}.layers lists {len(layers)} layers, more than the {MAX_LAYERS} a fnn file "
+            "may have"
+        )
+    for i, layer in enumerate(layers):
+        where = f"{field}.layers[{i}]"
+        if not (
+            isinstance(layer, dict)
+            and isinstance(layer.get("class_name"), str)
+            and isinstance(layer.get("config", {}), dict)
+        ):
+            raise _fail(where, "a dict with a 'class_name' str and a 'config' dict", layer)
+        arguments = layer.get("config", {})
+        if arguments.get("name") is not None and not isinstance(arguments["name"], str):
+            raise _fail(f"{where}.config.name", "a str or null", arguments["name"])
+        for key, value in arguments.items():
+            if (
+                key.endswith("_regularizer")
+                and value is not None
+                and not (
+                    isinstance(value, dict)
+                    and set(value) <= REGULARIZER_KEYS
+                    and all(_is_number(v) and v >= 0 for v in value.values())
+                )
+            ):
+                raise _fail(
+                    f"{where}.config.{key}",
+                    "null or {'l1': number >= 0, 'l2': number >= 0} "
+                    "(fnn.regularizers.L1L2's config; no other regularizer class exists)",
+                    value,
+                )
+    return config
+
+
+def check_compile_config(config: Any, field: str = "compile") -> dict[str, Any] | None:
+    """Check the compile settings read from a file (:func:`compile_config`'s form).
+
+    Names are resolved later by the registries (an unknown one is a ValueError there); this
+    checks the types.
+
+    Args:
+        config: None or the compile settings.
+        field: how error messages name the settings.
+
+    Returns:
+        ``config``.
+
+    Raises:
+        ValueError: naming the field, what it must be and what it is.
+    """
+    if config is None:
+        return None
+    if not isinstance(config, dict):
+        raise _fail(field, "an object or null", config)
+    optimizer = config.get("optimizer")
+    if not (
+        optimizer is None
+        or isinstance(optimizer, str)
+        or (
+            isinstance(optimizer, dict)
+            and isinstance(optimizer.get("class_name"), str)
+            and isinstance(optimizer.get("config", {}), dict)
+        )
+    ):
+        raise _fail(f"{field}.optimizer", "null, a name or {'class_name', 'config'}", optimizer)
+    loss = config.get("loss")
+    if not (
+        loss is None
+        or (
+            isinstance(loss, dict)
+            and isinstance(loss.get("class_name"), str)
+            and isinstance(loss.get("config", {}), dict)
+        )
+    ):
+        raise _fail(f"{field}.loss", "null or {'class_name', 'config'}", loss)
+    return config
+
+
+def check_epoch(epoch: Any, field: str = "epoch") -> int:
+    """An epoch counter read from a file: an int in [0, 2**31).
+
+    >>> check_epoch(2**62)
+    Traceback (most recent call last):
+    ...
+    ValueError: epoch must be an int in [0, 2**31), got 4611686018427387904
+    """
+    if not _is_int(epoch, 0, EPOCH_LIMIT):
+        raise _fail(field, "an int in [0, 2**31)", epoch)
+    return epoch
+
+
+def check_population_record(config: Any) -> dict[str, Any]:
+    """Check a population file's ``population`` settings and ``history`` (type and range).
+
+    Args:
+        config: the file's config.json (:meth:`fnn.population.Population.save`'s form).
+
+    Returns:
+        The ``population`` settings: ``size``, ``seeds``, ``shared_order``, ``hyperparams``.
+
+    Raises:
+        ValueError: naming the field, what it must be and what it is.
+
+    >>> check_population_record({"population": {"size": 2, "seeds": [0, -5],
+    ...     "shared_order": True, "hyperparams": {}}})
+    Traceback (most recent call last):
+    ...
+    ValueError: population.seeds must be a list of 2 ints in [0, 2**32), got [0, -5]
+    """
+    settings = config.get("population") if isinstance(config, dict) else None
+    if not isinstance(settings, dict):
+        raise _fail("population", "a dict", settings)
+    size = settings.get("size")
+    if not _is_int(size, 1, MAX_POPULATION + 1):
+        raise _fail("population.size", f"an int in [1, {MAX_POPULATION}]", size)
+    seeds = settings.get("seeds")
+    if not (
+        isinstance(seeds, list)
+        and len(seeds) == size
+        and all(_is_int(s, 0, SEED_LIMIT) for s in seeds)
+    ):
+        raise _fail("population.seeds", f"a list of {size} ints in [0, 2**32)", seeds)
+    if type(settings.get("shared_order")) is not bool:
+        raise _fail("population.shared_order", "true or false", settings.get("shared_order"))
+    hyperparams = settings.get("hyperparams")
+    if not isinstance(hyperparams, dict):
+        raise _fail("population.hyperparams", "a dict of lists", hyperparams)
+    for name, values in hyperparams.items():
+        if not (isinstance(values, list) and len(values) == size and all(map(_is_number, values))):
+            raise _fail(f"population.hyperparams[{name!r}]", f"a list of {size} numbers", values)
+    history = config.get("history")
+    if history is not None:
+        if not isinstance(history, dict):
+            raise _fail("history", "null or a dict of lists", history)
+        for name, values in history.items():
+            if not isinstance(values, list) or not all(
+                _is_number(v) or (isinstance(v, list) and all(map(_is_number, v))) for v in values
+            ):
+                raise _fail(f"history[{name!r}]", "a list of numbers or lists of numbers", values)
+    return settings
 
 
 # -- configs ---------------------------------------------------------------------------------
@@ -95,8 +316,7 @@ def sequential_config(model: Sequential) -> dict[str, Any]:
 
 def sequential_from_config(cls: type[Sequential], config: dict[str, Any]) -> Sequential:
     """A new, built (when the config has an input shape) model from :func:`sequential_config`."""
-    if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
-        raise ValueError(f"A Sequential config is a dict with a 'layers' list, got {config!r}.")
+    check_model_config(config, "config")
     model = cls(
         [layer_from_config(c) for c in config["layers"]],
         seed=config.get("seed", 0),
@@ -176,19 +396,50 @@ def compile_from_config(
 
 
 # -- architecture -----------------------------------------------------------------------
-def abstract_weights(config: Any) -> tuple[Any, Any] | None:
-    """The shapes of the (params, state) that the config's layers would create, without
-    allocating them (so a crafted config cannot make the loader build a huge model first)."""
-    if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
-        raise ValueError(f"the model config is a dict with a 'layers' list, got {config!r}")
+def abstract_weights(
+    config: Any, on_layer: Callable[[int, Any], None] | None = None
+) -> tuple[Any, Any] | None:
+    """The shapes of the (params, state) that a Sequential config's layers would create,
+    without allocating them (a crafted config cannot make the loader build a huge model).
+
+    Layers are derived one at a time (identical layers once), so a caller comparing them with
+    a file can stop at the first layer that differs.
+
+    Args:
+        config: a Sequential config (checked with :func:`check_model_config`).
+        on_layer: called with (index, that layer's parameter shapes) as each is derived.
+
+    Returns:
+        ``(params, state)`` as pytrees of ``jax.ShapeDtypeStruct``, or None when the config
+        has no input shape.
+
+    Raises:
+        ValueError: the config is invalid.
+    """
+    check_model_config(config)
     layers = [layer_from_config(c) for c in config["layers"]]
     shape = config.get("input_shape") or (layers[0].input_shape if layers else None)
     if shape is None:
         return None
     net = Serial(layers)
     shape = as_shape(tuple(shape))
-    params = jax.eval_shape(lambda k: net.init(k, shape), jax.random.key(0))
+    known: dict[tuple[str, Any], Any] = {}
+    params = []
+    for i, (layer, layer_shape) in enumerate(zip(layers, net.input_shapes(shape), strict=False)):
+        description = layer_to_config(layer)
+        description["config"].pop("name", None)
+        token = (json.dumps(description, sort_keys=True), layer_shape)
+        if token not in known:
+            init = functools.partial(layer.init, input_shape=layer_shape)
+            known[token] = jax.eval_shape(init, jax.random.key(0))
+        params.append(known[token])
+        if on_layer is not None:
+            on_layer(i, params[-1])
     return params, jax.eval_shape(lambda: net.init_state(shape))
+
+
+class _DoesNotFitError(Exception):
+    """The file's arrays do not fit the architecture its config describes."""
 
 
 # -- records -------------------------------------------------------------------------------
@@ -254,8 +505,26 @@ def load_sequential(
     source = repr(os.fspath(path))
 
     def check(config: dict[str, Any], manifests: dict[str, archive.Manifest]) -> None:
+        listed = [(m["path"], tuple(m["shape"]), m["dtype"]) for m in manifests["params"]]
+        compared = 0
+
+        def compare(i: int, layer_params: Any) -> None:  # stop at the first layer that differs
+            nonlocal compared
+            expected = archive.leaf_entries(layer_params, prefix=f"[{i}]")
+            got = listed[compared : compared + len(expected)]
+            if got != expected:
+                raise _DoesNotFitError(
+                    f"{source} does not fit this model: its parameters for layer {i} are "
+                    f"{archive.describe(got)}, the model's are {archive.describe(expected)}."
+                )
+            compared += len(expected)
+
         try:
-            abstract = abstract_weights(config.get("model"))
+            check_epoch(config.get("epoch", 0))
+            check_compile_config(config.get("compile"))
+            abstract = abstract_weights(config.get("model"), compare)
+        except _DoesNotFitError as exc:
+            raise ValueError(str(exc)) from None
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise archive.invalid_config(source, exc) from None
         if abstract is not None:
@@ -270,12 +539,8 @@ def load_sequential(
     config, arrays, manifests = stored.config, stored.arrays, stored.manifests
     try:
         model = sequential_from_config(cls, config["model"])
-        epoch = config.get("epoch", 0)
-        if type(epoch) is not int or epoch < 0:
-            raise ValueError(f"epoch must be a non-negative int, got {epoch!r}")
-        compile_settings = config.get("compile")
-        if compile_settings is not None and not isinstance(compile_settings, dict):
-            raise ValueError(f"compile must be an object or null, got {compile_settings!r}")
+        epoch = check_epoch(config.get("epoch", 0))
+        compile_settings = check_compile_config(config.get("compile"))
         callback_states = check_callback_states(config.get("callbacks"))
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise archive.invalid_config(source, exc) from None
@@ -378,6 +643,10 @@ def load_weights(model: Sequential, path: str | os.PathLike[str]) -> None:
 
 __all__ = [
     "abstract_weights",
+    "check_compile_config",
+    "check_epoch",
+    "check_model_config",
+    "check_population_record",
     "compile_config",
     "compile_from_config",
     "load_model",
@@ -396,3 +665,108 @@ def _require_built(model: Any, method: str) -> None:
             f"model.{method}() needs a built model: give the first layer input_shape, call "
             "model.build(input_shape), or fit it on data first."
         )
+
+
+# -- populations -----------------------------------------------------------------------------
+def save_population(pop: Any, path: str | os.PathLike[str]) -> None:
+    """Write a :class:`fnn.Population` (format ``"fnn.population"``): the model's config and
+    compile settings, the members' stacked arrays, seeds, hyperparameters, epoch counter,
+    callback states and the last fit's history."""
+    groups = {
+        "params": archive.leaves(pop.params),
+        "state": archive.leaves(pop.state),
+        "optimizer_state": archive.leaves(pop.opt_state),
+    }
+    history = None
+    if pop.history is not None:
+        history = {
+            k: [np.asarray(v).tolist() for v in vals] for k, vals in pop.history.history.items()
+        }
+    spec = pop.model_spec
+    config = {
+        "model": sequential_config(spec),
+        "compile": compile_config(spec),
+        "population": {
+            "size": pop.size,
+            "seeds": list(pop.seeds),
+            "shared_order": pop.shared_order,
+            "hyperparams": {k: np.asarray(v).tolist() for k, v in pop.hyperparams.items()},
+        },
+        "history": history,
+        "epoch": pop.epoch,
+        "callbacks": pop.callback_states,
+        "arrays": {g: archive.manifest(leaves) for g, leaves in groups.items()},
+    }
+    archive.write_archive(path, archive.POPULATION_FORMAT, config, archive.arrays_only(groups))
+
+
+def load_population(
+    pop_cls: Any,
+    model_cls: type[Sequential],
+    path: str | os.PathLike[str],
+    *,
+    optimizer: optax.GradientTransformation | str | None = None,
+) -> Any:
+    """Read a population file into ``pop_cls`` (over a ``model_cls`` model). The members'
+    shapes are compared with the file's manifests before any array is read.
+
+    Raises:
+        ValueError: the file is not a valid population file.
+    """
+    source = repr(os.fspath(path))
+
+    def check(config: dict[str, Any], manifests: dict[str, archive.Manifest]) -> None:
+        try:
+            settings = check_population_record(config)
+            abstract = abstract_weights(config["model"])
+            if abstract is None:
+                raise ValueError("the model config has no input shape")
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise archive.invalid_config(source, exc) from None
+        size = settings["size"]
+        stacked = jax.tree_util.tree_map(
+            lambda a: jax.ShapeDtypeStruct((size, *a.shape), a.dtype), abstract[0]
+        )
+        archive.check_fits(stacked, manifests["params"], "parameters", source)
+
+    stored = archive.read_archive(path, archive.POPULATION_FORMAT, check=check)
+    config, arrays, manifests = stored.config, stored.arrays, stored.manifests
+    try:
+        settings = check_population_record(config)
+        model = sequential_from_config(model_cls, config["model"])
+        compile_settings = config["compile"]
+        if optimizer is None and compile_settings.get("optimizer") is None:
+            raise ValueError(
+                "the model was compiled with an Optax transformation that has no fnn name; "
+                "pass it again: load_population(path, optimizer=tx)"
+            )
+        compile_from_config(model, compile_settings, optimizer)
+        pop = pop_cls(
+            model,
+            settings["size"],
+            seeds=settings["seeds"],
+            hyperparams=settings["hyperparams"],
+            shared_order=settings["shared_order"],
+        )
+        epoch = check_epoch(config.get("epoch", 0))
+        callback_states = check_callback_states(config.get("callbacks"))
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise archive.invalid_config(source, exc) from None
+    restored = [
+        archive.restore(tree, arrays[g], manifests[g], g.replace("_", " "), source)
+        for tree, g in zip(
+            (pop.params, pop.state, pop.opt_state),
+            archive.GROUPS[archive.POPULATION_FORMAT],
+            strict=True,
+        )
+    ]
+    pop.params, pop.state, pop.opt_state = restored
+    pop.epoch = epoch
+    pop.callback_states = callback_states
+    hyper = getattr(pop.opt_state, "hyperparams", None) or {}
+    pop.hyperparams = {k: np.asarray(hyper[k]) for k in pop.hyperparams}
+    if config.get("history") is not None:
+        pop.history = History()
+        for name, values in config["history"].items():
+            pop.history.history[name] = [np.asarray(v) for v in values]
+    return pop

@@ -28,6 +28,7 @@ from fnn.layers import (
     Reshape,
 )
 from fnn.models import Sequential, load_model
+from fnn.population import Population, load_population
 
 REPO = pathlib.Path(fnn.__file__).resolve().parents[1]
 
@@ -628,3 +629,109 @@ def test_optimizers_without_a_name_serialize_to_none():
         optimizers.deserialize({"class_name": "eval", "config": {}})
     with pytest.raises(ValueError, match="numbers"):
         optimizers.deserialize({"class_name": "Adam", "config": {"learning_rate": "0.1"}})
+
+
+# -- every field of a config is checked at load (type and range), naming file and field ---------
+def _config(edit):
+    return lambda raw, m, mk: zip_bytes(_edit_json(m, "config.json", edit))
+
+
+def _layer0(**changes):
+    return lambda c: c["model"]["layers"][0]["config"].update(changes)
+
+
+CRAFTED_CONFIGS = [
+    ("epoch-2**62", _config(_set("epoch", 2**62)), "epoch must be an int in [0, 2**31)"),
+    ("epoch-negative", _config(_set("epoch", -1)), "epoch must be an int"),
+    ("epoch-bool", _config(_set("epoch", True)), "epoch must be an int"),
+    ("name-dict", _config(lambda c: c["model"].update(name={"a": 1})), "model.name must be a str"),
+    ("seed-2**64", _config(lambda c: c["model"].update(seed=2**64)), "model.seed must be an int"),
+    ("seed-negative", _config(lambda c: c["model"].update(seed=-5)), "model.seed must be an int"),
+    ("seed-float", _config(lambda c: c["model"].update(seed=1.5)), "model.seed must be an int"),
+    (
+        "regularizer-unknown-class",
+        _config(_layer0(kernel_regularizer={"class_name": "L2", "config": {"l2": 0.1}})),
+        "model.layers[0].config.kernel_regularizer must be",
+    ),
+    (
+        "regularizer-negative",
+        _config(_layer0(bias_regularizer={"l2": -1.0})),
+        "model.layers[0].config.bias_regularizer must be",
+    ),
+    ("input-shape-zero", _config(lambda c: c["model"].update(input_shape=[0])), "input_shape"),
+    ("input-shape-str", _config(lambda c: c["model"].update(input_shape="10")), "input_shape"),
+    ("layers-dict", _config(lambda c: c["model"].update(layers={})), "model.layers must be"),
+    (
+        "layer-a-list",
+        _config(lambda c: c["model"]["layers"].__setitem__(0, [])),
+        "model.layers[0] must be",
+    ),
+    ("layer-name-int", _config(_layer0(name=3)), "model.layers[0].config.name"),
+    (
+        "optimizer-a-list",
+        _config(lambda c: c["compile"].update(optimizer=[1])),
+        "compile.optimizer must be",
+    ),
+    ("loss-a-str", _config(lambda c: c["compile"].update(loss="mse")), "compile.loss must be"),
+    ("compile-a-list", _config(_set("compile", [])), "compile must be"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "make", "message"), CRAFTED_CONFIGS, ids=[c[0] for c in CRAFTED_CONFIGS]
+)
+def test_every_config_field_is_checked_at_load(case, make, message, tmp_path, saved_files):
+    path, _ = _hostile(tmp_path, saved_files, "model.fnn", make)
+    with pytest.raises(ValueError, match=r"config\.json is invalid") as err:
+        load_model(path)
+    assert message in str(err.value)
+    assert str(path) in str(err.value)  # the file is named
+
+
+CRAFTED_POPULATIONS = [
+    ("history-a-list", _set("history", [1, 2]), "history must be null or a dict of lists"),
+    ("history-values", _set("history", {"loss": "high"}), "history['loss'] must be"),
+    ("seeds-2**64", lambda c: c["population"].update(seeds=[2**64, 1]), "population.seeds"),
+    ("seeds-negative", lambda c: c["population"].update(seeds=[-5, 1]), "population.seeds"),
+    ("seeds-short", lambda c: c["population"].update(seeds=[1]), "population.seeds"),
+    ("size-zero", lambda c: c["population"].update(size=0), "population.size"),
+    ("size-huge", lambda c: c["population"].update(size=2**40), "population.size"),
+    ("shared-order-str", lambda c: c["population"].update(shared_order="yes"), "shared_order"),
+    ("hyperparams-list", lambda c: c["population"].update(hyperparams=[]), "hyperparams"),
+    (
+        "hyperparam-values",
+        lambda c: c["population"].update(hyperparams={"learning_rate": ["x", 1]}),
+        "population.hyperparams['learning_rate']",
+    ),
+    ("population-missing", lambda c: c.pop("population"), "population must be a dict"),
+]
+
+
+@pytest.fixture(scope="module")
+def saved_population(tmp_path_factory):
+    path = tmp_path_factory.mktemp("population") / "pop.fnn"
+    pop = Population(seed_model(), 2, hyperparams={"learning_rate": [0.01, 0.02]})
+    x, y, _ = make_classification(32)
+    pop.fit(x, y, epochs=1, verbose=0)
+    pop.save(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("case", "edit", "message"), CRAFTED_POPULATIONS, ids=[c[0] for c in CRAFTED_POPULATIONS]
+)
+def test_every_population_field_is_checked_at_load(case, edit, message, tmp_path, saved_population):
+    path = tmp_path / "pop.fnn"
+    path.write_bytes(zip_bytes(_edit_json(zip_members(saved_population), "config.json", edit)))
+    with pytest.raises(ValueError, match=r"config\.json is invalid") as err:
+        load_population(path)
+    assert message in str(err.value) and str(path) in str(err.value)
+
+
+def test_the_checks_accept_what_fnn_writes(saved_population, saved_files):
+    config = json.loads(zip_members(saved_population)["config.json"])
+    assert saving.check_population_record(config) is config["population"]
+    assert saving.check_model_config(config["model"]) is config["model"]
+    model_config = json.loads(zip_members(saved_files / "model.fnn")["config.json"])
+    assert saving.check_compile_config(model_config["compile"]) is model_config["compile"]
+    assert saving.check_epoch(model_config["epoch"]) == 0
