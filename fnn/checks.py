@@ -51,7 +51,12 @@ def check_int(value: Any, argument: str, *, minimum: int = 0, maximum: int | Non
         TypeError: ``value`` is not an int (a bool is not).
         ValueError: ``value`` is out of range.
     """
-    accepted = f"an int >= {minimum}" if maximum is None else f"an int in [{minimum}, {maximum}]"
+    if maximum is not None:
+        accepted = f"an int in [{minimum}, {maximum}]"
+    elif minimum == 1:
+        accepted = "a positive int (an int >= 1)"
+    else:
+        accepted = f"an int >= {minimum}"
     if not is_int(value):
         raise TypeError(f"{argument} must be {accepted}, got {type(value).__name__}: {value!r}.")
     if value < minimum or (maximum is not None and value > maximum):

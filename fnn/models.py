@@ -286,6 +286,8 @@ class Sequential(Trainer):
         units = self.output_shape[-1] if self.output_shape else None
         compiled_metrics = metrics_lib.get_list(metrics, loss_obj, units)
         args = {"optimizer": optimizer, "loss": loss, "metrics": metrics}
+        if distribution is not None:
+            args["distribution"] = distribution
         if steps_per_execution is not None:
             args["steps_per_execution"] = steps_per_execution
         self.compiled = CompileSettings(args, loss_obj, compiled_metrics, dist)
@@ -323,9 +325,7 @@ class Sequential(Trainer):
     @property
     def compile_args(self) -> dict[str, Any]:
         """``compile``'s arguments as given (``{}`` before compile)."""
-        if self.compiled is None:
-            return {}
-        return {**self.compiled.args, "distribution": self.distribution}
+        return {} if self.compiled is None else dict(self.compiled.args)
 
     @property
     def metrics_names(self) -> list[str]:
