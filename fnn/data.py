@@ -16,6 +16,7 @@ independent of how many epochs ran before, and ~50x cheaper on a CPU than
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
@@ -71,8 +72,16 @@ def place(
     max_device_bytes: int | None,
     put: Callable[[list[np.ndarray | None]], tuple[Any, ...]] | None = None,
 ) -> Placement:
-    """Put ``arrays`` on the device whole if they fit in ``max_device_bytes``, else plan chunks."""
+    """Put ``arrays`` on the device whole if they fit in ``max_device_bytes``, else plan chunks.
+
+    Memory-mapped arrays (``np.memmap``, or views of one) always stream in chunks of at most
+    :data:`MAPPED_CHUNK_BYTES` when no smaller budget is given: data on disk, possibly larger
+    than memory, is never read whole.
+    """
     nbytes = sum(a.nbytes for a in arrays if a is not None)
+    if any(is_mapped(a) for a in arrays if a is not None):
+        limit = MAPPED_CHUNK_BYTES if max_device_bytes is None else max_device_bytes
+        max_device_bytes = min(limit, MAPPED_CHUNK_BYTES)
     if max_device_bytes is None or nbytes <= max_device_bytes:
         return Placement(arrays, _put(put, arrays), None, put)
     n = next(a for a in arrays if a is not None).shape[0]
@@ -83,6 +92,19 @@ def place(
             f"({nbytes / n * batch_size:.0f} bytes); raise it or lower batch_size."
         )
     return Placement(arrays, None, chunk, put)
+
+
+#: Bytes of a memory-mapped data set held in memory at once (per chunk) during a pass.
+MAPPED_CHUNK_BYTES = 32 << 20
+
+
+def is_mapped(a: Any) -> bool:
+    """Whether ``a`` is backed by a memory map (an ``np.memmap`` or a view of one)."""
+    while a is not None:
+        if isinstance(a, (np.memmap, mmap.mmap)):
+            return True
+        a = getattr(a, "base", None)
+    return False
 
 
 def _put(put: Any, arrays: list[np.ndarray | None]) -> tuple[Any, ...]:
