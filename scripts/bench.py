@@ -21,6 +21,8 @@ Contenders (``--contenders``; all by default)
     fnn             ``Sequential.fit(shuffle=True, metrics=['accuracy'], verbose=0)``.
     fnn_verbose     the same with ``verbose=1`` (progress output sent to a null stream); seed
                     workload only; also reports ``overhead_vs_fnn``.
+    fnn_spe1/8/64   ``fnn`` compiled with ``steps_per_execution`` = 1, 8, 64 (a host sync and
+                    batch hooks every N steps; ``fnn`` itself runs the whole epoch); seed only.
     keras           Keras 3 on the JAX backend, as shipped (``fit`` with shuffle and accuracy).
     keras_spe       the same with ``steps_per_execution`` = steps per epoch.
     flax_nnx        Flax NNX, ``nnx.jit`` train step called once per batch from Python, host
@@ -662,7 +664,7 @@ def workload_layers(
     ]
 
 
-def build_fnn_model(ctx: Context) -> Any:
+def build_fnn_model(ctx: Context, steps_per_execution: int | None = None) -> Any:
     """Build and compile the workload's network with fnn's Keras-style API."""
     import_fnn()
     Sequential = importlib.import_module("fnn.models").Sequential
@@ -672,7 +674,12 @@ def build_fnn_model(ctx: Context) -> Any:
     model = Sequential(seed=ctx.seed)
     for layer in workload_layers(layers, wl, wl.input_shape):
         model.add(layer)
-    model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    model.compile(
+        loss="categorical_crossentropy",
+        optimizer="adam",
+        metrics=["accuracy"],
+        steps_per_execution=steps_per_execution,
+    )
     return model
 
 
@@ -691,7 +698,12 @@ def pipeline_inputs(ctx: Context, source: str) -> dict[str, Any]:
     return {"x": torch_batches(ctx)}
 
 
-def run_fnn_fit(ctx: Context, verbose: int = 0, inputs: dict[str, Any] | None = None) -> Timing:
+def run_fnn_fit(
+    ctx: Context,
+    verbose: int = 0,
+    inputs: dict[str, Any] | None = None,
+    steps_per_execution: int | None = None,
+) -> Timing:
     """Time one ``fnn`` ``fit`` call of ``1 + ctx.timed_epochs`` epochs, shuffled, with accuracy.
 
     Epoch boundaries come from a callback; with ``verbose=1`` the progress output goes to a null
@@ -699,7 +711,7 @@ def run_fnn_fit(ctx: Context, verbose: int = 0, inputs: dict[str, Any] | None = 
     """
     wl = ctx.workload
     start = time.perf_counter()
-    model = build_fnn_model(ctx)
+    model = build_fnn_model(ctx, steps_per_execution)
     clock = make_epoch_clock(importlib.import_module("fnn.callbacks").Callback, ctx)
     with silenced() if verbose else contextlib.nullcontext():
         model.fit(
@@ -729,6 +741,16 @@ def profile_fnn_epoch(ctx: Context, directory: Path) -> dict[str, Any]:
 def run_fnn(ctx: Context) -> Timing:
     """``fnn`` fit with ``verbose=0``."""
     return run_fnn_fit(ctx, verbose=0)
+
+
+def run_fnn_spe(n: int) -> Callable[[Context], Timing]:
+    """``fnn`` fit compiled with ``steps_per_execution=n`` (a host sync every n steps)."""
+
+    def run(ctx: Context) -> Timing:
+        return run_fnn_fit(ctx, verbose=0, steps_per_execution=n)
+
+    run.__doc__ = f"``fnn`` fit with ``steps_per_execution={n}``."
+    return run
 
 
 def run_fnn_verbose(ctx: Context) -> Timing:
@@ -1223,6 +1245,9 @@ CONTENDERS: tuple[Contender, ...] = (
     Contender("floor", TRAIN, "floor", run_floor),
     Contender("fnn", TRAIN, "floor", run_fnn),
     Contender("fnn_verbose", TRAIN, "floor", run_fnn_verbose, only_workloads=("seed",)),
+    Contender("fnn_spe1", TRAIN, "floor", run_fnn_spe(1), only_workloads=("seed",)),
+    Contender("fnn_spe8", TRAIN, "floor", run_fnn_spe(8), only_workloads=("seed",)),
+    Contender("fnn_spe64", TRAIN, "floor", run_fnn_spe(64), only_workloads=("seed",)),
     Contender("keras", TRAIN, "floor", run_keras),
     Contender("keras_spe", TRAIN, "floor", run_keras_spe),
     Contender("flax_nnx", TRAIN, "floor", run_flax_nnx),
