@@ -12,7 +12,7 @@ import pytest
 from fnn import optimizers
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
-import keras  # noqa: E402
+import keras
 
 W0 = np.array([[0.5, -1.5, 2.0], [3.0, 0.0, -0.25]], np.float32)
 TARGET = np.array([[1.0, 1.0, -1.0], [0.0, 2.0, 0.5]], np.float32)
