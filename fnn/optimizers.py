@@ -320,7 +320,10 @@ def _optimizer(
         bound.apply_defaults()
         config = dict(bound.arguments)
         _check(name, config)
-        tx = optax.inject_hyperparams(factory, static_args=_STATIC)(**config)
+        # A zero momentum, or an unused EMA momentum, stays out of the state (no trace buffer).
+        unused = [k for k in ("momentum",) if k in config and _is_zero(config[k])]
+        unused += [] if config["use_ema"] else ["ema_momentum"]
+        tx = optax.inject_hyperparams(factory, static_args=(*_STATIC, *unused))(**config)
         named = NamedOptimizer(tx.init, tx.update)
         named.class_name, named.config = name, config
         return named
@@ -350,13 +353,21 @@ _COMMON_DOC = """
 """
 
 
+def _is_zero(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and value == 0
+
+
+def _momentum(momentum: Any, nesterov: bool = False) -> optax.GradientTransformation:
+    return optax.identity() if _is_zero(momentum) else optax.trace(momentum, nesterov=nesterov)
+
+
 def _sgd(momentum: Any, nesterov: bool) -> optax.GradientTransformation:
-    return optax.trace(decay=momentum, nesterov=nesterov)
+    return _momentum(momentum, nesterov)
 
 
 def _rmsprop(rho: Any, momentum: Any, epsilon: Any, centered: bool) -> Any:
     scale = optax.scale_by_stddev if centered else optax.scale_by_rms
-    return optax.chain(scale(decay=rho, eps=epsilon), optax.trace(decay=momentum))
+    return optax.chain(scale(decay=rho, eps=epsilon), _momentum(momentum))
 
 
 def _adagrad(initial_accumulator_value: Any, epsilon: Any) -> Any:
