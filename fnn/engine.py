@@ -172,8 +172,8 @@ class Engine:
         loop = self.compiled("eval", batch_size)
         sums = None
         for data in data_lib.sequential_pieces(placed):
-            sums = _add_sums(sums, jax.device_get(loop(ts.params, ts.state, data)))
-        return training.means(sums)
+            sums = _add_sums(sums, jax.device_get(loop(ts.params, ts.state, data)), self.metrics)
+        return training.means(sums, self.metrics)
 
     def predict(
         self, ts: training.TrainState, placed: data_lib.Placement, batch_size: int, rows: int
@@ -285,10 +285,11 @@ class PipelineFeed:
         with self.pieces(0, source.steps, False, source) as pieces:
             for piece in pieces:
                 loop = engine.compiled("eval", self.source.spec.batch_size)
-                sums = _add_sums(sums, jax.device_get(loop(ts.params, ts.state, piece.data)))
+                fetched = jax.device_get(loop(ts.params, ts.state, piece.data))
+                sums = _add_sums(sums, fetched, engine.metrics)
         if sums is None:
             raise ValueError(f"{source.argument} gave no batch to evaluate on.")
-        return training.means(sums)
+        return training.means(sums, engine.metrics)
 
     def predict(self, trainer: Trainer, engine: Engine) -> np.ndarray:
         """The outputs over one pass of the source (members first for a population)."""
@@ -628,7 +629,7 @@ class Trainer:
                     break
                 if stream.source.ran_out:
                     self.stop_training = True
-            logs = self._ordered(training.means(sums))
+            logs = self._ordered(training.means(sums, engine.metrics))
             if not warned_nan and not np.all(np.isfinite(logs.get("loss", 0.0))):
                 warned_nan = True
                 warnings.warn(
@@ -750,12 +751,12 @@ class Trainer:
         pending = None
 
         def to_logs(s: dict[str, Any]) -> dict[str, Any]:
-            return self._ordered(training.means(s))
+            return self._ordered(training.means(s, engine.metrics))
 
         def report(done: Any) -> None:
             nonlocal sums
             piece_sums, steps, last = done
-            sums = _add_sums(sums, jax.device_get(piece_sums))
+            sums = _add_sums(sums, jax.device_get(piece_sums), engine.metrics)
             if bar is not None:
                 bar.update(steps, self.summarize_logs(to_logs(sums)))
             if hooked:
@@ -1009,7 +1010,17 @@ def _device_budget(max_device_bytes: int | str | None) -> int | None:
     return inputs.check_positive_int(max_device_bytes, "max_device_bytes")
 
 
-def _add_sums(total: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+def _add_sums(
+    total: dict[str, Any] | None, new: dict[str, Any], metrics: Sequence[Any]
+) -> dict[str, Any]:
+    """Two pieces' sums combined on the host (metric states through each metric's merge)."""
     if total is None:
-        return {k: np.asarray(v, np.float64) for k, v in new.items()}
-    return {k: total[k] + np.asarray(v, np.float64) for k, v in new.items()}
+        return jax.tree.map(lambda v: np.asarray(v, np.float64), new)
+    out = {k: total[k] + np.asarray(v, np.float64) for k, v in new.items() if k != "metric_states"}
+    if "metric_states" in new:
+        old, add = total["metric_states"], new["metric_states"]
+        out["metric_states"] = {}
+        for m in metrics:
+            merge = m.merge if np.ndim(total["count"]) == 0 else jax.vmap(m.merge)
+            out["metric_states"][m.name] = jax.tree.map(np.asarray, merge(old[m.name], add[m.name]))
+    return out

@@ -1,54 +1,320 @@
-"""Weight initializers, by name or as callables ``init(key, shape, dtype) -> array``.
+"""Weight initializers: ``init(key, shape, dtype=None) -> array``, by name, class or callable.
 
 Names and defaults follow Keras (``glorot_uniform`` is the default kernel initializer; fans are
-computed from a ``(in, out)`` kernel). Any ``jax.nn.initializers`` function works as a callable::
+computed from a ``(in, out)`` kernel). Keras's classes take its arguments
+(``RandomNormal(stddev=0.1)``, ``VarianceScaling(mode="fan_avg")``, ``Orthogonal()``) and are
+saved by config (:func:`serialize`, :func:`deserialize`). Any ``jax.nn.initializers`` function
+works as a callable. Without a ``dtype``, arrays follow JAX's default float dtype (float64 under
+``jax_enable_x64``), as ``jax.nn.initializers`` does::
 
     >>> import jax
     >>> from fnn import initializers
     >>> w = initializers.get("he_normal")(jax.random.key(0), (4, 3))
-    >>> w.shape
-    (4, 3)
+    >>> w.shape, w.dtype.name
+    ((4, 3), 'float32')
+    >>> init = initializers.get({"class_name": "Constant", "config": {"value": 2.0}})
+    >>> init(jax.random.key(0), (2,)).tolist()
+    [2.0, 2.0]
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import numbers
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 from jax.nn import initializers as jinit
 
-from fnn.registry import Registry, resolve
+from fnn.registry import Registry, resolve, unknown_name_error
 
-Initializer = Callable[..., jax.Array]
+InitializerFunction = Callable[..., jax.Array]
 
-registry: Registry[Initializer] = Registry("initializer")
+
+def default_float() -> jnp.dtype:
+    """JAX's default float dtype: float64 under ``jax_enable_x64``, else float32."""
+    return jnp.dtype(jax.dtypes.canonicalize_dtype(jnp.float64))
+
+
+def _dtype(dtype: Any) -> jnp.dtype:
+    return default_float() if dtype is None else jnp.dtype(dtype)
+
+
+registry: Registry[InitializerFunction] = Registry("initializer")
 register = registry.register
 
 
-def zeros(key: jax.Array, shape: Sequence[int], dtype: jnp.dtype = jnp.float32) -> jax.Array:
+def zeros(key: jax.Array, shape: Sequence[int], dtype: Any = None) -> jax.Array:
     """All zeros."""
-    return jnp.zeros(shape, dtype)
+    return jnp.zeros(shape, _dtype(dtype))
 
 
-def ones(key: jax.Array, shape: Sequence[int], dtype: jnp.dtype = jnp.float32) -> jax.Array:
+def ones(key: jax.Array, shape: Sequence[int], dtype: Any = None) -> jax.Array:
     """All ones."""
-    return jnp.ones(shape, dtype)
+    return jnp.ones(shape, _dtype(dtype))
 
 
-def random_normal(
-    key: jax.Array, shape: Sequence[int], dtype: jnp.dtype = jnp.float32
-) -> jax.Array:
+def random_normal(key: jax.Array, shape: Sequence[int], dtype: Any = None) -> jax.Array:
     """Normal with mean 0 and standard deviation 0.05 (Keras's defaults)."""
-    return 0.05 * jax.random.normal(key, shape, dtype)
+    return 0.05 * jax.random.normal(key, shape, _dtype(dtype))
 
 
-def random_uniform(
-    key: jax.Array, shape: Sequence[int], dtype: jnp.dtype = jnp.float32
-) -> jax.Array:
+def random_uniform(key: jax.Array, shape: Sequence[int], dtype: Any = None) -> jax.Array:
     """Uniform on [-0.05, 0.05] (Keras's defaults)."""
-    return jax.random.uniform(key, shape, dtype, minval=-0.05, maxval=0.05)
+    return jax.random.uniform(key, shape, _dtype(dtype), minval=-0.05, maxval=0.05)
 
+
+def _real(value: Any, argument: str, owner: str, positive: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{owner}({argument}=...) must be a number, got {value!r}.")
+    if not math.isfinite(float(value)) or (positive and value <= 0):
+        raise ValueError(
+            f"{owner}({argument}=...) must be a finite number{' > 0' if positive else ''}, "
+            f"got {value!r}."
+        )
+    return float(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class Initializer:
+    """Base class of Keras's initializer classes: ``init(key, shape, dtype=None)``.
+
+    ``seed``, where a class takes one, fixes the values whatever key is passed (as a seeded
+    Keras initializer does); None uses the key.
+    """
+
+    def __call__(self, key: jax.Array, shape: Sequence[int], dtype: Any = None) -> jax.Array:
+        seed = getattr(self, "seed", None)
+        if seed is not None:
+            key = jax.random.key(seed)
+        return self.generate(key, tuple(shape), _dtype(dtype))
+
+    def generate(self, key: jax.Array, shape: tuple[int, ...], dtype: jnp.dtype) -> jax.Array:
+        """The values (subclasses)."""
+        raise NotImplementedError
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments (JSON-able)."""
+        return dataclasses.asdict(self)
+
+    def _check_seed(self) -> None:
+        seed = getattr(self, "seed", None)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+            raise ValueError(f"{type(self).__name__}(seed=...) must be an int >= 0 or None.")
+
+
+@dataclasses.dataclass(frozen=True)
+class Zeros(Initializer):
+    """All zeros."""
+
+    def generate(self, key, shape, dtype):
+        return jnp.zeros(shape, dtype)
+
+
+@dataclasses.dataclass(frozen=True)
+class Ones(Initializer):
+    """All ones."""
+
+    def generate(self, key, shape, dtype):
+        return jnp.ones(shape, dtype)
+
+
+@dataclasses.dataclass(frozen=True)
+class Constant(Initializer):
+    """Every entry ``value``."""
+
+    value: float = 0.0
+
+    def __post_init__(self) -> None:
+        _real(self.value, "value", "Constant")
+
+    def generate(self, key, shape, dtype):
+        return jnp.full(shape, self.value, dtype)
+
+
+@dataclasses.dataclass(frozen=True)
+class RandomNormal(Initializer):
+    """Normal with ``mean`` and ``stddev`` (Keras's defaults 0 and 0.05)."""
+
+    mean: float = 0.0
+    stddev: float = 0.05
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        _real(self.mean, "mean", "RandomNormal")
+        _real(self.stddev, "stddev", "RandomNormal", positive=True)
+        self._check_seed()
+
+    def generate(self, key, shape, dtype):
+        return self.mean + self.stddev * jax.random.normal(key, shape, dtype)
+
+
+@dataclasses.dataclass(frozen=True)
+class TruncatedNormal(Initializer):
+    """Normal with ``mean`` and ``stddev``, redrawn beyond two standard deviations (Keras)."""
+
+    mean: float = 0.0
+    stddev: float = 0.05
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        _real(self.mean, "mean", "TruncatedNormal")
+        _real(self.stddev, "stddev", "TruncatedNormal", positive=True)
+        self._check_seed()
+
+    def generate(self, key, shape, dtype):
+        return self.mean + self.stddev * jax.random.truncated_normal(key, -2.0, 2.0, shape, dtype)
+
+
+@dataclasses.dataclass(frozen=True)
+class RandomUniform(Initializer):
+    """Uniform on ``[minval, maxval)`` (Keras's defaults -0.05 and 0.05)."""
+
+    minval: float = -0.05
+    maxval: float = 0.05
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if _real(self.minval, "minval", "RandomUniform") >= _real(
+            self.maxval, "maxval", "RandomUniform"
+        ):
+            raise ValueError(
+                f"RandomUniform needs minval < maxval, got {self.minval}, {self.maxval}."
+            )
+        self._check_seed()
+
+    def generate(self, key, shape, dtype):
+        return jax.random.uniform(key, shape, dtype, minval=self.minval, maxval=self.maxval)
+
+
+_MODES = ("fan_in", "fan_out", "fan_avg")
+# Keras's distribution names → jax.nn.initializers.variance_scaling's.
+_DISTRIBUTIONS = {
+    "truncated_normal": "truncated_normal",
+    "untruncated_normal": "normal",
+    "uniform": "uniform",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class VarianceScaling(Initializer):
+    """Keras's ``VarianceScaling``: variance ``scale / fan`` (fans from a ``(.., in, out)`` shape).
+
+    Args:
+        scale: > 0.
+        mode: ``"fan_in"``, ``"fan_out"`` or ``"fan_avg"``.
+        distribution: ``"truncated_normal"``, ``"untruncated_normal"`` or ``"uniform"``.
+        seed: fixes the values (None: the key decides).
+
+    Raises:
+        ValueError: for a bad ``scale``, ``mode`` or ``distribution``.
+    """
+
+    scale: float = 1.0
+    mode: str = "fan_in"
+    distribution: str = "truncated_normal"
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        _real(self.scale, "scale", type(self).__name__, positive=True)
+        if self.mode not in _MODES:
+            raise unknown_name_error("mode", self.mode, list(_MODES))
+        if self.distribution not in _DISTRIBUTIONS:
+            raise unknown_name_error("distribution", self.distribution, list(_DISTRIBUTIONS))
+        self._check_seed()
+
+    def generate(self, key, shape, dtype):
+        init = jinit.variance_scaling(self.scale, self.mode, _DISTRIBUTIONS[self.distribution])
+        return init(key, shape, dtype)
+
+
+def _fixed_variance(
+    class_name: str, fixed_scale: float, fixed_mode: str, fixed_distribution: str
+) -> type[VarianceScaling]:
+    """Keras's named special cases of :class:`VarianceScaling` (only ``seed`` is an argument)."""
+
+    @dataclasses.dataclass(frozen=True)
+    class Fixed(VarianceScaling):
+        scale: float = dataclasses.field(default=fixed_scale, init=False)
+        mode: str = dataclasses.field(default=fixed_mode, init=False)
+        distribution: str = dataclasses.field(default=fixed_distribution, init=False)
+        seed: int | None = None
+
+        def get_config(self) -> dict[str, Any]:
+            return {"seed": self.seed}
+
+    Fixed.__name__ = Fixed.__qualname__ = class_name
+    Fixed.__doc__ = (
+        f"Keras's ``{class_name}``: variance scaling {fixed_scale}, {fixed_mode}, "
+        f"{fixed_distribution}."
+    )
+    Fixed.__module__ = __name__
+    return Fixed
+
+
+GlorotUniform = _fixed_variance("GlorotUniform", 1.0, "fan_avg", "uniform")
+GlorotNormal = _fixed_variance("GlorotNormal", 1.0, "fan_avg", "truncated_normal")
+HeUniform = _fixed_variance("HeUniform", 2.0, "fan_in", "uniform")
+HeNormal = _fixed_variance("HeNormal", 2.0, "fan_in", "truncated_normal")
+LecunUniform = _fixed_variance("LecunUniform", 1.0, "fan_in", "uniform")
+LecunNormal = _fixed_variance("LecunNormal", 1.0, "fan_in", "truncated_normal")
+
+
+@dataclasses.dataclass(frozen=True)
+class Orthogonal(Initializer):
+    """A (semi-)orthogonal matrix times ``gain`` (rows: all axes but the last)."""
+
+    gain: float = 1.0
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        _real(self.gain, "gain", "Orthogonal")
+        self._check_seed()
+
+    def generate(self, key, shape, dtype):
+        if len(shape) < 2:
+            raise ValueError(f"Orthogonal needs a shape of rank >= 2, got {shape}.")
+        return jinit.orthogonal(scale=self.gain)(key, shape, dtype)
+
+
+@dataclasses.dataclass(frozen=True)
+class Identity(Initializer):
+    """``gain`` times the identity matrix (2-D shapes only)."""
+
+    gain: float = 1.0
+
+    def __post_init__(self) -> None:
+        _real(self.gain, "gain", "Identity")
+
+    def generate(self, key, shape, dtype):
+        if len(shape) != 2:
+            raise ValueError(f"Identity needs a 2-D shape, got {shape}.")
+        return self.gain * jnp.eye(*shape, dtype=dtype)
+
+
+INITIALIZER_CLASSES: dict[str, type[Initializer]] = {
+    cls.__name__: cls
+    for cls in (
+        Zeros,
+        Ones,
+        Constant,
+        RandomNormal,
+        RandomUniform,
+        TruncatedNormal,
+        VarianceScaling,
+        GlorotUniform,
+        GlorotNormal,
+        HeUniform,
+        HeNormal,
+        LecunUniform,
+        LecunNormal,
+        Orthogonal,
+        Identity,
+    )
+}
 
 register("zeros", zeros)
 register("ones", ones)
@@ -60,8 +326,69 @@ register("he_uniform", jinit.he_uniform())
 register("he_normal", jinit.he_normal())
 register("lecun_uniform", jinit.lecun_uniform())
 register("lecun_normal", jinit.lecun_normal())
+for _name, _obj in (
+    ("truncated_normal", TruncatedNormal()),
+    ("orthogonal", Orthogonal()),
+    ("identity", Identity()),
+    ("variance_scaling", VarianceScaling()),
+    ("constant", Constant()),
+):
+    register(_name, _obj)
 
 
-def get(identifier: str | Initializer) -> Initializer:
-    """Resolve an initializer name or callable."""
+def get(identifier: str | InitializerFunction | dict[str, Any]) -> InitializerFunction:
+    """Resolve an initializer name, callable (class instances included) or config dict.
+
+    Raises:
+        ValueError: for an unknown name or class.
+        TypeError: for anything else.
+    """
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if isinstance(identifier, type) and issubclass(identifier, Initializer):
+        return identifier()
     return resolve(registry, identifier, "initializer")
+
+
+def serialize(initializer: str | InitializerFunction) -> str | dict[str, Any]:
+    """A JSON-able identifier: the registered name, or ``{"class_name", "config"}``.
+
+    Raises:
+        ValueError: for an unregistered function.
+
+    >>> serialize(RandomNormal(stddev=0.1))
+    {'class_name': 'RandomNormal', 'config': {'mean': 0.0, 'stddev': 0.1, 'seed': None}}
+    """
+    if isinstance(initializer, str):
+        return initializer
+    if type(initializer).__name__ in INITIALIZER_CLASSES and isinstance(initializer, Initializer):
+        return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
+    name = registry.name_of(initializer)
+    if name is None:
+        raise ValueError(
+            f"initializer {initializer!r} is not registered, so it cannot be saved; register it "
+            "with fnn.initializers.register(name, fn) or use an initializer class."
+        )
+    return name
+
+
+def deserialize(config: str | dict[str, Any]) -> InitializerFunction:
+    """Inverse of :func:`serialize` (only fnn's classes are built).
+
+    Raises:
+        ValueError: for an unknown class or a malformed config.
+    """
+    if isinstance(config, str):
+        return registry.get(config)
+    if not isinstance(config, dict) or not isinstance(config.get("config", {}), dict):
+        raise ValueError(
+            f"an initializer config must be {{'class_name', 'config'}}, got {config!r}."
+        )
+    name = config.get("class_name")
+    cls = INITIALIZER_CLASSES.get(name) if isinstance(name, str) else None
+    if cls is None:
+        raise unknown_name_error("initializer class", name, list(INITIALIZER_CLASSES))
+    try:
+        return cls(**config.get("config", {}))
+    except TypeError as exc:
+        raise ValueError(f"bad config for initializer {name}: {exc}") from None

@@ -31,55 +31,168 @@ LossFunction = Callable[[jax.Array, jax.Array], jax.Array]
 EPSILON = 1e-7  # Keras's clip for cross-entropy on probabilities (not used on the logits path)
 
 
+def squeeze_or_expand_to_same_rank(
+    x1: jax.Array, x2: jax.Array, expand_rank_1: bool = True
+) -> tuple[jax.Array, jax.Array]:
+    """Align two arrays whose ranks differ by one trailing axis of size 1 (Keras's rule).
+
+    The array with the extra axis of size 1 loses it, except that a rank-1 partner is expanded
+    instead (when ``expand_rank_1``). Other shapes are returned unchanged.
+
+    >>> import jax.numpy as jnp
+    >>> [a.shape for a in squeeze_or_expand_to_same_rank(jnp.zeros(3), jnp.zeros((3, 1)))]
+    [(3, 1), (3, 1)]
+    >>> [a.shape for a in squeeze_or_expand_to_same_rank(jnp.zeros((2, 3)), jnp.zeros((2, 3, 1)))]
+    [(2, 3), (2, 3)]
+    """
+    x1, x2 = jnp.asarray(x1), jnp.asarray(x2)
+    if x1.ndim == x2.ndim + 1 and x1.shape[-1] == 1:
+        if x2.ndim == 1 and expand_rank_1:
+            x2 = x2[..., None]
+        else:
+            x1 = x1[..., 0]
+    elif x2.ndim == x1.ndim + 1 and x2.shape[-1] == 1:
+        if x1.ndim == 1 and expand_rank_1:
+            x1 = x1[..., None]
+        else:
+            x2 = x2[..., 0]
+    return x1, x2
+
+
+def _same_shape(y_true: jax.Array, y_pred: jax.Array, loss: str) -> tuple[jax.Array, jax.Array]:
+    y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
+    if y_true.shape != y_pred.shape:
+        raise ValueError(
+            f"{loss}: y_true and y_pred must have the same shape, got y_true.shape="
+            f"{tuple(y_true.shape)} and y_pred.shape={tuple(y_pred.shape)}."
+        )
+    return y_true, y_pred
+
+
+def _check_smoothing(label_smoothing: float) -> float:
+    if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, (int, float)):
+        raise TypeError(f"label_smoothing must be a number in [0, 1], got {label_smoothing!r}.")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}.")
+    return float(label_smoothing)
+
+
 def mean_squared_error(y_true: jax.Array, y_pred: jax.Array) -> jax.Array:
-    """Mean over the last axis of ``(y_true - y_pred) ** 2``."""
+    """Mean over the last axis of ``(y_true - y_pred) ** 2``.
+
+    A trailing axis of 1 on one side is aligned first, as Keras does:
+
+    >>> import jax.numpy as jnp
+    >>> mean_squared_error(jnp.array([1.0, 8.0, 11.0]), jnp.zeros((3, 1))).tolist()
+    [1.0, 64.0, 121.0]
+    """
+    y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
     return jnp.mean(jnp.square(y_pred - y_true), axis=-1)
 
 
 def mean_absolute_error(y_true: jax.Array, y_pred: jax.Array) -> jax.Array:
     """Mean over the last axis of ``|y_true - y_pred|``."""
+    y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
     return jnp.mean(jnp.abs(y_pred - y_true), axis=-1)
 
 
 def huber(y_true: jax.Array, y_pred: jax.Array, delta: float = 1.0) -> jax.Array:
     """Huber loss: quadratic within ``delta`` of the target, linear beyond; mean over last axis."""
+    y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
     err = jnp.abs(y_pred - y_true)
     quad = jnp.minimum(err, delta)
     return jnp.mean(0.5 * quad * quad + delta * (err - quad), axis=-1)
 
 
-def categorical_crossentropy(
-    y_true: jax.Array, y_pred: jax.Array, from_logits: bool = False
-) -> jax.Array:
-    """Cross-entropy of one-hot (or soft) targets against class probabilities or logits."""
+def _log_probs(y_pred: jax.Array, from_logits: bool) -> jax.Array:
     if from_logits:
-        log_p = jax.nn.log_softmax(y_pred, axis=-1)
-    else:
-        p = y_pred / jnp.sum(y_pred, axis=-1, keepdims=True)
-        log_p = jnp.log(jnp.clip(p, EPSILON, 1.0 - EPSILON))
-    return -jnp.sum(y_true * log_p, axis=-1)
+        return jax.nn.log_softmax(y_pred, axis=-1)
+    p = y_pred / jnp.sum(y_pred, axis=-1, keepdims=True)
+    return jnp.log(jnp.clip(p, EPSILON, 1.0 - EPSILON))
+
+
+def categorical_crossentropy(
+    y_true: jax.Array, y_pred: jax.Array, from_logits: bool = False, label_smoothing: float = 0.0
+) -> jax.Array:
+    """Cross-entropy of one-hot (or soft) targets against class probabilities or logits.
+
+    Args:
+        y_true: targets, the shape of ``y_pred``.
+        y_pred: probabilities (or logits with ``from_logits``), classes on the last axis.
+        from_logits: whether ``y_pred`` holds logits.
+        label_smoothing: in [0, 1]; targets become ``y * (1 - s) + s / num_classes``.
+
+    Returns:
+        One value per example.
+
+    Raises:
+        ValueError: when the shapes differ (beyond a trailing axis of 1), as Keras.
+
+    >>> import jax.numpy as jnp
+    >>> y, p = jnp.array([[0.0, 1.0]]), jnp.array([[0.5, 0.5]])
+    >>> round(float(categorical_crossentropy(y, p)[0]), 4)
+    0.6931
+    """
+    smoothing = _check_smoothing(label_smoothing)
+    y_true, y_pred = _same_shape(y_true, y_pred, "categorical_crossentropy")
+    if smoothing:
+        y_true = y_true * (1.0 - smoothing) + smoothing / y_pred.shape[-1]
+    return -jnp.sum(y_true * _log_probs(y_pred, from_logits), axis=-1)
 
 
 def sparse_categorical_crossentropy(
-    y_true: jax.Array, y_pred: jax.Array, from_logits: bool = False
+    y_true: jax.Array,
+    y_pred: jax.Array,
+    from_logits: bool = False,
+    ignore_class: int | None = None,
 ) -> jax.Array:
-    """Cross-entropy of integer class labels (shape ``(n,)`` or ``(n, 1)``)."""
+    """Cross-entropy of integer class labels (shape ``(n,)`` or ``(n, 1)``).
+
+    With ``ignore_class``, examples labelled with it get a loss of 0 (the loss objects then
+    average over the other examples only, as Keras).
+
+    Raises:
+        ValueError: when ``y_true`` is not ``y_pred``'s shape without its class axis.
+    """
     labels = jnp.asarray(y_true)
-    if labels.ndim == y_pred.ndim:
+    if labels.ndim == y_pred.ndim and labels.shape[-1] == 1:
         labels = labels[..., 0]
+    if labels.shape != y_pred.shape[:-1]:
+        raise ValueError(
+            "sparse_categorical_crossentropy: y_true must hold one integer label per row of "
+            f"y_pred, got y_true.shape={tuple(jnp.shape(y_true))} and "
+            f"y_pred.shape={tuple(y_pred.shape)}."
+        )
     labels = labels.astype(jnp.int32)
-    if from_logits:
-        log_p = jax.nn.log_softmax(y_pred, axis=-1)
-    else:
-        p = y_pred / jnp.sum(y_pred, axis=-1, keepdims=True)
-        log_p = jnp.log(jnp.clip(p, EPSILON, 1.0 - EPSILON))
-    return -jnp.take_along_axis(log_p, labels[..., None], axis=-1)[..., 0]
+    valid = None
+    if ignore_class is not None:
+        valid = labels != ignore_class
+        labels = jnp.where(valid, labels, 0)
+    per = -jnp.take_along_axis(_log_probs(y_pred, from_logits), labels[..., None], axis=-1)[..., 0]
+    return per if valid is None else jnp.where(valid, per, 0.0)
 
 
 def binary_crossentropy(
-    y_true: jax.Array, y_pred: jax.Array, from_logits: bool = False
+    y_true: jax.Array, y_pred: jax.Array, from_logits: bool = False, label_smoothing: float = 0.0
 ) -> jax.Array:
-    """Binary cross-entropy, mean over the last axis, against probabilities or logits."""
+    """Binary cross-entropy, mean over the last axis, against probabilities or logits.
+
+    Args:
+        y_true: targets in [0, 1], the shape of ``y_pred``.
+        y_pred: probabilities (or logits with ``from_logits``).
+        from_logits: whether ``y_pred`` holds logits.
+        label_smoothing: in [0, 1]; targets become ``y * (1 - s) + 0.5 * s``.
+
+    Returns:
+        One value per example.
+
+    Raises:
+        ValueError: when the shapes differ (beyond a trailing axis of 1), as Keras.
+    """
+    smoothing = _check_smoothing(label_smoothing)
+    y_true, y_pred = _same_shape(y_true, y_pred, "binary_crossentropy")
+    if smoothing:
+        y_true = y_true * (1.0 - smoothing) + 0.5 * smoothing
     if from_logits:
         per = -(y_true * jax.nn.log_sigmoid(y_pred) + (1 - y_true) * jax.nn.log_sigmoid(-y_pred))
     else:
@@ -88,25 +201,83 @@ def binary_crossentropy(
     return jnp.mean(per, axis=-1)
 
 
+REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
+
+
 @dataclasses.dataclass(frozen=True)
 class Loss:
-    """Base class: subclasses implement :meth:`call`, the per-example loss."""
+    """Base class: subclasses implement :meth:`call`, the per-example loss.
+
+    Args:
+        reduction: Keras's reduction of the weighted per-example losses (keyword only):
+            ``"sum_over_batch_size"`` (default: the sum over the number of entries),
+            ``"sum"``, ``"mean"`` (the same as the default), ``"mean_with_sample_weight"``
+            (the sum over the sum of the weights), or None/``"none"`` (no reduction).
+
+    Raises:
+        ValueError: for an unknown ``reduction``.
+    """
+
+    reduction: str | None = dataclasses.field(default="sum_over_batch_size", kw_only=True)
+
+    def __post_init__(self) -> None:
+        if self.reduction not in REDUCTIONS:
+            raise ValueError(f"reduction must be one of {REDUCTIONS}, got {self.reduction!r}.")
 
     def call(self, y_true: jax.Array, y_pred: jax.Array) -> jax.Array:
+        """The per-example loss (no weighting, no reduction)."""
         raise NotImplementedError
+
+    def mask(self, y_true: jax.Array, y_pred: jax.Array) -> jax.Array | None:
+        """Which per-example losses count (None: all); see ``ignore_class``."""
+        return None
 
     @property
     def name(self) -> str:
+        """The class's name."""
         return type(self).__name__
 
     def __call__(
         self, y_true: jax.Array, y_pred: jax.Array, sample_weight: jax.Array | None = None
     ) -> jax.Array:
-        """Weighted mean over the batch (Keras's ``sum_over_batch_size`` reduction)."""
-        per = self.call(y_true, y_pred)
-        if sample_weight is None:
-            return jnp.mean(per)
-        return jnp.sum(per * sample_weight) / per.size
+        """The weighted, reduced loss, exactly as Keras's ``Loss.__call__``.
+
+        ``sample_weight`` of shape ``(n,)``, ``(n, 1)`` or the per-example loss's shape (with
+        or without a trailing 1) is aligned with the per-example loss (Keras's
+        ``squeeze_or_expand_to_same_rank``), then broadcast.
+
+        >>> import jax.numpy as jnp
+        >>> y, p = jnp.array([[0.0, 1.0], [0.0, 0.0]]), jnp.array([[1.0, 1.0], [1.0, 0.0]])
+        >>> float(MeanSquaredError()(y, p, sample_weight=jnp.array([[1.0], [0.0]])))
+        0.25
+        """
+        values = self.call(y_true, y_pred)
+        weight = None if sample_weight is None else jnp.asarray(sample_weight, values.dtype)
+        mask = self.mask(y_true, y_pred)
+        if mask is not None:
+            mask = mask.astype(values.dtype)
+            if self.reduction in ("mean", "sum_over_batch_size"):
+                mask = mask * (mask.size / jnp.maximum(jnp.sum(mask), 1.0))
+            if weight is not None:
+                mask, weight = squeeze_or_expand_to_same_rank(mask, weight)
+                weight = weight * mask
+            else:
+                weight = mask
+        if weight is not None:
+            values, weight = squeeze_or_expand_to_same_rank(values, weight)
+            if weight.ndim < values.ndim:
+                weight = weight.reshape(weight.shape + (1,) * (values.ndim - weight.ndim))
+            values = values * weight
+        if self.reduction in (None, "none") or values.ndim == 0 or values.size == 0:
+            return values
+        total = jnp.sum(values)
+        if self.reduction == "sum":
+            return total
+        if self.reduction == "mean_with_sample_weight" and weight is not None:
+            divisor = jnp.sum(jnp.broadcast_to(weight, values.shape))
+        else:
+            divisor = jnp.asarray(values.size, total.dtype)
+        return jnp.where(divisor == 0, 0.0, total / jnp.where(divisor == 0, 1.0, divisor))
 
     def get_config(self) -> dict[str, Any]:
         """The constructor arguments, for saving."""
@@ -115,18 +286,24 @@ class Loss:
 
 @dataclasses.dataclass(frozen=True)
 class MeanSquaredError(Loss):
+    """Keras's ``MeanSquaredError``: :func:`mean_squared_error`, weighted and reduced."""
+
     def call(self, y_true: jax.Array, y_pred: jax.Array) -> jax.Array:
         return mean_squared_error(y_true, y_pred)
 
 
 @dataclasses.dataclass(frozen=True)
 class MeanAbsoluteError(Loss):
+    """Keras's ``MeanAbsoluteError``: :func:`mean_absolute_error`, weighted and reduced."""
+
     def call(self, y_true: jax.Array, y_pred: jax.Array) -> jax.Array:
         return mean_absolute_error(y_true, y_pred)
 
 
 @dataclasses.dataclass(frozen=True)
 class Huber(Loss):
+    """Keras's ``Huber(delta=1.0)``."""
+
     delta: float = 1.0
 
     def call(self, y_true: jax.Array, y_pred: jax.Array) -> jax.Array:
@@ -135,26 +312,66 @@ class Huber(Loss):
 
 @dataclasses.dataclass(frozen=True)
 class CategoricalCrossentropy(Loss):
+    """Keras's ``CategoricalCrossentropy(from_logits=False, label_smoothing=0.0)``."""
+
     from_logits: bool = False
+    label_smoothing: float = 0.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_smoothing(self.label_smoothing)
 
     def call(self, y_true: jax.Array, y_pred: jax.Array) -> jax.Array:
-        return categorical_crossentropy(y_true, y_pred, self.from_logits)
+        return categorical_crossentropy(y_true, y_pred, self.from_logits, self.label_smoothing)
 
 
 @dataclasses.dataclass(frozen=True)
 class SparseCategoricalCrossentropy(Loss):
+    """Keras's ``SparseCategoricalCrossentropy(from_logits=False, ignore_class=None)``.
+
+    Examples labelled ``ignore_class`` are left out of the loss and of its average.
+
+    >>> import jax.numpy as jnp
+    >>> loss = SparseCategoricalCrossentropy(ignore_class=-1)
+    >>> round(float(loss(jnp.array([1, -1]), jnp.array([[0.5, 0.5], [0.9, 0.1]]))), 4)
+    0.6931
+    """
+
     from_logits: bool = False
+    ignore_class: int | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.ignore_class is not None and (
+            isinstance(self.ignore_class, bool) or not isinstance(self.ignore_class, int)
+        ):
+            raise TypeError(f"ignore_class must be an int or None, got {self.ignore_class!r}.")
 
     def call(self, y_true: jax.Array, y_pred: jax.Array) -> jax.Array:
-        return sparse_categorical_crossentropy(y_true, y_pred, self.from_logits)
+        return sparse_categorical_crossentropy(y_true, y_pred, self.from_logits, self.ignore_class)
+
+    def mask(self, y_true: jax.Array, y_pred: jax.Array) -> jax.Array | None:
+        if self.ignore_class is None:
+            return None
+        labels = jnp.asarray(y_true)
+        if labels.ndim == y_pred.ndim and labels.shape[-1] == 1:
+            labels = labels[..., 0]
+        return labels.astype(jnp.int32) != self.ignore_class
 
 
 @dataclasses.dataclass(frozen=True)
 class BinaryCrossentropy(Loss):
+    """Keras's ``BinaryCrossentropy(from_logits=False, label_smoothing=0.0)``."""
+
     from_logits: bool = False
+    label_smoothing: float = 0.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_smoothing(self.label_smoothing)
 
     def call(self, y_true: jax.Array, y_pred: jax.Array) -> jax.Array:
-        return binary_crossentropy(y_true, y_pred, self.from_logits)
+        return binary_crossentropy(y_true, y_pred, self.from_logits, self.label_smoothing)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,6 +385,7 @@ class LossFunctionWrapper(Loss):
         return registry.name_of(self.fn) or getattr(self.fn, "__name__", "loss")
 
     def call(self, y_true: jax.Array, y_pred: jax.Array) -> jax.Array:
+        y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
         return self.fn(y_true, y_pred)
 
     def get_config(self) -> dict[str, Any]:
@@ -177,7 +395,10 @@ class LossFunctionWrapper(Loss):
                 f"loss {self.fn!r} is not registered, so it cannot be saved by name; register "
                 "it with fnn.losses.register(name, fn)."
             )
-        return {"fn": name}
+        config: dict[str, Any] = {"fn": name}
+        if self.reduction != "sum_over_batch_size":
+            config["reduction"] = self.reduction
+        return config
 
 
 LOSS_CLASSES: dict[str, type[Loss]] = {

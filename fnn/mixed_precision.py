@@ -2,7 +2,9 @@
 
 ``"mixed_bfloat16"`` (Keras's name) keeps float32 parameters and optimizer state but runs the
 layers in bfloat16, the fast path of accelerators' matrix units; losses and metrics are computed
-from float32 outputs::
+from float32 outputs. ``"bfloat16"`` stores the parameters in bfloat16 too, and ``"float64"``
+computes and stores in float64 (it needs ``jax.config.update("jax_enable_x64", True)``).
+:meth:`Policy.cast_variables` puts a parameter tree into the policy's variable dtype::
 
     >>> from fnn.mixed_precision import Policy
     >>> policy = Policy("mixed_bfloat16")
@@ -13,7 +15,9 @@ from float32 outputs::
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -23,25 +27,52 @@ POLICIES = {
     "float32": ("float32", "float32"),
     "mixed_bfloat16": ("bfloat16", "float32"),
     "bfloat16": ("bfloat16", "bfloat16"),
+    "float64": ("float64", "float64"),
 }
 
 
 @dataclasses.dataclass(frozen=True)
 class Policy:
-    """A named dtype policy: ``compute_dtype`` for layer math, ``variable_dtype`` for params."""
+    """A named dtype policy: ``compute_dtype`` for layer math, ``variable_dtype`` for params.
+
+    Raises:
+        ValueError: for an unknown name, or ``"float64"`` without ``jax_enable_x64``.
+    """
 
     name: str = "float32"
 
     def __post_init__(self) -> None:
         if self.name not in POLICIES:
             raise unknown_name_error("dtype_policy", self.name, list(POLICIES))
+        if self.name == "float64" and not jax.config.read("jax_enable_x64"):
+            raise ValueError(
+                'dtype_policy "float64" needs 64-bit JAX: call '
+                'jax.config.update("jax_enable_x64", True) first.'
+            )
+
+    def cast_variables(self, params: Any) -> Any:
+        """``params`` with every floating-point leaf in :attr:`variable_dtype` (others kept).
+
+        >>> import jax.numpy as jnp
+        >>> Policy("bfloat16").cast_variables({"w": jnp.ones(2), "n": jnp.arange(2)})["w"].dtype
+        dtype(bfloat16)
+        """
+        dtype = self.variable_dtype
+
+        def cast(leaf: Any) -> Any:
+            leaf = jnp.asarray(leaf)
+            return leaf.astype(dtype) if jnp.issubdtype(leaf.dtype, jnp.floating) else leaf
+
+        return jax.tree_util.tree_map(cast, params)
 
     @property
     def compute_dtype(self) -> np.dtype:
+        """The dtype the layers compute in."""
         return jnp.dtype(POLICIES[self.name][0])
 
     @property
     def variable_dtype(self) -> np.dtype:
+        """The dtype parameters are stored in."""
         return jnp.dtype(POLICIES[self.name][1])
 
 

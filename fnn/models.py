@@ -254,6 +254,7 @@ class Sequential(Trainer):
         metrics: Any = None,
         distribution: distributed_lib.Distribution | None = None,
         steps_per_execution: int | str | None = None,
+        weighted_metrics: Any = None,
     ) -> None:
         """Set the optimizer, loss and metrics (names as in Keras, or callables/Optax).
 
@@ -261,7 +262,10 @@ class Sequential(Trainer):
             optimizer: a name (``"adam"``, ...), a :mod:`fnn.optimizers` instance, or any Optax
                 transformation.
             loss: a loss name, :class:`fnn.losses.Loss` or function ``(y_true, y_pred)``.
-            metrics: metric names or functions; ``"accuracy"`` is resolved from the loss.
+            metrics: metric names, objects or functions; ``"accuracy"`` is resolved from the
+                loss. As in Keras they are not weighted by ``sample_weight``/``class_weight``.
+            weighted_metrics: metrics that are weighted by ``sample_weight`` and
+                ``class_weight`` (Keras's argument).
             distribution: e.g. :class:`fnn.distributed.DataParallel` spreads each batch over
                 several devices; ``batch_size`` then means the global batch.
             steps_per_execution: train steps per compiled call, between host syncs (Keras's
@@ -284,8 +288,10 @@ class Sequential(Trainer):
         optimizers_lib.get(optimizer)  # validate everything before changing anything
         loss_obj = None if loss is None else losses_lib.get(loss)
         units = self.output_shape[-1] if self.output_shape else None
-        compiled_metrics = metrics_lib.get_list(metrics, loss_obj, units)
+        compiled_metrics = training.resolve_metrics(metrics, weighted_metrics, loss_obj, units)
         args = {"optimizer": optimizer, "loss": loss, "metrics": metrics}
+        if weighted_metrics is not None:
+            args["weighted_metrics"] = weighted_metrics
         if distribution is not None:
             args["distribution"] = distribution
         if steps_per_execution is not None:

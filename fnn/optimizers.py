@@ -13,12 +13,14 @@ it between epochs without recompiling. A learning rate may also be an Optax sche
 
 from __future__ import annotations
 
-import functools
 import inspect
+import math
+import numbers
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 
@@ -38,97 +40,384 @@ class NamedOptimizer(optax.GradientTransformationExtraArgs):
     config: dict[str, Any]
 
 
-def _named(constructor: Callable[..., optax.GradientTransformation]) -> Callable[..., Any]:
-    """Make ``constructor`` return a :class:`NamedOptimizer` recording its name and arguments."""
-    signature = inspect.signature(constructor)
+class KerasAdamState(NamedTuple):
+    """State of :func:`scale_by_keras_adam`."""
 
-    @functools.wraps(constructor)
-    def build(*args: Any, **kwargs: Any) -> NamedOptimizer:
-        bound = signature.bind(*args, **kwargs)
+    count: jax.Array
+    mu: Any
+    nu: Any
+    nu_max: Any
+
+
+def scale_by_keras_adam(
+    beta_1: float, beta_2: float, epsilon: float, amsgrad: bool = False
+) -> optax.GradientTransformation:
+    """Keras's Adam direction: ``sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + epsilon)``.
+
+    Keras adds ``epsilon`` to the square root of the *uncorrected* second moment (Optax adds it
+    to the corrected one), so the two differ for a large ``epsilon``. With ``amsgrad`` the
+    running maximum of ``v`` replaces ``v``.
+    """
+
+    def init(params: Any) -> KerasAdamState:
+        zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
+        return KerasAdamState(jnp.zeros((), jnp.int32), zeros, zeros, zeros)
+
+    def update(updates: Any, state: KerasAdamState, params: Any = None) -> tuple[Any, Any]:
+        del params
+        count = state.count + 1
+        t = count.astype(jnp.float32)
+        mu = jax.tree_util.tree_map(lambda m, g: m + (g - m) * (1 - beta_1), state.mu, updates)
+        nu = jax.tree_util.tree_map(lambda v, g: v + (g * g - v) * (1 - beta_2), state.nu, updates)
+        nu_max = jax.tree_util.tree_map(jnp.maximum, state.nu_max, nu) if amsgrad else state.nu_max
+        alpha = jnp.sqrt(1 - beta_2**t) / (1 - beta_1**t)
+        out = jax.tree_util.tree_map(
+            lambda m, v: (alpha * m / (jnp.sqrt(v) + epsilon)).astype(m.dtype),
+            mu,
+            nu_max if amsgrad else nu,
+        )
+        return out, KerasAdamState(count, mu, nu, nu_max)
+
+    return optax.GradientTransformation(init, update)
+
+
+class KerasNadamState(NamedTuple):
+    """State of :func:`scale_by_keras_nadam`."""
+
+    count: jax.Array
+    u_product: jax.Array
+    mu: Any
+    nu: Any
+
+
+def scale_by_keras_nadam(
+    beta_1: float, beta_2: float, epsilon: float
+) -> optax.GradientTransformation:
+    """Keras's Nadam direction (Dozat's momentum schedule ``beta_1 (1 - 0.5 * 0.96^t)``).
+
+    Optax's ``nadam`` uses a constant ``beta_1``; its first step is about 39% larger.
+    """
+
+    def init(params: Any) -> KerasNadamState:
+        zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
+        return KerasNadamState(jnp.zeros((), jnp.int32), jnp.ones((), jnp.float32), zeros, zeros)
+
+    def update(updates: Any, state: KerasNadamState, params: Any = None) -> tuple[Any, Any]:
+        del params
+        count = state.count + 1
+        t = count.astype(jnp.float32)
+        u_t = beta_1 * (1.0 - 0.5 * 0.96**t)
+        u_next = beta_1 * (1.0 - 0.5 * 0.96 ** (t + 1))
+        u_product = state.u_product * u_t
+        u_product_next = u_product * u_next
+        mu = jax.tree_util.tree_map(lambda m, g: m + (g - m) * (1 - beta_1), state.mu, updates)
+        nu = jax.tree_util.tree_map(lambda v, g: v + (g * g - v) * (1 - beta_2), state.nu, updates)
+
+        def step(m: jax.Array, v: jax.Array, g: jax.Array) -> jax.Array:
+            m_hat = u_next * m / (1 - u_product_next) + (1 - u_t) * g / (1 - u_product)
+            v_hat = v / (1 - beta_2**t)
+            return (m_hat / (jnp.sqrt(v_hat) + epsilon)).astype(g.dtype)
+
+        out = jax.tree_util.tree_map(step, mu, nu, updates)
+        return out, KerasNadamState(count, u_product, mu, nu)
+
+    return optax.GradientTransformation(init, update)
+
+
+class EmaState(NamedTuple):
+    """State of :func:`parameter_ema`: the moving average of the parameters."""
+
+    count: jax.Array
+    ema: Any
+
+
+def parameter_ema(
+    momentum: float, overwrite_frequency: int | None = None
+) -> optax.GradientTransformation:
+    """Keras's ``use_ema``: keep ``ema = momentum * ema + (1 - momentum) * new_params``.
+
+    Applied last, on the final updates. Every ``overwrite_frequency`` steps the parameters are
+    replaced by the average (Keras); :func:`ema_weights` reads it from an optimizer state.
+    """
+
+    def init(params: Any) -> EmaState:
+        return EmaState(jnp.zeros((), jnp.int32), jax.tree_util.tree_map(jnp.asarray, params))
+
+    def update(updates: Any, state: EmaState, params: Any = None) -> tuple[Any, Any]:
+        if params is None:
+            raise ValueError("use_ema needs the parameters: call update(grads, state, params).")
+        count = state.count + 1
+        new = optax.apply_updates(params, updates)
+        m = jnp.where(count == 1, 0.0, momentum)  # Keras: the first step starts the average
+        ema = jax.tree_util.tree_map(
+            lambda a, p: (m * a + (1 - m) * p).astype(a.dtype), state.ema, new
+        )
+        if overwrite_frequency:
+            swap = count % overwrite_frequency == 0
+            updates = jax.tree_util.tree_map(
+                lambda u, a, p: jnp.where(swap, a - p, u).astype(u.dtype), updates, ema, params
+            )
+        return updates, EmaState(count, ema)
+
+    return optax.GradientTransformation(init, update)
+
+
+def ema_weights(opt_state: Any) -> Any | None:
+    """The moving average of the parameters kept by ``use_ema=True``, or None without it.
+
+    Keras writes it into the model's weights when ``fit`` ends.
+    """
+    found = [
+        s
+        for s in jax.tree_util.tree_leaves(opt_state, is_leaf=lambda x: isinstance(x, EmaState))
+        if isinstance(s, EmaState)
+    ]
+    return found[0].ema if found else None
+
+
+def _clip_each_by_norm(clipnorm: float) -> optax.GradientTransformation:
+    """Keras's ``clipnorm``: each gradient array scaled to an L2 norm of at most ``clipnorm``."""
+
+    def clip(updates: Any, params: Any = None) -> Any:
+        del params
+
+        def one(g: jax.Array) -> jax.Array:
+            norm = jnp.sqrt(jnp.sum(jnp.square(g)))
+            return (g * clipnorm / jnp.maximum(norm, clipnorm)).astype(g.dtype)
+
+        return jax.tree_util.tree_map(one, updates)
+
+    return optax.stateless(clip)
+
+
+# Keras 3's arguments shared by every optimizer, with its defaults.
+COMMON_ARGUMENTS: dict[str, Any] = {
+    "weight_decay": None,
+    "clipnorm": None,
+    "clipvalue": None,
+    "global_clipnorm": None,
+    "use_ema": False,
+    "ema_momentum": 0.99,
+    "ema_overwrite_frequency": None,
+    "gradient_accumulation_steps": None,
+}
+_STATIC = ("ema_overwrite_frequency", "gradient_accumulation_steps")
+
+
+def _assemble(direction: optax.GradientTransformation, hp: dict[str, Any]) -> Any:
+    """clip → direction → decoupled weight decay → ``-learning_rate`` → EMA (→ accumulate)."""
+    parts = []
+    if hp["clipnorm"] is not None:
+        parts.append(_clip_each_by_norm(hp["clipnorm"]))
+    if hp["global_clipnorm"] is not None:
+        parts.append(optax.clip_by_global_norm(hp["global_clipnorm"]))
+    if hp["clipvalue"] is not None:
+        parts.append(optax.clip(hp["clipvalue"]))
+    parts.append(direction)
+    if hp["weight_decay"] is not None:  # Keras: w -= learning_rate * weight_decay * w
+        parts.append(optax.add_decayed_weights(hp["weight_decay"]))
+    parts.append(optax.scale_by_learning_rate(hp["learning_rate"]))
+    if hp["use_ema"]:
+        parts.append(parameter_ema(hp["ema_momentum"], hp["ema_overwrite_frequency"]))
+    tx = optax.chain(*parts)
+    steps = hp["gradient_accumulation_steps"]
+    return optax.MultiSteps(tx, steps).gradient_transformation() if steps else tx
+
+
+def _number(value: Any, argument: str, optimizer: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"{optimizer}({argument}=...) must be a number, got {type(value).__name__}: {value!r}."
+        )
+    if not math.isfinite(float(value)):
+        raise ValueError(f"{optimizer}({argument}=...) must be finite, got {value!r}.")
+    return float(value)
+
+
+def _check(optimizer: str, config: dict[str, Any]) -> None:
+    """Issue 14: every hyperparameter checked where it enters, naming the argument."""
+    lr = config["learning_rate"]
+    if not callable(lr):  # a schedule is checked by Optax when it runs
+        scalar = isinstance(lr, (jax.Array, np.ndarray)) and np.ndim(lr) == 0
+        if _number(lr.item() if scalar else lr, "learning_rate", optimizer) < 0:
+            raise ValueError(f"{optimizer}(learning_rate=...) must be >= 0, got {lr!r}.")
+    ranges = {
+        "beta_1": (0.0, 1.0, False),
+        "beta_2": (0.0, 1.0, False),
+        "momentum": (0.0, 1.0, True),
+        "rho": (0.0, 1.0, True),
+        "ema_momentum": (0.0, 1.0, True),
+    }
+    for name, (low, high, closed) in ranges.items():
+        if name in config:
+            v = _number(config[name], name, optimizer)
+            if not (low <= v <= high if closed else low <= v < high):
+                bracket = "]" if closed else ")"
+                raise ValueError(
+                    f"{optimizer}({name}=...) must be in [{low:g}, {high:g}{bracket}, got {v!r}."
+                )
+    for name in ("epsilon", "initial_accumulator_value"):
+        if name in config and _number(config[name], name, optimizer) < 0:
+            raise ValueError(f"{optimizer}({name}=...) must be >= 0, got {config[name]!r}.")
+    wd = config["weight_decay"]
+    if wd is None and optimizer == "AdamW":
+        raise ValueError("AdamW(weight_decay=...) must be a number >= 0, got None.")
+    if wd is not None and _number(wd, "weight_decay", optimizer) < 0:
+        raise ValueError(f"{optimizer}(weight_decay=...) must be >= 0, got {wd!r}.")
+    clips = [k for k in ("clipnorm", "clipvalue", "global_clipnorm") if config[k] is not None]
+    for name in clips:
+        if _number(config[name], name, optimizer) <= 0:
+            raise ValueError(f"{optimizer}({name}=...) must be > 0, got {config[name]!r}.")
+    if len(clips) > 1:
+        raise ValueError(
+            f"{optimizer}: only one of clipnorm, clipvalue and global_clipnorm can be set, got "
+            f"{', '.join(clips)}."
+        )
+    for name, low in (("gradient_accumulation_steps", 2), ("ema_overwrite_frequency", 1)):
+        v = config[name]
+        if v is not None and (
+            isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < low
+        ):
+            raise ValueError(f"{optimizer}({name}=...) must be an int >= {low} or None, got {v!r}.")
+    for name in ("use_ema", "amsgrad", "nesterov", "centered"):
+        if name in config and not isinstance(config[name], bool):
+            raise TypeError(f"{optimizer}({name}=...) must be a bool, got {config[name]!r}.")
+
+
+def _optimizer(
+    name: str,
+    learning_rate: float,
+    specific: dict[str, Any],
+    direction: Callable[..., optax.GradientTransformation],
+    doc: str,
+) -> Callable[..., NamedOptimizer]:
+    """Build a Keras-spelled optimizer constructor ``name(learning_rate, *specific, *common)``.
+
+    The result wraps everything in ``optax.inject_hyperparams``: every numeric argument
+    (``learning_rate`` first) lives in the optimizer state.
+    """
+    arguments = {"learning_rate": learning_rate, **specific}
+    arguments.update({k: v for k, v in COMMON_ARGUMENTS.items() if k not in specific})
+    own = [k for k in specific if k not in COMMON_ARGUMENTS]
+    signature = inspect.Signature(
+        [
+            inspect.Parameter(k, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=v)
+            for k, v in arguments.items()
+        ],
+        return_annotation=NamedOptimizer,
+    )
+
+    def factory(**hp: Any) -> Any:
+        return _assemble(direction(**{k: hp[k] for k in own}), hp)
+
+    factory.__signature__ = signature  # type: ignore[attr-defined]
+
+    def constructor(*args: Any, **kwargs: Any) -> NamedOptimizer:
+        try:
+            bound = signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"{name}: {exc}; it takes {list(arguments)}.") from None
         bound.apply_defaults()
-        tx = constructor(*args, **kwargs)
+        config = dict(bound.arguments)
+        _check(name, config)
+        # A zero momentum, or an unused EMA momentum, stays out of the state (no trace buffer).
+        unused = [k for k in ("momentum",) if k in config and _is_zero(config[k])]
+        unused += [] if config["use_ema"] else ["ema_momentum"]
+        tx = optax.inject_hyperparams(factory, static_args=(*_STATIC, *unused))(**config)
         named = NamedOptimizer(tx.init, tx.update)
-        named.class_name, named.config = constructor.__name__, dict(bound.arguments)
+        named.class_name, named.config = name, config
         return named
 
-    return build
+    constructor.__name__ = constructor.__qualname__ = name
+    constructor.__signature__ = signature  # type: ignore[attr-defined]
+    constructor.__doc__ = doc + _COMMON_DOC
+    return constructor
 
 
-@_named
-def SGD(
-    learning_rate: LearningRate = 0.01, momentum: float = 0.0, nesterov: bool = False
-) -> optax.GradientTransformation:
-    """Stochastic gradient descent, ``w -= learning_rate * grad`` (with optional momentum)."""
-    return optax.inject_hyperparams(optax.sgd)(
-        learning_rate=learning_rate, momentum=momentum or None, nesterov=nesterov
-    )
+_COMMON_DOC = """
+
+    Every optimizer also takes Keras 3's ``weight_decay`` (decoupled: ``w -= learning_rate *
+    weight_decay * w`` each step; None: off), ``clipnorm`` (each gradient array's norm),
+    ``clipvalue``, ``global_clipnorm`` (one of the three), ``use_ema``/``ema_momentum``/
+    ``ema_overwrite_frequency`` (a moving average of the weights, see :func:`ema_weights`) and
+    ``gradient_accumulation_steps`` (apply the mean gradient every that many steps; Optax's
+    ``MultiSteps``).
+
+    Returns:
+        A :class:`NamedOptimizer` (an Optax transformation).
+
+    Raises:
+        TypeError: for an argument of the wrong type (a string learning rate).
+        ValueError: for a value out of range (NaN or negative learning rate, ``beta_1`` outside
+            [0, 1), ``momentum`` outside [0, 1], negative ``weight_decay``).
+"""
 
 
-@_named
-def Adam(
-    learning_rate: LearningRate = 0.001,
-    beta_1: float = 0.9,
-    beta_2: float = 0.999,
-    epsilon: float = 1e-7,
-) -> optax.GradientTransformation:
-    """Adam with Keras's defaults."""
-    return optax.inject_hyperparams(optax.adam)(
-        learning_rate=learning_rate, b1=beta_1, b2=beta_2, eps=epsilon
-    )
+def _is_zero(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and value == 0
 
 
-@_named
-def AdamW(
-    learning_rate: LearningRate = 0.001,
-    weight_decay: float = 0.004,
-    beta_1: float = 0.9,
-    beta_2: float = 0.999,
-    epsilon: float = 1e-7,
-) -> optax.GradientTransformation:
-    """Adam with decoupled weight decay (Keras's defaults)."""
-    return optax.inject_hyperparams(optax.adamw)(
-        learning_rate=learning_rate, b1=beta_1, b2=beta_2, eps=epsilon, weight_decay=weight_decay
-    )
+def _momentum(momentum: Any, nesterov: bool = False) -> optax.GradientTransformation:
+    return optax.identity() if _is_zero(momentum) else optax.trace(momentum, nesterov=nesterov)
 
 
-@_named
-def RMSprop(
-    learning_rate: LearningRate = 0.001,
-    rho: float = 0.9,
-    momentum: float = 0.0,
-    epsilon: float = 1e-7,
-) -> optax.GradientTransformation:
-    """RMSprop with Keras's defaults."""
-    return optax.inject_hyperparams(optax.rmsprop)(
-        learning_rate=learning_rate, decay=rho, eps=epsilon, momentum=momentum or None
-    )
+def _sgd(momentum: Any, nesterov: bool) -> optax.GradientTransformation:
+    return _momentum(momentum, nesterov)
 
 
-@_named
-def Adagrad(
-    learning_rate: LearningRate = 0.001,
-    initial_accumulator_value: float = 0.1,
-    epsilon: float = 1e-7,
-) -> optax.GradientTransformation:
-    """Adagrad with Keras's defaults."""
-    return optax.inject_hyperparams(optax.adagrad)(
-        learning_rate=learning_rate,
-        initial_accumulator_value=initial_accumulator_value,
-        eps=epsilon,
-    )
+def _rmsprop(rho: Any, momentum: Any, epsilon: Any, centered: bool) -> Any:
+    scale = optax.scale_by_stddev if centered else optax.scale_by_rms
+    return optax.chain(scale(decay=rho, eps=epsilon), _momentum(momentum))
 
 
-@_named
-def Nadam(
-    learning_rate: LearningRate = 0.001,
-    beta_1: float = 0.9,
-    beta_2: float = 0.999,
-    epsilon: float = 1e-7,
-) -> optax.GradientTransformation:
-    """Adam with Nesterov momentum (Keras's defaults)."""
-    return optax.inject_hyperparams(optax.nadam)(
-        learning_rate=learning_rate, b1=beta_1, b2=beta_2, eps=epsilon
-    )
+def _adagrad(initial_accumulator_value: Any, epsilon: Any) -> Any:
+    return optax.scale_by_rss(initial_accumulator_value=initial_accumulator_value, eps=epsilon)
+
+
+_ADAM = {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7, "amsgrad": False}
+
+SGD = _optimizer(
+    "SGD",
+    0.01,
+    {"momentum": 0.0, "nesterov": False},
+    _sgd,
+    "Stochastic gradient descent, ``w -= learning_rate * grad`` (with optional momentum).",
+)
+Adam = _optimizer(
+    "Adam",
+    0.001,
+    _ADAM,
+    scale_by_keras_adam,
+    "Adam exactly as Keras computes it (``epsilon`` placement, ``amsgrad``).",
+)
+AdamW = _optimizer(
+    "AdamW",
+    0.001,
+    {"weight_decay": 0.004, **_ADAM},
+    scale_by_keras_adam,
+    "Keras's Adam with decoupled weight decay (``weight_decay`` default 0.004).",
+)
+RMSprop = _optimizer(
+    "RMSprop",
+    0.001,
+    {"rho": 0.9, "momentum": 0.0, "epsilon": 1e-7, "centered": False},
+    _rmsprop,
+    "RMSprop with Keras's defaults (``epsilon`` inside the square root, as Keras).",
+)
+Adagrad = _optimizer(
+    "Adagrad",
+    0.001,
+    {"initial_accumulator_value": 0.1, "epsilon": 1e-7},
+    _adagrad,
+    "Adagrad with Keras's defaults.",
+)
+Nadam = _optimizer(
+    "Nadam",
+    0.001,
+    {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7},
+    scale_by_keras_nadam,
+    "Nadam exactly as Keras computes it (Dozat's momentum schedule).",
+)
 
 
 registry: Registry[Callable[..., optax.GradientTransformation]] = Registry("optimizer")

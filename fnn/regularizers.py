@@ -11,18 +11,39 @@ Names and default factors follow Keras (``"l1"``, ``"l2"``: 0.01)::
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
+from fnn.registry import unknown_name_error
+
+
+def _check_factor(value: Any, argument: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{argument} must be a number >= 0, got {type(value).__name__}: {value!r}.")
+    if not math.isfinite(float(value)) or value < 0:
+        raise ValueError(f"{argument} must be a finite number >= 0, got {value!r}.")
+    return float(value)
+
 
 @dataclasses.dataclass(frozen=True)
 class L1L2:
-    """``l1 * sum(|w|) + l2 * sum(w**2)``."""
+    """``l1 * sum(|w|) + l2 * sum(w**2)`` (Keras's ``L1L2``, defaults 0 and 0).
+
+    Raises:
+        TypeError: for a factor that is not a number.
+        ValueError: for a negative or non-finite factor.
+    """
 
     l1: float = 0.0
     l2: float = 0.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "l1", _check_factor(self.l1, "l1"))
+        object.__setattr__(self, "l2", _check_factor(self.l2, "l2"))
 
     def __call__(self, w: jax.Array) -> jax.Array:
         total = jnp.zeros((), jnp.float32)
@@ -43,27 +64,48 @@ def L2(l2: float = 0.01) -> L1L2:
     return L1L2(l2=l2)
 
 
-def l1_l2(l1: float = 0.01, l2: float = 0.01) -> L1L2:
-    """Both penalties (Keras's ``l1_l2`` defaults)."""
+def l1_l2(l1: float = 0.0, l2: float = 0.0) -> L1L2:
+    """Both penalties; Keras 3's defaults are 0 and 0 (tf.keras 2 had 0.01 and 0.01).
+
+    >>> l1_l2(l2=1e-4)
+    L1L2(l1=0.0, l2=0.0001)
+    """
     return L1L2(l1=l1, l2=l2)
 
 
 NAMES = {"l1": L1, "l2": L2, "l1_l2": l1_l2}
+# Keras's serialized class names and the config keys each takes.
+CLASS_NAMES = {"L1": ("l1",), "L2": ("l2",), "L1L2": ("l1", "l2")}
 
 
 def get(identifier: Any) -> L1L2 | None:
-    """Resolve None, a name (``"l1"``, ``"l2"``, ``"l1_l2"``), an :class:`L1L2` or its config."""
+    """Resolve a regularizer identifier.
+
+    Args:
+        identifier: None, a name (``"l1"``, ``"l2"``, ``"l1_l2"``), an :class:`L1L2`, fnn's
+            config ``{"l1": .., "l2": ..}`` or Keras's ``{"class_name": "L2", "config": {"l2":
+            0.1}}``.
+
+    Returns:
+        The regularizer, or None.
+
+    Raises:
+        ValueError: for an unknown name or class, or a dict of another form (never a silent
+            no-penalty).
+        TypeError: for anything else.
+
+    >>> get({"class_name": "L2", "config": {"l2": 0.1}})
+    L1L2(l1=0.0, l2=0.1)
+    """
     if identifier is None or isinstance(identifier, L1L2):
         return identifier
     if isinstance(identifier, str):
         key = identifier.lower()
         if key not in NAMES:
-            from fnn.registry import unknown_name_error
-
             raise unknown_name_error("regularizer", identifier, list(NAMES))
         return NAMES[key]()
     if isinstance(identifier, dict):
-        return L1L2(l1=float(identifier.get("l1", 0.0)), l2=float(identifier.get("l2", 0.0)))
+        return _from_dict(identifier)
     raise TypeError(
         f"regularizer must be None, 'l1', 'l2', 'l1_l2' or fnn.regularizers.L1L2, got "
         f"{type(identifier).__name__}: {identifier!r}."
@@ -73,3 +115,24 @@ def get(identifier: Any) -> L1L2 | None:
 def serialize(reg: L1L2 | None) -> dict[str, float] | None:
     """JSON-able form of a regularizer (None stays None)."""
     return None if reg is None else {"l1": reg.l1, "l2": reg.l2}
+
+
+def _from_dict(config: dict[str, Any]) -> L1L2:
+    if set(config) <= {"l1", "l2"} and config:
+        return L1L2(**config)
+    if set(config) <= {"class_name", "config", "module", "registered_name"} and isinstance(
+        config.get("config", {}), dict
+    ):
+        name = config.get("class_name")
+        keys = CLASS_NAMES.get(name) if isinstance(name, str) else None
+        if keys is None:
+            raise unknown_name_error("regularizer class", name, list(CLASS_NAMES))
+        inner = config.get("config", {})
+        extra = sorted(set(inner) - set(keys))
+        if extra:
+            raise ValueError(f"regularizer {name} takes {list(keys)}, got unknown keys {extra}.")
+        return L1L2(**inner)
+    raise ValueError(
+        "a regularizer dict must be {'l1': .., 'l2': ..} or Keras's {'class_name': 'L2', "
+        f"'config': {{'l2': ..}}}}; got {config!r}."
+    )

@@ -345,13 +345,16 @@ def compile_config(model: Sequential) -> dict[str, Any] | None:
             ) from None
     metrics = []
     for metric in model.compiled_metrics:
-        fn_name = metrics_lib.registry.name_of(metric.fn)
-        if fn_name is None:
+        try:
+            described = metrics_lib.serialize(metric)
+        except (ValueError, TypeError) as exc:
             raise ValueError(
-                f"metric {metric.name!r} ({metric.fn!r}) is not registered, so it cannot be "
-                "saved; register it with fnn.metrics.register(name, fn)."
-            )
-        metrics.append({"name": metric.name, "fn": fn_name})
+                f"metric {metric.name!r} cannot be saved: {exc} Register its function with "
+                "fnn.metrics.register(name, fn)."
+            ) from None
+        metrics.append(
+            {"name": metric.name, "weighted": bool(metric.weighted), "metric": described}
+        )
     return {
         "optimizer": _optimizer_config(model.compile_args.get("optimizer")),
         "loss": loss,
@@ -382,15 +385,28 @@ def compile_from_config(
     loss = None if config.get("loss") is None else losses_lib.deserialize(config["loss"])
     entries = config.get("metrics", [])
     if not isinstance(entries, list) or not all(
-        isinstance(m, dict) and isinstance(m.get("name"), str) and isinstance(m.get("fn"), str)
+        isinstance(m, dict)
+        and isinstance(m.get("name"), str)
+        and (isinstance(m.get("fn"), str) or isinstance(m.get("metric"), dict))
         for m in entries
     ):
-        raise ValueError(f"metrics must be a list of {{'name', 'fn'}} strings, got {entries!r}")
-    metrics = [metrics_lib.Metric(m["name"], metrics_lib.registry.get(m["fn"])) for m in entries]
+        raise ValueError(
+            f"metrics must be a list of {{'name', 'metric'}} (or {{'name', 'fn'}}) objects, got "
+            f"{archive.short_repr(entries)}"
+        )
+    plain, weighted = [], []
+    for m in entries:
+        if "metric" in m:
+            metric = metrics_lib.deserialize(m["metric"])
+        else:  # the first format: a registered per-example function
+            metric = metrics_lib.Metric(m["name"], metrics_lib.registry.get(m["fn"]))
+        metric.name = m["name"].removeprefix("weighted_") if m.get("weighted") else m["name"]
+        (weighted if m.get("weighted") else plain).append(metric)
     model.compile(
         optimizer=optimizer,
         loss=loss,
-        metrics=metrics,
+        metrics=plain,
+        weighted_metrics=weighted or None,
         steps_per_execution=config.get("steps_per_execution"),
     )
 

@@ -341,3 +341,31 @@ def test_schedule_returning_a_bad_rate_fails_before_training():
         model.fit(*regression(), verbose=0, callbacks=[sched])
     for a, b in zip(before, jax.tree.leaves(model.params), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+# -- Keras fidelity: one-argument schedules, logs={} in every hook (issue 13 points 10, 11) ------
+def test_one_argument_schedule_is_accepted_as_keras():
+    model = linear_model(lr=0.01)
+    x, y = np.array([[1.0, 0.0]], np.float32), np.array([[1.0]], np.float32)
+    sched = LearningRateScheduler(lambda epoch: 0.125)
+    model.fit(x, y, epochs=1, batch_size=1, verbose=0, callbacks=[sched])
+    np.testing.assert_array_equal(model.get_weights()[0], [[0.25], [0.0]])
+    with pytest.raises(TypeError, match=r"\(epoch\) or \(epoch, lr\)"):
+        LearningRateScheduler(lambda: 0.1)
+
+
+def test_every_hook_gets_a_dict():
+    seen = []
+
+    class Probe(Callback):
+        def on_train_begin(self, logs=None):
+            seen.append(("train_begin", logs.get("loss", "absent")))
+
+        def on_epoch_begin(self, epoch, logs=None):
+            seen.append(("epoch_begin", logs.get("loss", "absent")))
+
+        def on_train_end(self, logs=None):
+            seen.append(("train_end", type(logs).__name__))
+
+    linear_model().fit(*regression(), epochs=1, verbose=0, callbacks=[Probe()])
+    assert seen == [("train_begin", "absent"), ("epoch_begin", "absent"), ("train_end", "dict")]

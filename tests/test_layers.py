@@ -138,3 +138,55 @@ def test_weights_in_keras_order():
     params = net.init(jax.random.key(0), 3)
     shapes = [w.shape for w in net.weights_of(params, net.init_state(3))]
     assert shapes == [(3, 4), (4,), (4, 2), (2,)]
+
+
+# -- pickling, deep copies, trainable, input_dim (issue 13 points 15 and "missing") -----------
+import copy as _copy  # noqa: E402
+import pickle as _pickle  # noqa: E402
+
+from fnn import initializers as _initializers  # noqa: E402
+from fnn.layers.base import layer_to_config as _layer_to_config  # noqa: E402
+
+
+@pytest.mark.parametrize("activation", activations.registry.names())
+def test_layers_pickle_with_every_registered_activation(activation):
+    layer = Dense(3, activation=activation, input_shape=2, name="d")
+    for again in (_pickle.loads(_pickle.dumps(layer)), _copy.deepcopy(layer)):
+        assert _layer_to_config(again) == _layer_to_config(layer)
+        assert again.activation is layer.activation
+
+
+@pytest.mark.parametrize("initializer", _initializers.registry.names())
+def test_layers_pickle_with_every_registered_initializer(initializer):
+    layer = Dense(2, kernel_initializer=initializer, input_shape=2)
+    again = _pickle.loads(_pickle.dumps(layer))
+    key = jax.random.key(0)
+    for a, b in zip(
+        jax.tree_util.tree_leaves(layer.init(key, 2)), jax.tree_util.tree_leaves(again.init(key, 2))
+    ):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_serial_and_extra_attributes_survive_a_deep_copy():
+    net = serial(Dense(4, activation="relu", input_shape=3), Dense(2))
+    net.layers[0].note = "kept"
+    again = _copy.deepcopy(net)
+    assert again.layers[0].note == "kept" and again.layers[0] is not net.layers[0]
+    key = jax.random.key(1)
+    np.testing.assert_array_equal(
+        jax.tree_util.tree_leaves(net.init(key, 3))[0],
+        jax.tree_util.tree_leaves(again.init(key, 3))[0],
+    )
+
+
+def test_trainable_is_a_config_key_and_input_dim_is_keras_legacy():
+    layer = Dense(2, input_dim=5)
+    assert layer.input_shape == (5,) and layer.trainable
+    layer.trainable = False
+    config = _layer_to_config(layer)
+    assert config["config"]["trainable"] is False
+    assert _pickle.loads(_pickle.dumps(layer)).trainable is False
+    with pytest.raises(ValueError, match="input_dim"):
+        Dense(2, input_dim=5, input_shape=5)
+    with pytest.raises(ValueError, match="input_dim"):
+        Dense(2, input_dim=0)

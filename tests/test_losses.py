@@ -96,3 +96,91 @@ def test_callable_losses_and_serialization():
     assert restored.fn is my_loss
     cce = losses.CategoricalCrossentropy(from_logits=True)
     assert losses.deserialize(losses.serialize(cce)) == cce
+
+
+# -- Keras fidelity (issue 13 points 1 and 2; reduction, label_smoothing, ignore_class) ------
+import os  # noqa: E402
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+import keras  # noqa: E402
+
+RNG = np.random.default_rng(1)
+Y2 = RNG.normal(size=(2, 3)).astype(np.float32)
+P2 = RNG.normal(size=(2, 3)).astype(np.float32)
+ONEHOT = np.eye(3, dtype=np.float32)[[0, 2, 1, 2]]
+PROBS = RNG.uniform(0.05, 1.0, size=(4, 3)).astype(np.float32)
+PROBS /= PROBS.sum(-1, keepdims=True)
+
+
+def _close(ours, theirs):
+    np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("w_shape", [(2,), (2, 1)])
+def test_sample_weight_column_is_aligned_not_broadcast_to_n_by_n(w_shape):
+    w = np.array([1.0, 3.0], np.float32).reshape(w_shape)
+    _close(losses.MeanSquaredError()(Y2, P2, w), keras.losses.MeanSquaredError()(Y2, P2, w))
+    cw = np.array([0.5, 2.0, 1.0, 0.0], np.float32).reshape((4,) + w_shape[1:])
+    _close(
+        losses.CategoricalCrossentropy()(ONEHOT, PROBS, cw),
+        keras.losses.CategoricalCrossentropy()(ONEHOT, PROBS, cw),
+    )
+
+
+def test_sample_weight_per_timestep_with_a_trailing_one():
+    y = RNG.normal(size=(2, 5, 3)).astype(np.float32)
+    p = RNG.normal(size=(2, 5, 3)).astype(np.float32)
+    w = RNG.uniform(size=(2, 5, 1)).astype(np.float32)
+    _close(losses.MeanSquaredError()(y, p, w), keras.losses.MeanSquaredError()(y, p, w))
+
+
+@pytest.mark.parametrize(
+    "reduction", ["sum", "sum_over_batch_size", "mean", "mean_with_sample_weight", None, "none"]
+)
+def test_reductions_match_keras(reduction):
+    w = np.array([0.5, 3.0], np.float32)
+    ours = losses.MeanAbsoluteError(reduction=reduction)
+    theirs = keras.losses.MeanAbsoluteError(reduction=reduction)
+    _close(ours(Y2, P2, w), theirs(Y2, P2, w))
+    _close(ours(Y2, P2), theirs(Y2, P2))
+    assert losses.deserialize(losses.serialize(ours)) == ours
+    with pytest.raises(ValueError, match="reduction"):
+        losses.MeanSquaredError(reduction="average")
+
+
+def test_functions_align_a_trailing_axis_and_refuse_mismatched_shapes():
+    y, p = np.array([1.0, 8.0, 11.0], np.float32), np.zeros((3, 1), np.float32)
+    _close(losses.mean_squared_error(y, p), keras.losses.mean_squared_error(y, p))
+    with pytest.raises(ValueError, match="same shape"):
+        losses.binary_crossentropy(np.ones((3, 1)), np.full((3, 3), 0.5))
+    with pytest.raises(ValueError, match="same shape"):
+        losses.categorical_crossentropy(np.ones((3, 1)), np.full((3, 3), 0.5))
+    with pytest.raises(ValueError, match="y_true"):
+        losses.sparse_categorical_crossentropy(np.ones((3, 2)), np.full((3, 3), 0.5))
+
+
+@pytest.mark.parametrize("from_logits", [False, True])
+def test_label_smoothing_matches_keras(from_logits):
+    _close(
+        losses.CategoricalCrossentropy(from_logits=from_logits, label_smoothing=0.2)(ONEHOT, PROBS),
+        keras.losses.CategoricalCrossentropy(from_logits=from_logits, label_smoothing=0.2)(
+            ONEHOT, PROBS
+        ),
+    )
+    yb, pb = ONEHOT[:, :1], PROBS[:, :1]
+    _close(
+        losses.BinaryCrossentropy(from_logits=from_logits, label_smoothing=0.3)(yb, pb),
+        keras.losses.BinaryCrossentropy(from_logits=from_logits, label_smoothing=0.3)(yb, pb),
+    )
+    with pytest.raises(ValueError, match="label_smoothing"):
+        losses.BinaryCrossentropy(label_smoothing=1.5)
+
+
+def test_ignore_class_matches_keras():
+    labels = np.array([0, 2, -1, 1], np.int32)
+    w = np.array([1.0, 2.0, 3.0, 0.5], np.float32)
+    ours = losses.SparseCategoricalCrossentropy(ignore_class=-1)
+    theirs = keras.losses.SparseCategoricalCrossentropy(ignore_class=-1)
+    _close(ours(labels, PROBS), theirs(labels, PROBS))
+    _close(ours(labels, PROBS, w), theirs(labels, PROBS, w))
+    assert float(ours.call(labels, PROBS)[2]) == 0.0

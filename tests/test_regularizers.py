@@ -67,3 +67,35 @@ def test_evaluate_includes_the_penalty_too():
     assert float(reg.net.regularization_loss(reg.params)) == pytest.approx(
         float(jax.numpy.sum(reg.params[0]["kernel"] ** 2) * 0.5), rel=1e-6
     )
+
+
+def test_l1_l2_defaults_are_keras_3s_zeros():
+    assert regularizers.l1_l2() == regularizers.L1L2(0.0, 0.0)
+    assert regularizers.l1_l2(l2=1e-4).l1 == 0.0  # no hidden L1 penalty
+    assert regularizers.get("l1_l2") == regularizers.L1L2(0.0, 0.0)
+
+
+@pytest.mark.parametrize("bad", [-0.1, float("nan"), float("inf")])
+@pytest.mark.parametrize("factory", [regularizers.L1, regularizers.L2, regularizers.l1_l2])
+def test_negative_or_nan_factors_are_refused(factory, bad):
+    with pytest.raises(ValueError, match="finite number >= 0"):
+        factory(bad)
+
+
+def test_non_number_factor_is_a_type_error():
+    with pytest.raises(TypeError, match="l2"):
+        regularizers.L2("0.1")
+
+
+def test_keras_dict_form_works_and_other_dicts_are_refused():
+    assert regularizers.get({"class_name": "L2", "config": {"l2": 0.1}}) == regularizers.L2(0.1)
+    assert regularizers.get({"class_name": "L1L2", "config": {"l1": 0.2, "l2": 0.1}}) == (
+        regularizers.L1L2(0.2, 0.1)
+    )
+    assert regularizers.get({"l1": 0.3}) == regularizers.L1(0.3)
+    with pytest.raises(ValueError, match="regularizer dict"):
+        regularizers.get({"L2": 0.1})
+    with pytest.raises(ValueError, match="Unknown regularizer class"):
+        regularizers.get({"class_name": "OrthogonalRegularizer", "config": {}})
+    with pytest.raises(ValueError, match="unknown keys"):
+        regularizers.get({"class_name": "L2", "config": {"l1": 0.1}})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
 
@@ -17,7 +18,8 @@ class LearningRateScheduler(Callback):
     ``logs["learning_rate"]`` records the rate each epoch used.
 
     Args:
-        schedule: ``(epoch: int, lr: float) -> float``, epochs counted from 0.
+        schedule: ``(epoch: int, lr: float) -> float`` or ``(epoch: int) -> float`` (both
+            Keras forms), epochs counted from 0.
         verbose: 1 prints the rate set at each epoch.
 
     >>> import numpy as np, fnn
@@ -29,7 +31,7 @@ class LearningRateScheduler(Callback):
     [0.005, 0.0025, 0.00125]
     """
 
-    def __init__(self, schedule: Callable[[int, float], float], verbose: int = 0) -> None:
+    def __init__(self, schedule: Callable[..., float], verbose: int = 0) -> None:
         super().__init__()
         if not callable(schedule):
             raise TypeError(
@@ -37,10 +39,12 @@ class LearningRateScheduler(Callback):
                 f"{type(schedule).__name__}: {schedule!r}."
             )
         self.schedule = schedule
+        self._takes_lr = _takes_two_arguments(schedule)
         self.verbose = check_count(verbose, "verbose", "LearningRateScheduler")
 
     def on_epoch_begin(self, epoch, logs=None):
-        raw = self.schedule(epoch, get_learning_rate(self.model, "LearningRateScheduler"))
+        lr_now = get_learning_rate(self.model, "LearningRateScheduler")
+        raw = self.schedule(epoch, lr_now) if self._takes_lr else self.schedule(epoch)
         try:
             lr = math.nan if isinstance(raw, (bool, str)) else float(raw)
         except (TypeError, ValueError):
@@ -57,3 +61,24 @@ class LearningRateScheduler(Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["learning_rate"] = get_learning_rate(self.model, "LearningRateScheduler")
+
+
+def _takes_two_arguments(schedule: Callable[..., float]) -> bool:
+    """Whether ``schedule`` is Keras's ``(epoch, lr)`` form rather than ``(epoch)``."""
+    try:
+        signature = inspect.signature(schedule)
+    except (TypeError, ValueError):  # a builtin without a signature: Keras's current form
+        return True
+    try:
+        signature.bind(0, 0.0)
+        return True
+    except TypeError:
+        pass
+    try:
+        signature.bind(0)
+    except TypeError:
+        raise TypeError(
+            f"LearningRateScheduler(schedule=...) must take (epoch) or (epoch, lr), got a "
+            f"function with signature {signature}."
+        ) from None
+    return False

@@ -117,6 +117,9 @@ class Layer:
     multi_input: bool | None = False
     #: Whether the layer reads integer ids (Embedding): no cast to a compute dtype before it.
     integer_input: bool = False
+    #: Keras's ``layer.trainable``: False freezes the layer's parameters (the training engine
+    #: leaves them unchanged); saved in the config when False.
+    trainable: bool = True
 
     def __init__(self, *, input_shape: int | Sequence[int] | None = None, name: str | None = None):
         self.input_shape = None if input_shape is None else as_shape(input_shape)
@@ -216,11 +219,40 @@ class Layer:
         config: dict[str, Any] = {"name": self.name}
         if self.input_shape is not None:
             config["input_shape"] = list(self.input_shape)
+        if not self.trainable:
+            config["trainable"] = False
         return config
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Layer:
-        return cls(**config)
+        """Build the layer from :meth:`get_config`'s output (``trainable`` included).
+
+        Raises:
+            TypeError: for a ``trainable`` that is not a bool.
+        """
+        config = dict(config)
+        trainable = config.pop("trainable", True)
+        if not isinstance(trainable, bool):
+            raise TypeError(f"trainable must be a bool, got {trainable!r}.")
+        layer = cls(**config)
+        layer.trainable = trainable
+        return layer
+
+    # -- copying and pickling: rebuilt from the config, so initializer closures never travel --
+    def __copy__(self) -> Layer:
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        return clone
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        """Pickle and deep-copy by config (plus any attribute the config does not rebuild)."""
+        try:
+            config = layer_to_config(self)
+            fresh = layer_from_config(config)
+        except (ValueError, TypeError):  # unregistered callables: the default way, or its error
+            return super().__reduce_ex__(protocol)
+        extra = {k: v for k, v in self.__dict__.items() if k not in fresh.__dict__}
+        return (_rebuild_layer, (config, extra))
 
     def weights_of(self, params: Params, state: State) -> list[jax.Array]:
         """This layer's arrays in Keras's order (as ``get_weights`` lists them)."""
@@ -276,6 +308,12 @@ def register_layer(cls: type[Layer]) -> type[Layer]:
 def layer_to_config(layer: Layer) -> dict[str, Any]:
     """``{"class_name": ..., "config": ...}`` for a layer."""
     return {"class_name": type(layer).__name__, "config": layer.get_config()}
+
+
+def _rebuild_layer(config: dict[str, Any], extra: dict[str, Any]) -> Layer:
+    layer = layer_from_config(config)
+    layer.__dict__.update(extra)
+    return layer
 
 
 def layer_from_config(config: dict[str, Any]) -> Layer:

@@ -49,7 +49,15 @@ class Dense(Layer):
         kernel_regularizer: Any = None,
         bias_regularizer: Any = None,
         name: str | None = None,
+        input_dim: int | None = None,
     ) -> None:
+        if input_dim is not None:  # Keras's legacy spelling of input_shape=(input_dim,)
+            if input_shape is not None:
+                raise ValueError(
+                    f"Dense got both input_shape={input_shape!r} and input_dim={input_dim!r}; "
+                    "pass one."
+                )
+            input_shape = (positive_int(input_dim, "input_dim"),)
         super().__init__(input_shape=input_shape, name=name)
         self.units = positive_int(units, "units")
         self.activation_id = activation
