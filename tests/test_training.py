@@ -86,7 +86,7 @@ def test_eval_and_predict_loops_match_direct_application():
     eval_step = training.make_eval_step(NET, "categorical_crossentropy", ["accuracy"])
     sums = jax.jit(training.make_eval_loop(eval_step, 8))(params, NET.empty_state(), (x, y, None))
     direct = eval_step(params, NET.empty_state(), (x, y))
-    means = training.means(jax.device_get(sums))
+    means = training.means(jax.device_get(sums), eval_step.metrics)
     np.testing.assert_allclose(means["loss"], direct["loss"], rtol=1e-5)
     np.testing.assert_allclose(means["accuracy"], direct["accuracy"], rtol=1e-5)
     preds = jax.jit(training.make_predict_loop(NET, 8))(params, NET.empty_state(), x)
@@ -125,3 +125,42 @@ def test_train_step_with_state_and_sample_weights():
     moved = jax.tree_util.tree_map(lambda a, b: a - b, out[0].params, params)
     for a, b in zip(jax.tree_util.tree_leaves(moved), jax.tree_util.tree_leaves(half_grads)):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-7)
+
+
+def test_weighted_metrics_over_a_pass_are_keras_sum_wv_over_sum_w_whatever_the_batch():
+    """Keras: only weighted_metrics see sample_weight, and a metric over a pass is
+    sum(w * v) / sum(w) over all examples, not a mean of per-batch means."""
+    from fnn.models import Sequential
+
+    x = np.array([[0.0], [1.0], [2.0], [3.0], [4.0]], np.float32)
+    y = np.array([[0.0], [1.0], [1.0], [1.0], [0.0]], np.float32)
+    w = np.array([4.0, 1.0, 1.0, 1.0, 3.0], np.float32)
+    model = Sequential(
+        [Dense(1, kernel_initializer="zeros", bias_initializer="zeros", input_shape=1)]
+    )
+    model.compile(optimizer="sgd", loss="mae", metrics=["mae"], weighted_metrics=["mae"])
+    assert model.metrics_names == ["loss", "mae", "weighted_mae"]
+    # predictions are all 0: per-example |error| = y
+    expected_plain = float(np.mean(y))  # 0.6, unweighted
+    expected_weighted = float(np.sum(w * y[:, 0]) / np.sum(w))  # 3 / 10 = 0.3
+    for batch_size in (1, 2, 5):
+        logs = model.evaluate(
+            x, y, sample_weight=w, batch_size=batch_size, verbose=0, return_dict=True
+        )
+        np.testing.assert_allclose(logs["mae"], expected_plain, rtol=1e-6)
+        np.testing.assert_allclose(logs["weighted_mae"], expected_weighted, rtol=1e-6)
+
+
+def test_class_weight_does_not_weight_plain_metrics():
+    from fnn.models import Sequential
+
+    x, y = _data(64)
+    model = Sequential([Dense(3, activation="softmax", input_shape=4)], seed=0)
+    model.compile(
+        optimizer="sgd",
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+        weighted_metrics=["accuracy"],
+    )
+    history = model.fit(x, y, epochs=1, verbose=0, class_weight={0: 0.0, 1: 1.0, 2: 5.0})
+    assert history.history["accuracy"][0] != history.history["weighted_accuracy"][0]
