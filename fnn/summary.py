@@ -66,10 +66,20 @@ def summarize(model: Any) -> SummaryTable:
     return SummaryTable(model.name, rows, trainable, non_trainable)
 
 
+def printable(text: str) -> str:
+    r"""``text`` with control characters (terminal escape sequences from a crafted file's layer
+    names) shown as ``\x1b``-style escapes instead of acting on the terminal.
+
+    >>> printable("dense\x1b[2J")
+    'dense\\x1b[2J'
+    """
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)
+
+
 def label(layer: Any, depth: int = 0) -> str:
     """``"name (Type)"``, or the type alone for an unnamed inner layer, indented by depth."""
     kind = type(layer).__name__
-    return "  " * depth + (kind if layer.name is None else f"{layer.name} ({kind})")
+    return "  " * depth + (kind if layer.name is None else f"{printable(str(layer.name))} ({kind})")
 
 
 def layer_rows(
@@ -98,7 +108,7 @@ def to_text(table: SummaryTable) -> list[str]:
     rows = [HEADER, *table.rows]
     widths = [max(len(r[c]) for r in rows) + 2 for c in range(3)]
     line = "-" * sum(widths)
-    out = [f'Model: "{table.name}"', line]
+    out = [f'Model: "{printable(str(table.name))}"', line]
     for j, row in enumerate(rows):
         out.append("".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
         out.append("=" * len(line) if j == 0 else line)

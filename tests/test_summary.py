@@ -38,12 +38,13 @@ def test_summary_counts_moving_statistics_as_non_trainable(capsys):
 
 def test_summary_as_data_and_unbuilt_models():
     table = summarize(model_with_state())
+    # Keras: Input fixes the input shape and is not a layer of the model (nor a row)
     assert [r[0] for r in table.rows][:3] == [
-        "input (Input)",
         "reshape (Reshape)",
         "flatten (Flatten)",
+        "dense (Dense)",
     ]
-    assert [r[1] for r in table.rows][1:3] == ["(None, 3, 4)", "(None, 12)"]
+    assert [r[1] for r in table.rows][0:2] == ["(None, 3, 4)", "(None, 12)"]
     assert (table.trainable, table.non_trainable, table.total) == (138, 16, 154)
     lazy = summarize(Sequential([Dense(3), BatchNormalization()]))
     assert [r[1:] for r in lazy.rows] == [("?", "?"), ("?", "?")]
@@ -56,8 +57,16 @@ def test_html_repr_is_a_table_with_the_same_content():
     assert html == to_html(summarize(model))
     assert html.count("<tr>") == 1 + len(model.layers)
     cells = re.findall(r"<td>(.*?)</td>", html)
-    assert cells[:3] == ["input (Input)", "(None, 12)", "0"]
+    assert cells[:3] == ["reshape (Reshape)", "(None, 3, 4)", "0"]
     assert "<td>batch_normalization (BatchNormalization)</td><td>(None, 8)</td><td>32</td>" in html
     assert "Trainable params: 138" in html and "Non-trainable params: 16" in html
     weird = Sequential([Dense(1, input_shape=2, name="<b>&")], name='m"x')
     assert "&lt;b&gt;&amp;" in weird._repr_html_() and "<b>&" not in weird._repr_html_()
+
+
+def test_control_characters_in_names_do_not_reach_the_terminal(capsys):
+    model = Sequential([Dense(2, input_shape=3, name="evil\x1b[2J")], name="m\x1b]0;x\x07")
+    model.summary()
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "evil\\x1b[2J (Dense)" in out
