@@ -1,8 +1,8 @@
-"""scripts/train.py as a command-line tool: built-in and file data sets, the task chosen from the
-labels, --json, --save/--resume, and one-line errors with exit status 2.
+"""The ``fnn-train`` command (fnn.cli, also run as scripts/train.py): built-in and file data sets,
+the task chosen from the labels, --json, --save/--resume, and one-line errors with exit status 2.
 
-Most runs call the script's ``main(argv)`` in this process (one JAX start for all); two run it as
-a real subprocess to check the exit status and streams end to end.
+Most runs call ``fnn.cli.main(argv)`` in this process (one JAX start for all); a few run
+scripts/train.py as a real subprocess to check the exit status and streams end to end.
 """
 
 from __future__ import annotations
@@ -14,12 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import load_script
+
+from fnn import cli as train
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train.py"
-
-
-train = load_script("train.py", "fnn_train_script")
 
 
 def run_json(capsys, *args: str) -> dict:
@@ -39,7 +37,7 @@ def usage_error(capsys, *args: str) -> str:
     assert captured.out == ""
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1, captured.err
-    assert lines[0].startswith("train.py: error: ")
+    assert lines[0].startswith("fnn-train: error: ")
     return lines[0]
 
 
@@ -75,7 +73,8 @@ def test_builtin_dataset_end_to_end(capsys, dataset, task, n, features, metric):
     assert all(np.isfinite(v) for v in [*result["train"].values(), *result["test"].values()])
     if task == "classification":
         assert 0.0 <= result["test"]["accuracy"] <= 1.0
-        assert len(result["classes"]) == (10 if dataset == "digits" else 3)
+        names = {"digits": [str(d) for d in range(10)]}
+        assert result["classes"] == names.get(dataset, ["setosa", "versicolor", "virginica"])
     else:
         units = result["test_target_units"]
         # Targets are standardized for training; the target-unit MAE is the standardized one
@@ -98,6 +97,8 @@ def test_options_reach_the_model(capsys):
     config = result["config"]
     assert config["hidden"] == [8, 4, 2] and config["batch_size"] == 7
     assert (config["activation"], config["optimizer"], config["lr"]) == ("tanh", "sgd", 0.5)
+    default = run_json(capsys, "--dataset", "iris", "--epochs", "1", "--hidden", "4")
+    assert default["config"]["lr"] == 0.001  # the rate used: Adam's default, not null
 
     args = train.build_parser().parse_args(options)
     train.resolve_options(args)
@@ -115,6 +116,20 @@ def test_options_reach_the_model(capsys):
     assert model.layers[0].activation is activations.linear and model.input_shape == (3,)
     assert model.loss.name == "MeanSquaredError"
     assert optimizers.learning_rate(model.opt_state) == pytest.approx(0.001)  # Adam's default
+
+
+def test_validation_split_sees_every_class_and_the_last_rows_are_shuffled(capsys):
+    # Keras's validation_split takes the last rows of the training part: they must not be
+    # one class that training never sees.
+    data = train.make_dataset("t", np.arange(400.0).reshape(200, 2), np.repeat([0, 1, 2, 3], 50))
+    _, _, y_train, _ = train.split(data, 0.2, seed=0)
+    last = y_train[-len(y_train) // 10 :]
+    assert len(set(last.tolist())) >= 3
+    result = run_json(
+        capsys, "--dataset", "digits", "--epochs", "4", "--validation-split", "0.1", "--lr", "0.01"
+    )
+    assert result["train"]["val_accuracy"] > 0.8  # was 0.0 with the rows sorted by class
+    assert result["test"]["accuracy"] > 0.8
 
 
 def test_seed_picks_the_split():
@@ -211,10 +226,11 @@ def test_resume_continues_a_saved_run_exactly(tmp_path, capsys):
 
     assert train.main(["--dataset", "iris", "--seed", "1", "--epochs", "4", "--resume", path]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[0].startswith("Epoch 3/4 - loss: ") and "accuracy: " in lines[0]
-    assert lines[1].startswith("Epoch 4/4 - ")
-    assert lines[2].startswith("test loss: ") and " - test accuracy: " in lines[2]
-    assert len(lines) == 3
+    assert lines[0].startswith("iris: 150 examples (120 training, 30 test), 4 features;")
+    assert lines[1].startswith("Epoch 3/4 4/4 - ") and " - accuracy: " in lines[1]
+    assert lines[2].startswith("Epoch 4/4 4/4 - ")
+    assert lines[3].startswith("test loss: ") and " - test accuracy: " in lines[3]
+    assert len(lines) == 4
 
     line = usage_error(
         capsys, "--dataset", "iris", "--seed", "1", "--epochs", "1", "--resume", path
@@ -312,6 +328,38 @@ def test_npz_without_x_and_y_exits_2(tmp_path, capsys):
     path = tmp_path / "bad.npz"
     np.savez(path, features=np.zeros((10, 2)), y=np.zeros(10))
     assert "needs arrays 'x' and 'y'" in usage_error(capsys, "--dataset", str(path))
+
+
+def test_save_into_a_missing_folder_fails_before_training(capsys, tmp_path):
+    missing = tmp_path / "nodir" / "x.fnn"
+    line = usage_error(capsys, "--dataset", "iris", "--save", str(missing))
+    assert f"--save {missing}: the folder" in line and "does not exist" in line
+    line = usage_error(capsys, "--dataset", "iris", "--save", str(tmp_path))
+    assert f"--save {tmp_path}: is a folder" in line
+
+
+def test_a_reader_that_closes_the_pipe_gets_no_traceback():
+    proc = subprocess.Popen(
+        [sys.executable, str(SCRIPT), "--dataset", "iris", "--epochs", "400", "--hidden", "4"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    first = proc.stdout.readline()  # as `| head -1`: read a line, then close the pipe
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=300)
+    assert first.startswith("iris: 150 examples")
+    assert proc.returncode == 1
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+
+
+def test_help_examples_start_on_their_own_line(capsys):
+    with pytest.raises(SystemExit):
+        train.main(["--help"])
+    out = capsys.readouterr().out
+    assert "\nexamples:\n  fnn-train\n" not in out  # the first example is not glued on
+    assert "\nexamples:\n  fnn-train  " in out
+    assert "usage: fnn-train " in out
 
 
 def test_help_lists_every_option(capsys):

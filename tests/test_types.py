@@ -1,0 +1,52 @@
+"""mypy over fnn/: every module not listed as pending type-checks clean (pyproject's [tool.mypy]).
+
+PENDING lists the modules with known errors today; fix one and take it off the list. A new module
+is checked from the start.
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PENDING = {
+    "fnn/callbacks/model_checkpoint.py",
+    "fnn/data.py",
+    "fnn/layers/core.py",
+    "fnn/layers/normalization.py",
+    "fnn/losses.py",
+    "fnn/models.py",
+    "fnn/optimizers.py",
+    "fnn/population.py",
+    "fnn/saving.py",
+    "fnn/training.py",
+}
+
+
+def checked_modules() -> list[str]:
+    files = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "fnn").rglob("*.py"))
+    return [f for f in files if f not in PENDING]
+
+
+def test_pending_modules_exist():
+    missing = [f for f in PENDING if not (ROOT / f).is_file()]
+    assert not missing, f"remove from PENDING: {missing}"
+
+
+def test_mypy_is_clean_on_the_checked_modules():
+    pytest.importorskip("mypy")
+    modules = checked_modules()
+    assert "fnn/progress.py" in modules and "fnn/cli.py" in modules
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy", "--follow-imports=silent", *modules],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"no issues found in {len(modules)} source files" in proc.stdout
