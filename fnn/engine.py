@@ -616,9 +616,8 @@ class Trainer:
             if plan.stream is None:
                 order, rest = self._orders(n, batch_size, trained, plan.shuffle)
                 per_piece = self.spec.steps_per_execution
-                pieces = data_lib.epoch_pieces(
-                    placed, order, rest, PROGRESS_UPDATES if bar is not None else 1, per_piece
-                )
+                updates = PROGRESS_UPDATES if bar is not None and bar.live else 1
+                pieces = data_lib.epoch_pieces(placed, order, rest, updates, per_piece)
                 new, sums = self._run_epoch(engine, start, pieces, bar, cbs, per_piece is not None)
             else:
                 stream = plan.stream

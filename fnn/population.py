@@ -402,11 +402,13 @@ class Population(Trainer):
         model.name = spec.name
         if not model.built:
             model.build(spec.input_shape)
-        model.compile(**spec._compile_args)
-        pick = jax.tree_util.tree_map(lambda a: a[index], (self.params, self.state, self.opt_state))
-        model.params, model.state, model.opt_state = pick
+        model.compile(**spec.compile_args)
+        # The member's whole train state: weights, optimizer state, epoch counter, dropout key.
+        ts = jax.tree_util.tree_map(lambda a: a[index], self.train_state)
+        state = list(ts.state)
         for i in swept:
-            model.state[i] = {}  # the rate lives in the member's Dropout layer again
+            state[i] = {}  # the rate lives in the member's Dropout layer again
+        model.train_state = ts._replace(state=state)
         return model
 
     def best_index(self, metric: str | None = None, mode: str = "auto") -> int:
