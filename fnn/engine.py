@@ -37,7 +37,7 @@ import threading
 import warnings
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 import jax
 import jax.numpy as jnp
@@ -67,7 +67,7 @@ class Lift:
 
     def __init__(self, members: int | None = None, parallel: int | None = None) -> None:
         self.members = members
-        self.parallel = members if parallel is None else parallel
+        self.parallel: int = (members or 1) if parallel is None else parallel
 
     def __repr__(self) -> str:
         return f"Lift(members={self.members}, parallel={self.parallel})"
@@ -173,6 +173,7 @@ class Engine:
         sums = None
         for data in data_lib.sequential_pieces(placed):
             sums = _add_sums(sums, jax.device_get(loop(ts.params, ts.state, data)), self.metrics)
+        assert sums is not None  # a placement has at least one piece
         return training.means(sums, self.metrics)
 
     def predict(
@@ -232,6 +233,14 @@ class PipelineFeed:
         self.first_arrays = self.prepare(first, "batch 0: ")
         return self.first_arrays
 
+    @property
+    def batch_size(self) -> int:
+        """The source's full batch size (known once its first batch is read)."""
+        spec = self.source.spec
+        if spec is None:
+            raise RuntimeError("the batch size is known once the first batch is read (peek)")
+        return spec.batch_size
+
     def steps_per_epoch(self) -> int | None:
         """Batches per epoch, where known (steps, or a sequence's length)."""
         if self.source.steps is not None:
@@ -284,7 +293,7 @@ class PipelineFeed:
         ts = trainer.train_state
         with self.pieces(0, source.steps, False, source) as pieces:
             for piece in pieces:
-                loop = engine.compiled("eval", self.source.spec.batch_size)
+                loop = engine.compiled("eval", self.batch_size)
                 fetched = jax.device_get(loop(ts.params, ts.state, piece.data))
                 sums = _add_sums(sums, fetched, engine.metrics)
         if sums is None:
@@ -294,7 +303,7 @@ class PipelineFeed:
     def predict(self, trainer: Trainer, engine: Engine) -> np.ndarray:
         """The outputs over one pass of the source (members first for a population)."""
         ts = trainer.train_state
-        loop = engine.compiled("predict", self.source.spec.batch_size)
+        loop = engine.compiled("predict", self.batch_size)
         outputs = []
         with self.pieces(0, self.source.steps, False) as pieces:
             for piece in pieces:
@@ -338,7 +347,34 @@ class Trainer:
     def callback_states(self, value: dict[str, Any]) -> None:
         self._saved_callback_states = dict(value or {})
 
-    train_state: training.TrainState | None = None
+    #: The :class:`~fnn.training.TrainState` (None until the model is built).
+    train_state: Any = None
+
+    # -- what a facade provides ---------------------------------------------------------------
+    @property
+    def spec(self) -> Any:
+        """The model whose layers, loss and shapes the door checks data against."""
+        raise NotImplementedError
+
+    @property
+    def engine(self) -> Engine:
+        """The :class:`Engine` for the current setup."""
+        raise NotImplementedError
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        """One seed per member (the model's seed alone for one model)."""
+        raise NotImplementedError
+
+    @property
+    def members(self) -> int | None:
+        """None for one model, else the number of population members."""
+        return None
+
+    @property
+    def metrics_names(self) -> list[str]:
+        """``["loss", *metric names]``."""
+        raise NotImplementedError
 
     # -- the train state, under Keras's names -----------------------------------------------------
     def _require_built(self, what: str) -> None:
@@ -499,7 +535,7 @@ class Trainer:
             plan = inputs.fit_plan(
                 self.spec,
                 *stream.first_arrays[:2],
-                batch_size=stream.source.spec.batch_size,
+                batch_size=stream.batch_size,
                 epochs=epochs,
                 verbose=verbose,
                 validation_split=0.0,
@@ -539,7 +575,9 @@ class Trainer:
                 check_batch=dist.check_batch_size,
             )
         spec = self.spec
-        targets = plan.arrays[1] if plan.stream is None else plan.stream.first_arrays[1]
+        arrays = plan.arrays if plan.stream is None else plan.stream.first_arrays
+        assert arrays is not None
+        targets = arrays[1]
         training.check_objective(
             spec.net, spec.loss, spec.compiled_metrics, spec.input_shape, targets
         )
@@ -551,15 +589,17 @@ class Trainer:
         dist = engine.distribution
         verbose = plan.verbose if distributed_lib.is_primary() else 0  # only process 0 prints
         batch_size = plan.batch_size
-        if plan.stream is None:
-            n: int | None = dist.num_examples(plan.arrays[0].shape[0])
+        n: int | None = None
+        if plan.arrays is not None:
+            n = dist.num_examples(plan.arrays[0].shape[0])
             steps_per_epoch: int | None = math.ceil(n / batch_size)
         else:
-            n, steps_per_epoch = None, plan.stream.steps_per_epoch()
+            steps_per_epoch = plan.stream.steps_per_epoch()
 
         # History last, as in Keras: it records what other callbacks add to the logs.
-        cbs = CallbackList([*callbacks, History()])
-        self.history = cbs.callbacks[-1]
+        history = History()
+        cbs = CallbackList([*callbacks, history])
+        self.history = history
         cbs.set_model(self)
         cbs.set_params(
             {
@@ -571,7 +611,7 @@ class Trainer:
         )
 
         placed = placed_val = None
-        if plan.stream is None:
+        if plan.arrays is not None:
             placed = dist.place(plan.arrays, batch_size, budget)
             if plan.val_arrays is not None:
                 placed_val = dist.place(plan.val_arrays, plan.val_batch, budget)
@@ -587,17 +627,17 @@ class Trainer:
             self._live_callbacks = None
             self._saved_callback_states = cbs.states()
         cbs.on_train_end(logs)
-        return self.history
+        return history
 
     def _epochs(
         self,
         plan: inputs.FitPlan,
         engine: Engine,
         cbs: CallbackList,
-        placed: data_lib.Placement,
+        placed: data_lib.Placement | None,
         placed_val: data_lib.Placement | None,
-        n: int,
-        steps_per_epoch: int,
+        n: int | None,
+        steps_per_epoch: int | None,
         verbose: int,
     ) -> dict[str, Any]:
         """The epoch loop of :meth:`fit`; returns the last epoch's logs."""
@@ -614,6 +654,7 @@ class Trainer:
             if verbose == 1 and steps_per_epoch is not None:
                 bar = ProgressBar(steps_per_epoch, desc=f"Epoch {epoch + 1}/{plan.epochs}")
             if plan.stream is None:
+                assert placed is not None and n is not None
                 order, rest = self._orders(n, batch_size, trained, plan.shuffle)
                 per_piece = self.spec.steps_per_execution
                 updates = PROGRESS_UPDATES if bar is not None and bar.live else 1
@@ -714,7 +755,7 @@ class Trainer:
         feed = PipelineFeed(
             source,
             spec,
-            lambda arrays: dist.place(arrays, 1, None).device,
+            _putter(dist),
             check_finite,
             class_weight,
             validation,
@@ -797,6 +838,35 @@ class Trainer:
     def order_seeds(self) -> tuple[int, ...]:
         """The seeds whose permutations order the examples (one, or one per member)."""
         return self.seeds[:1]
+
+    @overload
+    def evaluate(
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: int | None = None,
+        verbose: int | str = "auto",
+        sample_weight: Any = None,
+        steps: int | None = None,
+        *,
+        return_dict: Literal[True],
+        check_finite: bool = True,
+        max_device_bytes: int | str | None = "auto",
+    ) -> dict[str, Any]: ...
+
+    @overload
+    def evaluate(
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: int | None = None,
+        verbose: int | str = "auto",
+        sample_weight: Any = None,
+        steps: int | None = None,
+        return_dict: bool = False,
+        check_finite: bool = True,
+        max_device_bytes: int | str | None = "auto",
+    ) -> Any: ...
 
     def evaluate(
         self,
@@ -909,7 +979,7 @@ class Trainer:
                 )
         source = pipelines.Source(x, steps=steps, with_targets=targets)
         dist = self.engine_distribution()
-        feed = PipelineFeed(source, self.spec, lambda a: dist.place(a, 1, None).device, check)
+        feed = PipelineFeed(source, self.spec, _putter(dist), check)
         with inputs.unchanged_on_error(self.spec):
             feed.peek(0)
         return feed
@@ -991,6 +1061,17 @@ def evaluate_result(logs: dict[str, Any], names: Sequence[str], return_dict: boo
         return logs
     values = [logs[k] for k in names]
     return values[0] if len(values) == 1 else values
+
+
+def _putter(dist: distributed_lib.Distribution) -> Callable[[list[Any]], tuple[Any, ...]]:
+    """Host arrays to the device through ``dist``'s placement (whole, never streamed)."""
+
+    def put(arrays: list[Any]) -> tuple[Any, ...]:
+        device = dist.place(arrays, 1, None).device
+        assert device is not None  # no byte budget: never streamed
+        return device
+
+    return put
 
 
 def _no_steps(steps: Any) -> None:

@@ -362,7 +362,7 @@ class FitPlan(NamedTuple):
     initial_epoch: int
     verbose: int
     shuffle: bool | str
-    arrays: list[Any]
+    arrays: list[Any] | None
     val_arrays: list[Any] | None
     val_batch: int
     validation_freq: Any

@@ -210,6 +210,8 @@ class Metric:
 
     default_name = "metric"
     units: int | None = None
+    #: Weighted by ``sample_weight``/``class_weight`` in fit (compile's ``weighted_metrics``).
+    weighted: bool = False
 
     def __init__(self, name: str | None = None, fn: MetricFunction | None = None) -> None:
         if name is not None and not isinstance(name, str):

@@ -91,7 +91,7 @@ class Sequential(Trainer):
         self._layers: list[Layer] = []
         self._input_shape: tuple[int, ...] | None = None
         #: Everything training changes (None until the model is built).
-        self.train_state: training.TrainState | None = None
+        self.train_state = None
         self.compiled: CompileSettings | None = None
         self.optimizer: optax.GradientTransformation | None = None
         self._engine: tuple[tuple[Any, ...], Engine] | None = None
@@ -109,8 +109,6 @@ class Sequential(Trainer):
     @property
     def seeds(self) -> tuple[int, ...]:
         return (self.seed,)
-
-    members = None
 
     @property
     def distribution_strategy(self) -> distributed_lib.Distribution:
@@ -201,8 +199,10 @@ class Sequential(Trainer):
         self._layers.append(layer)
         if self.built:
             self._build_last_layer()
-        elif len(self._layers) == 1 and (layer.input_shape or self._input_shape) is not None:
-            self.build(layer.input_shape or self._input_shape)
+        elif len(self._layers) == 1:
+            shape = layer.input_shape or self._input_shape
+            if shape is not None:
+                self.build(shape)
 
     def pop(self) -> Layer:
         """Remove and return the last layer (Keras's ``Sequential.pop``); the other layers keep

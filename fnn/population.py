@@ -131,7 +131,7 @@ class Population(Trainer):
                 "model.compile(optimizer, loss) before fnn.Population(model, size)."
             )
         self.size = inputs.check_positive_int(size, "size")
-        self.seeds = _check_seeds(seeds, model.seed, self.size)
+        self._seeds = _check_seeds(seeds, model.seed, self.size)
         self.shared_order = bool(shared_order)
         dist = model.distribution_strategy if distribution is None else distribution
         self._distribution = distributed_lib.get(dist)
@@ -150,7 +150,7 @@ class Population(Trainer):
         )
         self._spec.name = model.name
         self._spec.compile(**model.compile_args)
-        if model.built:
+        if model.input_shape is not None and model.built:
             self._spec.build(model.input_shape)
         if hyperparams is not None and not isinstance(hyperparams, Mapping):
             raise TypeError(
@@ -159,7 +159,7 @@ class Population(Trainer):
             )
         self._hyperparams_in = dict(hyperparams or {})
         self.hyperparams: dict[str, np.ndarray] = {}
-        self.train_state: training.TrainState | None = None
+        self.train_state = None
         self.history: History | None = None
         self.stop_training = False
         self.active = np.ones(self.size, bool)
@@ -182,6 +182,11 @@ class Population(Trainer):
     @property
     def members(self) -> int:
         return self.size
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        """One seed per member (initialisation, shuffle order, dropout keys)."""
+        return self._seeds
 
     # -- what the engine needs ---------------------------------------------------------------
     @property
@@ -254,6 +259,7 @@ class Population(Trainer):
         if not hyperparams:
             return
         probe_params = {"w": jnp.zeros((1,), jnp.float32)}
+        assert self._spec.optimizer is not None  # compiled: checked in __init__
         probe = self._spec.optimizer.init(probe_params)
         valid = sorted(getattr(probe, "hyperparams", None) or {})
         if self._dropout_layers():
@@ -341,6 +347,7 @@ class Population(Trainer):
         sentinel = {k: jnp.asarray(0.125, hyper[k].dtype) for k in names}
         state = opt_state._replace(hyperparams={**hyper, **sentinel})
         zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
+        assert self._spec.optimizer is not None
         _, new_state = self._spec.optimizer.update(zeros, state, params)
         for name in names:
             if float(new_state.hyperparams[name]) != 0.125:
@@ -397,10 +404,12 @@ class Population(Trainer):
         swept = self._dropout_layers() if self._swept_rate() else []
         for i in swept:
             given = np.asarray(self._hyperparams_in[DROPOUT_RATE], np.float64)
-            layers[i].rate = float(np.broadcast_to(given, (self.size,))[index])
+            layer = layers[i]
+            assert isinstance(layer, Dropout)
+            layer.rate = float(np.broadcast_to(given, (self.size,))[index])
         model = Sequential(layers, seed=self.seeds[index], dtype_policy=spec.dtype_policy)
         model.name = spec.name
-        if not model.built:
+        if not model.built and spec.input_shape is not None:
             model.build(spec.input_shape)
         model.compile(**spec.compile_args)
         # The member's whole train state: weights, optimizer state, epoch counter, dropout key.

@@ -394,7 +394,8 @@ def compile_from_config(
             f"metrics must be a list of {{'name', 'metric'}} (or {{'name', 'fn'}}) objects, got "
             f"{archive.short_repr(entries)}"
         )
-    plain, weighted = [], []
+    plain: list[metrics_lib.Metric] = []
+    weighted: list[metrics_lib.Metric] = []
     for m in entries:
         if "metric" in m:
             metric = metrics_lib.deserialize(m["metric"])

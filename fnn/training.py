@@ -30,6 +30,7 @@ log-softmax (log-sigmoid): exact and finite however confident the prediction.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -125,8 +126,10 @@ def objective(net: Layer, loss: Any) -> Objective:
     ) or (
         isinstance(loss_obj, losses_lib.BinaryCrossentropy) and activations.is_named(act, "sigmoid")
     )
-    if fusible and not loss_obj.from_logits:
-        return Objective(net.without_output_activation(), type(loss_obj)(from_logits=True), act)
+    if fusible and not getattr(loss_obj, "from_logits", True) and act is not None:
+        # The same loss (label smoothing, reduction, ignore_class kept), on the logits.
+        on_logits = dataclasses.replace(loss_obj, from_logits=True)  # type: ignore[call-arg]
+        return Objective(net.without_output_activation(), on_logits, act)
     return Objective(net, loss_obj, activations.linear)
 
 
@@ -155,7 +158,7 @@ def check_objective(net: Layer, loss: Any, metrics: Any, input_shape: Any, y: An
         x,
     )
     yb = jax.ShapeDtypeStruct((1, *y.shape[1:]), y.dtype)
-    checks = [("loss", obj.loss.name, obj.loss.call, z)]
+    checks: list[tuple[str, str, Any, Any]] = [("loss", obj.loss.name, obj.loss.call, z)]
     checks += [
         ("metric", m.name, m.fn, jax.eval_shape(obj.to_output, z))
         for m in metrics_lib.get_list(metrics, obj.loss)
@@ -189,12 +192,14 @@ def _weighted_mean(values: jax.Array, weight: jax.Array | None) -> jax.Array:
     return jnp.sum(values * weight) / jnp.maximum(jnp.sum(weight), 1e-12)
 
 
-def _loss_value(per_example: jax.Array, weight: jax.Array | None) -> jax.Array:
-    # Keras's sum_over_batch_size: weighted sum divided by the number of examples.
-    per_example = jnp.asarray(per_example, jnp.float32)
-    if weight is None:
-        return jnp.mean(per_example)
-    return jnp.sum(per_example * weight) / per_example.size
+def _loss_value(
+    loss: losses_lib.Loss, y: jax.Array, z: jax.Array, weight: jax.Array | None
+) -> jax.Array:
+    """The batch's loss as the loss object computes it (Keras's ``Loss.__call__``: sample
+    weights aligned, ``ignore_class`` masked, its ``reduction``; sum_over_batch_size by
+    default); a loss without reduction is averaged."""
+    value = jnp.asarray(loss(y, z, sample_weight=weight), jnp.float32)
+    return jnp.mean(value) if value.ndim else value
 
 
 def resolve_metrics(
@@ -278,7 +283,7 @@ def make_train_step(
 
         def total_loss(p):
             z, new_state = obj.net.call(p, ts.state, x, key=key, training=True)
-            value = _loss_value(obj.loss.call(y, z), w) + obj.net.regularization_loss(p)
+            value = _loss_value(obj.loss, y, z, w) + obj.net.regularization_loss(p)
             return value, (z, new_state)
 
         (value, (z, new_state)), grads = jax.value_and_grad(total_loss, has_aux=True)(ts.params)
@@ -314,7 +319,7 @@ def make_eval_step(net: Layer, loss: Any, metrics: Any = None) -> Callable[..., 
     def states_step(params, state, batch):
         x, y, w = _unpack(batch)
         z, _ = obj.net.call(params, state, x, training=False)
-        value = _loss_value(obj.loss.call(y, z), w) + obj.net.regularization_loss(params)
+        value = _loss_value(obj.loss, y, z, w) + obj.net.regularization_loss(params)
         return value, _metric_states(metric_list, y, obj.to_output(z), w)
 
     def eval_step(params, state, batch):
@@ -361,7 +366,7 @@ class _Accumulator(NamedTuple):
     step: Callable[..., Any]
     metrics: list[Any] | None
 
-    def zeros(self, *probe: Any) -> Logs:
+    def zeros(self, *probe: Any) -> dict[str, Any]:
         if self.metrics is None:
             return _zero_sums(jax.eval_shape(self.step, *probe)[-1])
         return {

@@ -50,3 +50,35 @@ def test_mypy_is_clean_on_the_checked_modules():
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"no issues found in {len(modules)} source files" in proc.stdout
+
+
+def test_user_code_that_unpacks_evaluate_type_checks(tmp_path):
+    """The README's ``loss, mae = model.evaluate(...)`` passes the checker; return_dict=True
+    gives a dict."""
+    user = tmp_path / "user.py"
+    user.write_text(
+        "import numpy as np\n"
+        "from fnn.models import Sequential\n"
+        "from fnn.layers import Dense\n"
+        "model = Sequential([Dense(1, input_shape=3)])\n"
+        "model.compile(optimizer='adam', loss='mse', metrics=['mae'])\n"
+        "loss, mae = model.evaluate(np.ones((4, 3)), np.ones(4), verbose=0)\n"
+        "logs: dict[str, float] = model.evaluate(np.ones((4, 3)), np.ones(4), return_dict=True)\n"
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--follow-imports=silent",
+            "--ignore-missing-imports",
+            "--no-incremental",
+            str(user),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env={**__import__("os").environ, "MYPYPATH": str(ROOT)},
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:]
