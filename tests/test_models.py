@@ -160,7 +160,7 @@ def test_verbose_modes_print(capsys):
 def test_summary_counts(capsys):
     seed_model().summary()
     out = capsys.readouterr().out
-    assert "Total params: 3114" in out and "dense_2 (Dense)" in out
+    assert "Total params: 3,114" in out and "dense_2 (Dense)" in out
 
 
 # -- bad input: a clear error at once, naming the argument --------------------------------------
