@@ -265,7 +265,7 @@ def _sparse_labels(arr: np.ndarray, argument: str, units: int, check: bool) -> n
     bad = np.flatnonzero((arr < 0) | (arr >= units))
     if bad.size:
         raise ValueError(
-            f"{argument} holds label {arr[bad[0]]!r} at row {bad[0]}, outside the "
+            f"{argument} holds label {arr[bad[0]].item()!r} at row {bad[0]}, outside the "
             f"model's {units} classes [0, {units - 1}]."
         )
     return arr.astype(np.int32)

@@ -539,15 +539,26 @@ def layer_key(seed: Any, index: int) -> jax.Array:
     return jax.random.fold_in(root_key(seed, 0), index)
 
 
+class _HostKey:
+    """A PRNG key taken to the host for pickling (its implementation and raw data)."""
+
+    def __init__(self, key: jax.Array) -> None:
+        self.impl = str(jax.random.key_impl(key))
+        self.data = np.asarray(jax.random.key_data(key))
+
+    def restore(self) -> jax.Array:
+        return jax.random.wrap_key_data(jnp.asarray(self.data), impl=self.impl)
+
+
 def _to_host(x: Any) -> Any:
     if isinstance(x, jax.Array) and jnp.issubdtype(x.dtype, jax.dtypes.prng_key):
-        return ("__prng_key__", str(jax.random.key_impl(x)), np.asarray(jax.random.key_data(x)))
+        return _HostKey(x)
     return np.asarray(x) if isinstance(x, jax.Array) else x
 
 
 def _to_device(x: Any) -> Any:
-    if isinstance(x, tuple) and len(x) == 3 and x[0] == "__prng_key__":
-        return jax.random.wrap_key_data(jnp.asarray(x[2]), impl=x[1])
+    if isinstance(x, _HostKey):
+        return x.restore()
     return jnp.asarray(x) if isinstance(x, np.ndarray) else x
 
 

@@ -118,7 +118,8 @@ def test_verbose_reports_improvements_and_saves(tmp_path, capsys):
     ("argument", "value", "error"),
     [
         ("mode", "largest", ValueError),
-        ("save_freq", 100, ValueError),
+        ("save_freq", 0, ValueError),
+        ("save_freq", "batch", ValueError),
         ("monitor", 3, TypeError),
         ("filepath", 3, TypeError),
     ],

@@ -631,10 +631,10 @@ def test_prefetcher_over_a_source_end_to_end():
 
 
 # -- through fit, evaluate and predict (the engine's pipeline path) ----------------------------
-RNG = np.random.default_rng(0)
-FX = RNG.normal(size=(200, 10)).astype(np.float32)
-FY = np.eye(3, dtype=np.float32)[RNG.integers(0, 3, 200)]
-B = 32  # 6 full batches and one of 8
+FIT_RNG = np.random.default_rng(0)
+FX = FIT_RNG.normal(size=(200, 10)).astype(np.float32)
+FY = np.eye(3, dtype=np.float32)[FIT_RNG.integers(0, 3, 200)]
+FIT_BATCH = 32  # 6 full batches and one of 8
 
 
 def _model(seed=0, **compile_args):
@@ -662,15 +662,15 @@ class _Batches:
         self.x, self.y = x, y
 
     def __len__(self):
-        return -(-len(self.x) // B)
+        return -(-len(self.x) // FIT_BATCH)
 
     def __getitem__(self, i):
-        return self.x[i * B : (i + 1) * B], self.y[i * B : (i + 1) * B]
+        return self.x[i * FIT_BATCH : (i + 1) * FIT_BATCH], self.y[i * FIT_BATCH : (i + 1) * FIT_BATCH]
 
 
 def _array_reference(epochs=2):
     m = _model()
-    h = m.fit(FX, FY, batch_size=B, epochs=epochs, shuffle=False, verbose=0)
+    h = m.fit(FX, FY, batch_size=FIT_BATCH, epochs=epochs, shuffle=False, verbose=0)
     return m, h
 
 
@@ -692,7 +692,7 @@ def _generator():
         (lambda: grain.MapDataset.source(list(range(7))).map(lambda i: _Batches()[i]), {}),
         (
             lambda: DataLoader(
-                TensorDataset(torch.from_numpy(FX), torch.from_numpy(FY)), batch_size=B
+                TensorDataset(torch.from_numpy(FX), torch.from_numpy(FY)), batch_size=FIT_BATCH
             ),
             {},
         ),
