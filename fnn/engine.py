@@ -616,6 +616,9 @@ class Trainer:
             if plan.val_arrays is not None:
                 placed_val = dist.place(plan.val_arrays, plan.val_batch, budget)
 
+        # The train state where the compiled epoch keeps it (replicated for DataParallel, split
+        # by member for MemberParallel): every epoch's call then sees the same placement.
+        self.train_state = dist.place_state(self.train_state)
         self.stop_training = False
         cbs.on_train_begin({})
         if plan.initial_epoch > 0 and self.callback_states:
