@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import jax
 import jax.numpy as jnp
@@ -382,7 +382,7 @@ class LossFunctionWrapper(Loss):
 
     @property
     def name(self) -> str:
-        return registry.name_of(self.fn) or getattr(self.fn, "__name__", "loss")
+        return registry.name_of(self.fn) or str(getattr(self.fn, "__name__", "loss"))
 
     def call(self, y_true: jax.Array, y_pred: jax.Array) -> jax.Array:
         y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
@@ -412,7 +412,7 @@ LOSS_CLASSES: dict[str, type[Loss]] = {
     "binary_crossentropy": BinaryCrossentropy,
 }
 
-registry: Registry[Any] = Registry("loss")
+registry: Registry[type[Loss] | LossFunction] = Registry("loss")
 for _name, _cls in LOSS_CLASSES.items():
     registry.register(_name, _cls)
 
@@ -432,9 +432,10 @@ def get(identifier: str | Loss | LossFunction) -> Loss:
         found = registry.get(identifier)
         if isinstance(found, type) and issubclass(found, Loss):
             return found()
-        return LossFunctionWrapper(found)
+        # Not a Loss class, so a per-example function (mypy cannot narrow this negative test).
+        return LossFunctionWrapper(cast(LossFunction, found))
     if callable(identifier):
-        return LossFunctionWrapper(identifier)
+        return LossFunctionWrapper(cast(LossFunction, identifier))
     raise TypeError(
         f"loss must be a name ({', '.join(registry.names())}), a fnn.losses.Loss or a "
         f"callable (y_true, y_pred) -> per-example loss; got {type(identifier).__name__}."
