@@ -48,6 +48,7 @@ import importlib.util
 import os
 import platform
 from pathlib import Path
+from typing import Any
 
 import jax
 from jax.experimental.compilation_cache import compilation_cache as _jax_cache
@@ -105,9 +106,14 @@ def compilation_cache_dir() -> str | None:
         >>> config.compilation_cache_dir() == jax.config.jax_compilation_cache_dir
         True
     """
-    if not jax.config.jax_enable_compilation_cache:
+    if not _jax_option("jax_enable_compilation_cache"):
         return None
-    return jax.config.jax_compilation_cache_dir
+    return _jax_option("jax_compilation_cache_dir")
+
+
+def _jax_option(name: str) -> Any:
+    # jax.config's options are attributes made at run time, which a type checker cannot see.
+    return getattr(jax.config, name)
 
 
 def _have_filelock() -> bool:
@@ -200,12 +206,12 @@ def apply_default() -> str | None:
             f"{ENV_VAR} must be 0 or 1 (also false/true, off/on, no/yes) or an absolute "
             f"directory path, got {setting!r}."
         )
-    own = jax.config.jax_compilation_cache_dir
+    own = _jax_option("jax_compilation_cache_dir")
     users_own = own is not None and own != _configured_by_fnn
-    if users_own or not jax.config.jax_enable_compilation_cache or not _have_filelock():
+    if users_own or not _jax_option("jax_enable_compilation_cache") or not _have_filelock():
         return None
     max_size = DEFAULT_MAX_SIZE
     if "JAX_COMPILATION_CACHE_MAX_SIZE" in os.environ:
-        max_size = jax.config.jax_compilation_cache_max_size
+        max_size = _jax_option("jax_compilation_cache_max_size")
     set_compilation_cache(True if setting.lower() in _ON else setting, max_size=max_size)
     return _configured_by_fnn

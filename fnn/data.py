@@ -175,6 +175,7 @@ def epoch_pieces(
     """
     steps, batch_size = order.shape[0], (order.shape[-1] if order.ndim >= 2 else 0)
     if placement.chunk is None:
+        assert placement.device is not None  # resident: no chunks, the arrays on the device
         if steps_per_piece is not None:
             size = steps_per_piece
         else:
@@ -196,6 +197,7 @@ def epoch_pieces(
         last = start + per_chunk >= steps
         k = min(per_chunk, steps - start)
         block = order[start : start + k]
+        idx: np.ndarray
         if members:  # (k, N, batch) -> per member (N, k * batch [+ rest])
             idx = block.transpose(1, 0, 2).reshape(block.shape[1], -1)
             if last:
@@ -217,6 +219,7 @@ def epoch_pieces(
 def sequential_pieces(placement: Placement) -> Iterator[tuple[Any, ...]]:
     """Device data for an in-order pass (evaluate, predict): whole, or chunk by chunk."""
     if placement.chunk is None:
+        assert placement.device is not None  # resident: no chunks, the arrays on the device
         yield placement.device
         return
     n = next(a for a in placement.host if a is not None).shape[0]

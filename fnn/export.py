@@ -133,8 +133,9 @@ def export_model(
     _check_path(path)
     fn, input_shape = _inference_function(model, member)
     spec = jax.ShapeDtypeStruct((_batch_dim(batch_size), *input_shape), jnp.float32)
-    kwargs = {} if platforms is None else {"platforms": tuple(platforms)}
-    exported = jax.export.export(jax.jit(fn), **kwargs)(spec)
+    exported = jax.export.export(
+        jax.jit(fn), platforms=None if platforms is None else tuple(platforms)
+    )(spec)
     if path is not None:
         with open(path, "wb") as f:
             f.write(exported.serialize())

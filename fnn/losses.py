@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import jax
 import jax.numpy as jnp
@@ -225,11 +225,30 @@ class Loss:
             raise ValueError(f"reduction must be one of {REDUCTIONS}, got {self.reduction!r}.")
 
     def call(self, y_true: jax.Array, y_pred: jax.Array) -> jax.Array:
-        """The per-example loss (no weighting, no reduction)."""
+        """The per-example loss (no weighting, no reduction).
+
+        Args:
+            y_true: the targets, ``(batch, ...)``.
+            y_pred: the model's outputs, ``(batch, ...)``.
+
+        Returns:
+            One loss per example, ``(batch,)``.
+
+        Raises:
+            NotImplementedError: in the base class; subclasses implement it.
+        """
         raise NotImplementedError
 
     def mask(self, y_true: jax.Array, y_pred: jax.Array) -> jax.Array | None:
-        """Which per-example losses count (None: all); see ``ignore_class``."""
+        """Which per-example losses count; see ``ignore_class``.
+
+        Args:
+            y_true: the targets.
+            y_pred: the model's outputs.
+
+        Returns:
+            A boolean mask over the per-example losses, or None: all count.
+        """
         return None
 
     @property
@@ -280,7 +299,11 @@ class Loss:
         return jnp.where(divisor == 0, 0.0, total / jnp.where(divisor == 0, 1.0, divisor))
 
     def get_config(self) -> dict[str, Any]:
-        """The constructor arguments, for saving."""
+        """The constructor arguments, for saving.
+
+        Returns:
+            The dataclass fields by name.
+        """
         return dataclasses.asdict(self)
 
 
@@ -382,7 +405,7 @@ class LossFunctionWrapper(Loss):
 
     @property
     def name(self) -> str:
-        return registry.name_of(self.fn) or getattr(self.fn, "__name__", "loss")
+        return registry.name_of(self.fn) or str(getattr(self.fn, "__name__", "loss"))
 
     def call(self, y_true: jax.Array, y_pred: jax.Array) -> jax.Array:
         y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
@@ -412,18 +435,41 @@ LOSS_CLASSES: dict[str, type[Loss]] = {
     "binary_crossentropy": BinaryCrossentropy,
 }
 
-registry: Registry[Any] = Registry("loss")
+registry: Registry[type[Loss] | LossFunction] = Registry("loss")
 for _name, _cls in LOSS_CLASSES.items():
     registry.register(_name, _cls)
 
 
 def register(name: str, fn: LossFunction | None = None) -> Any:
-    """Register a per-example loss function under ``name`` (usable as a decorator)."""
+    """Register a per-example loss function under ``name`` (usable as a decorator).
+
+    Args:
+        name: the name (case-insensitive) that ``loss=`` will accept.
+        fn: ``fn(y_true, y_pred) -> per-example loss``; None to use ``register`` as a decorator.
+
+    Returns:
+        ``fn``, or a decorator that registers the function it decorates.
+
+    Raises:
+        ValueError: ``name`` is already registered to another object.
+    """
     return registry.register(name, fn)
 
 
 def get(identifier: str | Loss | LossFunction) -> Loss:
-    """Resolve a loss name, :class:`Loss` instance or per-example callable to a :class:`Loss`."""
+    """Resolve a loss name, :class:`Loss` instance or per-example callable to a :class:`Loss`.
+
+    Args:
+        identifier: a registered name (``"mse"``), a :class:`Loss` instance or subclass, or a
+            per-example function ``fn(y_true, y_pred)``.
+
+    Returns:
+        The :class:`Loss`.
+
+    Raises:
+        ValueError: an unknown name (the message lists the valid ones).
+        TypeError: anything else.
+    """
     if isinstance(identifier, Loss):
         return identifier
     if isinstance(identifier, type) and issubclass(identifier, Loss):
@@ -432,9 +478,10 @@ def get(identifier: str | Loss | LossFunction) -> Loss:
         found = registry.get(identifier)
         if isinstance(found, type) and issubclass(found, Loss):
             return found()
-        return LossFunctionWrapper(found)
+        # Not a Loss class, so a per-example function (mypy cannot narrow this negative test).
+        return LossFunctionWrapper(cast(LossFunction, found))
     if callable(identifier):
-        return LossFunctionWrapper(identifier)
+        return LossFunctionWrapper(cast(LossFunction, identifier))
     raise TypeError(
         f"loss must be a name ({', '.join(registry.names())}), a fnn.losses.Loss or a "
         f"callable (y_true, y_pred) -> per-example loss; got {type(identifier).__name__}."
@@ -442,12 +489,29 @@ def get(identifier: str | Loss | LossFunction) -> Loss:
 
 
 def serialize(loss: Loss) -> dict[str, Any]:
-    """A JSON-able description of ``loss``: its class name and config."""
+    """A JSON-able description of ``loss``.
+
+    Args:
+        loss: the loss.
+
+    Returns:
+        ``{"class_name": ..., "config": ...}``.
+    """
     return {"class_name": type(loss).__name__, "config": loss.get_config()}
 
 
 def deserialize(config: dict[str, Any]) -> Loss:
-    """Inverse of :func:`serialize`."""
+    """Inverse of :func:`serialize`.
+
+    Args:
+        config: what :func:`serialize` returned.
+
+    Returns:
+        The rebuilt :class:`Loss`.
+
+    Raises:
+        ValueError: an unknown class name, or a function name that is not registered.
+    """
     classes = {cls.__name__: cls for cls in (*LOSS_CLASSES.values(), LossFunctionWrapper)}
     cls = classes.get(config.get("class_name", ""))
     if cls is None:

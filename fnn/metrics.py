@@ -986,7 +986,7 @@ def accuracy_for(loss: Any, output_units: int | None = None) -> MetricFunction:
     return categorical_accuracy
 
 
-_ACCURACY_CLASSES = {
+_ACCURACY_CLASSES: dict[MetricFunction, type[Metric]] = {
     binary_accuracy: BinaryAccuracy,
     sparse_categorical_accuracy: SparseCategoricalAccuracy,
     categorical_accuracy: CategoricalAccuracy,

@@ -43,7 +43,8 @@ class NamedOptimizer(optax.GradientTransformationExtraArgs):
 class KerasAdamState(NamedTuple):
     """State of :func:`scale_by_keras_adam`."""
 
-    count: jax.Array
+    # Named like Optax's own states' step counters (a saved state's key); shadows tuple.count.
+    count: jax.Array  # type: ignore[assignment]
     mu: Any
     nu: Any
     nu_max: Any
@@ -84,7 +85,8 @@ def scale_by_keras_adam(
 class KerasNadamState(NamedTuple):
     """State of :func:`scale_by_keras_nadam`."""
 
-    count: jax.Array
+    # Named like Optax's own states' step counters (a saved state's key); shadows tuple.count.
+    count: jax.Array  # type: ignore[assignment]
     u_product: jax.Array
     mu: Any
     nu: Any
@@ -127,7 +129,8 @@ def scale_by_keras_nadam(
 class EmaState(NamedTuple):
     """State of :func:`parameter_ema`: the moving average of the parameters."""
 
-    count: jax.Array
+    # Named like Optax's own states' step counters (a saved state's key); shadows tuple.count.
+    count: jax.Array  # type: ignore[assignment]
     ema: Any
 
 

@@ -163,6 +163,11 @@ class Spec(NamedTuple):
 _PART_NAMES = ("x", "y", "sample_weight")
 
 
+def _part_spec(part: np.ndarray | None) -> tuple[tuple[int, ...], np.dtype] | None:
+    """A batch part's ``(trailing shape, dtype)``, or None for a part that is not given."""
+    return None if part is None else (part.shape[1:], part.dtype)
+
+
 def _part_to_numpy(value: Any, part: str, where: str) -> np.ndarray:
     """One batch part as a numeric NumPy array with a batch axis, or a TypeError/ValueError."""
     module = type(value).__module__
@@ -344,7 +349,8 @@ class Source:
         )
         size = batch[0].shape[0]
         if self.spec is None:
-            self.spec = Spec(size, *(None if a is None else (a.shape[1:], a.dtype) for a in batch))
+            x, y, w = batch
+            self.spec = Spec(size, (x.shape[1:], x.dtype), _part_spec(y), _part_spec(w))
         elif self._seen == 1 and size > self.spec.batch_size:
             # The first batch was a short one (a resumed iterator, a shuffled sequence's last
             # batch): the full size is this one's.
@@ -715,8 +721,8 @@ class Prefetcher:
                         return
                 if self._stop.is_set():
                     return
-                chunk = next(self._chunks, _END)
-                if chunk is _END:
+                chunk = next(self._chunks, None)
+                if chunk is None:
                     self._queue.put((_END, None))
                     return
                 self._queue.put((chunk._replace(arrays=self._put(chunk.arrays)), None))

@@ -54,7 +54,7 @@ class Registry(Generic[T]):
 
         return add if obj is None else add(obj)
 
-    def get(self, name: str) -> T:
+    def get(self, name: object) -> T:
         """Return the object registered under ``name`` or raise a ValueError naming the choices."""
         if not isinstance(name, str):
             raise TypeError(f"{self.kind} must be a string name, got {type(name).__name__}.")

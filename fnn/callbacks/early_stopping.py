@@ -85,8 +85,14 @@ class EarlyStopping(Callback):
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
-        """Continue from a saved state (``restore_best_weights`` then starts from the weights
-        the resumed fit begins with: the best weights themselves are not saved)."""
+        """Continue from a saved state.
+
+        ``restore_best_weights`` then starts from the weights the resumed fit begins with: the
+        best weights themselves are not saved.
+
+        Args:
+            state: what :meth:`get_state` returned.
+        """
         self.wait = np.asarray(state["wait"], np.int64)
         self.best = saved_best(state["best"], self._monitor.worst)
         self.best_epoch = np.asarray(state["best_epoch"], np.int64)

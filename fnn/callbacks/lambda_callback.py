@@ -27,6 +27,18 @@ class LambdaCallback(Callback):
     ``on_train_batch_end(batch, logs)`` (or ``on_batch_begin`` / ``on_batch_end``), which fire
     once per execution (see ``compile(steps_per_execution=...)``).
 
+    Args:
+        on_epoch_begin: ``f(epoch, logs)`` before each epoch.
+        on_epoch_end: ``f(epoch, logs)`` after each epoch.
+        on_train_begin: ``f(logs)`` before training.
+        on_train_end: ``f(logs)`` after training.
+        on_train_batch_begin: ``f(batch, logs)`` before each execution of train steps.
+        on_train_batch_end: ``f(batch, logs)`` after each execution of train steps.
+        **kwargs: ``on_batch_begin`` / ``on_batch_end``, Keras's aliases of the batch hooks.
+
+    Raises:
+        TypeError: an unsupported hook name, or a hook that is not callable.
+
     >>> import numpy as np, fnn
     >>> model = fnn.Sequential([fnn.layers.Dense(1, input_shape=2)])
     >>> model.compile(optimizer="sgd", loss="mse")

@@ -12,7 +12,18 @@ from fnn import optimizers
 
 
 def get_learning_rate(model: Any, owner: str) -> float:
-    """The learning rate in ``model.opt_state``; a ValueError if the optimizer has none."""
+    """The learning rate in ``model.opt_state``.
+
+    Args:
+        model: the compiled model.
+        owner: the callback's class name, for the error message.
+
+    Returns:
+        The current learning rate.
+
+    Raises:
+        ValueError: the optimizer keeps no learning rate in its state.
+    """
     value = optimizers.learning_rate(model.opt_state)
     if value is None:
         raise ValueError(
@@ -23,5 +34,10 @@ def get_learning_rate(model: Any, owner: str) -> float:
 
 
 def set_learning_rate(model: Any, value: float) -> None:
-    """Set the learning rate in ``model.opt_state`` (the next epoch uses it, no recompile)."""
+    """Set the learning rate in ``model.opt_state`` (the next epoch uses it, no recompile).
+
+    Args:
+        model: the compiled model.
+        value: the new learning rate.
+    """
     model.opt_state = optimizers.set_learning_rate(model.opt_state, value)

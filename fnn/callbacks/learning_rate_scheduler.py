@@ -43,6 +43,15 @@ class LearningRateScheduler(Callback):
         self.verbose = check_count(verbose, "verbose", "LearningRateScheduler")
 
     def on_epoch_begin(self, epoch, logs=None):
+        """Set the learning rate the schedule gives for ``epoch``.
+
+        Args:
+            epoch: the epoch's index, from 0.
+            logs: unused.
+
+        Raises:
+            ValueError: the schedule returned something other than a finite float >= 0.
+        """
         lr_now = get_learning_rate(self.model, "LearningRateScheduler")
         raw = self.schedule(epoch, lr_now) if self._takes_lr else self.schedule(epoch)
         try:

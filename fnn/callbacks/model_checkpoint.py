@@ -55,7 +55,7 @@ class ModelCheckpoint(Callback):
         save_best_only: bool = False,
         save_weights_only: bool = False,
         mode: str = "auto",
-        save_freq: str = "epoch",
+        save_freq: str | int = "epoch",
         initial_value_threshold: float | None = None,
     ) -> None:
         super().__init__()
@@ -82,15 +82,26 @@ class ModelCheckpoint(Callback):
         if mode == "auto":
             mode = "max" if "acc" in monitor or monitor.startswith("fmeasure") else "min"
         self.mode = mode
-        self.best = initial_value_threshold
-        if self.best is None:
-            self.best = math.inf if mode == "min" else -math.inf
+        if initial_value_threshold is None:
+            initial_value_threshold = math.inf if mode == "min" else -math.inf
+        self.best: float = initial_value_threshold
 
     def _improved(self, current: float) -> bool:
         return current < self.best if self.mode == "min" else current > self.best
 
     def format_path(self, epoch: int, logs: dict[str, float] | None) -> str:
-        """``filepath`` with ``{epoch}`` (1-based) and the log fields filled in."""
+        """``filepath`` with ``{epoch}`` (1-based) and the log fields filled in.
+
+        Args:
+            epoch: the epoch's index, from 0.
+            logs: the epoch's logs.
+
+        Returns:
+            The path to save to.
+
+        Raises:
+            ValueError: ``filepath`` names a field that is not in the logs.
+        """
         logs = dict(logs or {})
         try:
             return self.filepath.format(epoch=epoch + 1, **logs)

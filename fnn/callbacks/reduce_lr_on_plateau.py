@@ -77,6 +77,11 @@ class ReduceLROnPlateau(Callback):
         self.cooldown_counter: Any = 0
 
     def in_cooldown(self) -> Any:
+        """Whether the callback is in its cooldown after a reduction.
+
+        Returns:
+            A bool (an array of them, one per member, for a population).
+        """
         return self.cooldown_counter > 0
 
     def on_train_begin(self, logs=None):

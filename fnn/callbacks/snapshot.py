@@ -18,7 +18,14 @@ import jax.numpy as jnp
 
 
 def copy_tree(tree: Any) -> Any:
-    """A device-side copy of a pytree of arrays."""
+    """A device-side copy of a pytree of arrays.
+
+    Args:
+        tree: a pytree of arrays.
+
+    Returns:
+        The same structure with every leaf copied on its device.
+    """
     return jax.tree.map(jnp.copy, tree)
 
 
@@ -30,8 +37,16 @@ def all_finite(tree: Any) -> jax.Array:
 
 
 def where_members(which: Any, new: Any, old: Any) -> Any:
-    """``new`` where ``which`` is True, else ``old``: per population member when ``which`` is a
-    mask over the leading axis, all or nothing when it is a single bool."""
+    """``new`` where ``which`` is True, else ``old``.
+
+    Args:
+        which: a single bool (all or nothing), or a mask over the leading (member) axis.
+        new: a pytree of arrays.
+        old: a pytree of the same structure.
+
+    Returns:
+        ``new`` or ``old`` for a single bool; else their leaves merged member by member.
+    """
     mask = jnp.asarray(which)
     if mask.ndim == 0:
         return new if bool(mask) else old

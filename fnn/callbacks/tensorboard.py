@@ -244,10 +244,10 @@ class TensorBoard(Callback):
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         step = self._global_step(batch)
-        if self._tracing and step >= self.profile_range[1]:
+        if self._tracing and self.profile_range is not None and step >= self.profile_range[1]:
             self._stop_trace()
-        if self.update_freq == "epoch" or not isinstance(logs, dict):
-            return
+        if not isinstance(self.update_freq, int) or not isinstance(logs, dict):
+            return  # update_freq is "epoch" or a number of steps
         if step // self.update_freq > self._last_logged // self.update_freq:
             self._scalars("train", "batch_", logs, step)
             self._last_logged = step

@@ -213,7 +213,7 @@ class _Reader:
         entry = self.entries[name]
         out = np.empty(entry["shape"], entry["dtype"])
         self.file.seek(self.data_start + entry["offsets"][0])
-        if self.file.readinto(memoryview(out.reshape(-1).view(np.uint8))) != out.nbytes:
+        if self.file.readinto(out.reshape(-1).view(np.uint8).data) != out.nbytes:
             raise ValueError(f"{self.source} is not a valid safetensors file: it is truncated.")
         return out
 

@@ -328,6 +328,8 @@ class Input(Layer):
 
     @property
     def shape(self) -> Shape:
+        """The shape given to the constructor (no batch axis)."""
+        assert self.input_shape is not None  # set by __init__
         return self.input_shape
 
     def call(self, params, state, x, *, key=None, training=False):

@@ -38,7 +38,7 @@ def _axes(axis: Any, argument: str = "axis") -> tuple[int, ...]:
 class _Normalization(Layer):
     """Shared by BatchNormalization and LayerNormalization: ``gamma``/``beta`` over ``axis``."""
 
-    weight_keys = (("params", "gamma"), ("params", "beta"))
+    weight_keys: tuple[tuple[str, str], ...] = (("params", "gamma"), ("params", "beta"))
 
     def __init__(
         self,
@@ -83,8 +83,8 @@ class _Normalization(Layer):
         return tuple(sorted(set(out)))
 
     def _param_shape(self, input_shape: Shape) -> Shape:
-        full = (None, *input_shape)
-        return tuple(full[a] for a in self._resolved_axes(len(full)))
+        # The resolved axes count the batch axis, and are never 0.
+        return tuple(input_shape[a - 1] for a in self._resolved_axes(len(input_shape) + 1))
 
     def _broadcast(self, v: jax.Array, x: jax.Array) -> jax.Array:
         shape = [1] * x.ndim
