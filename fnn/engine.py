@@ -42,10 +42,12 @@ from typing import Any, Literal, overload
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.flatten_util import ravel_pytree
 
 from fnn import data as data_lib
 from fnn import distributed as distributed_lib
 from fnn import inputs, pipelines, training
+from fnn import optimizers as optimizers_lib
 from fnn.callbacks import Callback, CallbackList, History, TerminateOnNaN
 from fnn.callbacks.base import check_callbacks
 from fnn.layers import Layer
@@ -629,6 +631,7 @@ class Trainer:
         finally:
             self._live_callbacks = None
             self._saved_callback_states = cbs.states()
+        self.train_state = _with_ema_weights(self.train_state, self.members)
         cbs.on_train_end(logs)
         return history
 
@@ -1064,6 +1067,20 @@ def evaluate_result(logs: dict[str, Any], names: Sequence[str], return_dict: boo
         return logs
     values = [logs[k] for k in names]
     return values[0] if len(values) == 1 else values
+
+
+def _with_ema_weights(ts: Any, members: int | None) -> Any:
+    """Keras's ``use_ema``: when fit ends the parameters become their moving average."""
+    ema = optimizers_lib.ema_weights(ts.opt_state)
+    if ema is None:
+        return ts
+    if len(jax.tree.leaves(ema)) != len(jax.tree.leaves(ts.params)):  # a flattened optimizer
+        if members is None:
+            ema = ravel_pytree(ts.params)[1](ema)
+        else:
+            unravel = ravel_pytree(jax.tree.map(lambda a: a[0], ts.params))[1]
+            ema = jax.vmap(unravel)(ema)
+    return ts._replace(params=ema)
 
 
 def _putter(dist: distributed_lib.Distribution) -> Callable[[list[Any]], tuple[Any, ...]]:

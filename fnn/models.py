@@ -243,7 +243,9 @@ class Sequential(Trainer):
         net.output_shape(shape)  # shape errors here, before anything changes
         init = jax.jit(lambda key: training.init_train_state(net, None, key, shape))
         self._input_shape = shape
-        self.train_state = init(jax.random.key(self.seed))
+        ts = init(jax.random.key(self.seed))
+        # The policy's variable dtype: bfloat16 parameters for "bfloat16", float64 for "float64".
+        self.train_state = ts._replace(params=self.dtype_policy.cast_variables(ts.params))
         self._reset_optimizer()
 
     # -- compile ----------------------------------------------------------------------------

@@ -277,6 +277,9 @@ def make_train_step(
     """
     obj = objective(net, loss)
     metric_list = _metric_list(metrics, obj.loss)
+    layers = getattr(net, "layers", None)
+    frozen = [not layer.trainable for layer in layers] if layers is not None else []
+    frozen = frozen if any(frozen) else []
 
     def states_step(ts: TrainState, batch: Sequence[Any], key: Any = None):
         x, y, w = _unpack(batch)
@@ -288,6 +291,11 @@ def make_train_step(
 
         (value, (z, new_state)), grads = jax.value_and_grad(total_loss, has_aux=True)(ts.params)
         updates, opt_state = optimizer.update(grads, ts.opt_state, ts.params)
+        if frozen:  # Keras's trainable=False: no update at all (weight decay included)
+            updates = [
+                jax.tree.map(jnp.zeros_like, u) if f else u
+                for u, f in zip(updates, frozen, strict=True)
+            ]
         params = optax.apply_updates(ts.params, updates)
         states = _metric_states(metric_list, y, obj.to_output(z), w)
         new = ts._replace(params=params, opt_state=opt_state, state=new_state, step=ts.step + 1)

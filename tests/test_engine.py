@@ -215,3 +215,26 @@ def test_predict_on_a_slightly_different_number_of_examples_compiles_nothing_new
     assert compiles == []
     assert second.shape == (1000, 10) and third.shape == (983, 10)
     np.testing.assert_allclose(second[:990], first, rtol=1e-6, atol=1e-7)
+
+
+def test_frozen_layers_ema_and_the_variable_dtype():
+    from fnn import optimizers
+
+    x, y, _ = make_classification(64)
+    frozen = Sequential([Dense(8, input_shape=10), Dense(10, activation="softmax")], seed=0)
+    frozen.layers[0].trainable = False
+    frozen.compile(optimizer=optimizers.AdamW(0.01), loss="categorical_crossentropy")
+    before = frozen.get_weights()
+    frozen.fit(x, y, epochs=2, verbose=0)
+    after = frozen.get_weights()
+    np.testing.assert_array_equal(before[0], after[0])  # no update, no weight decay
+    assert not np.array_equal(before[2], after[2])
+
+    ema = Sequential([Dense(8, input_shape=10), Dense(10, activation="softmax")], seed=0)
+    ema.compile(optimizer=optimizers.Adam(0.01, use_ema=True), loss="categorical_crossentropy")
+    ema.fit(x, y, epochs=2, verbose=0)
+    average = optimizers.ema_weights(ema.opt_state)
+    assert average is not None  # the weights became the moving average when fit ended
+
+    bf16 = Sequential([Dense(4, input_shape=10)], dtype_policy="bfloat16")
+    assert bf16.params[0]["kernel"].dtype == "bfloat16"
