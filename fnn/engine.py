@@ -191,6 +191,27 @@ class Engine:
         return outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=axis)
 
 
+class _TrainStateField:
+    """A Keras-named view (get and set) of one field of a facade's train state."""
+
+    def __init__(self, doc: str) -> None:
+        self.__doc__ = doc
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> Any:
+        if obj is None:
+            return self
+        ts = obj.train_state
+        return None if ts is None else getattr(ts, self.name)
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj._require_built(self.name)
+        obj.train_state = obj.train_state._replace(**{self.name: value})
+
+
 class PipelineFeed:
     """The engine's side of a pipeline pass (:mod:`fnn.pipelines` is the data side): the
     source, the door checks each chunk gets on the host (in the prefetch thread), and its move
@@ -386,35 +407,9 @@ class Trainer:
                 "model.build(input_shape), or fit it on data first."
             )
 
-    @property
-    def params(self) -> Any:
-        """The trainable parameters (one entry per layer; members stacked on axis 0)."""
-        return None if self.train_state is None else self.train_state.params
-
-    @params.setter
-    def params(self, value: Any) -> None:
-        self._require_built("params")
-        self.train_state = self.train_state._replace(params=value)
-
-    @property
-    def state(self) -> Any:
-        """The non-trainable layer state (running statistics)."""
-        return None if self.train_state is None else self.train_state.state
-
-    @state.setter
-    def state(self, value: Any) -> None:
-        self._require_built("state")
-        self.train_state = self.train_state._replace(state=value)
-
-    @property
-    def opt_state(self) -> Any:
-        """The optimizer state (None before compile)."""
-        return None if self.train_state is None else self.train_state.opt_state
-
-    @opt_state.setter
-    def opt_state(self, value: Any) -> None:
-        self._require_built("opt_state")
-        self.train_state = self.train_state._replace(opt_state=value)
+    params = _TrainStateField("The trainable parameters (one entry per layer; members on axis 0).")
+    state = _TrainStateField("The non-trainable layer state (running statistics).")
+    opt_state = _TrainStateField("The optimizer state (None before compile).")
 
     @property
     def epoch(self) -> int:
