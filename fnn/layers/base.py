@@ -251,7 +251,10 @@ class Layer:
             fresh = layer_from_config(config)
         except (ValueError, TypeError):  # unregistered callables: the default way, or its error
             return super().__reduce_ex__(protocol)
-        extra = {k: v for k, v in self.__dict__.items() if k not in fresh.__dict__}
+        # Inner layers (combinators) travel as themselves, so their own extras are kept too.
+        extra = {
+            k: v for k, v in self.__dict__.items() if k not in fresh.__dict__ or k == "layers"
+        }
         return (_rebuild_layer, (config, extra))
 
     def weights_of(self, params: Params, state: State) -> list[jax.Array]:
