@@ -433,6 +433,9 @@ class Trainer:
         ``old`` state)."""
         return new
 
+    def begin_fit(self) -> None:
+        """Called when a fit starts, before the callbacks (a population unfreezes members)."""
+
     def summarize_logs(self, logs: dict[str, Any]) -> dict[str, float]:
         """Logs as progress shows them (floats)."""
         return logs
@@ -616,6 +619,7 @@ class Trainer:
         # The train state where the compiled epoch keeps it (replicated for DataParallel, split
         # by member for MemberParallel): every epoch's call then sees the same placement.
         self.train_state = dist.place_state(self.train_state)
+        self.begin_fit()
         self.stop_training = False
         cbs.on_train_begin({})
         if plan.initial_epoch > 0 and self.callback_states:

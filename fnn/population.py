@@ -248,11 +248,9 @@ class Population(Trainer):
         if not self.active.any():
             self.stop_training = True
 
-    def fit(self, *args: Any, **kwargs: Any) -> History:
+    def begin_fit(self) -> None:
+        """Every member trains again when a fit starts."""
         self.active = np.ones(self.size, bool)
-        return super().fit(*args, **kwargs)
-
-    fit.__doc__ = Trainer.fit.__doc__
 
     # -- building ---------------------------------------------------------------------------
     def _check_hyperparams(self, hyperparams: dict[str, Any]) -> None:

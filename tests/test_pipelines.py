@@ -665,7 +665,9 @@ class _Batches:
         return -(-len(self.x) // FIT_BATCH)
 
     def __getitem__(self, i):
-        return self.x[i * FIT_BATCH : (i + 1) * FIT_BATCH], self.y[i * FIT_BATCH : (i + 1) * FIT_BATCH]
+        return self.x[i * FIT_BATCH : (i + 1) * FIT_BATCH], self.y[
+            i * FIT_BATCH : (i + 1) * FIT_BATCH
+        ]
 
 
 def _array_reference(epochs=2):

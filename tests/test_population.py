@@ -352,7 +352,7 @@ def test_reduce_lr_on_plateau_and_terminate_on_nan_per_member(data):
     )
     start = [member_leaves(bad.params, i) for i in range(2)]
     nan = fnn.callbacks.TerminateOnNaN()
-    bad.fit(x, y * 1e6, epochs=3, verbose=0, callbacks=[nan])
+    bad.fit(x, y, epochs=3, verbose=0, callbacks=[nan])
     assert nan.terminated_epoch is not None and not bad.active[1] and bad.active[0]
     assert all(np.isfinite(a).all() for a in leaves(bad.params))
     assert not np.allclose(member_leaves(bad.params, 0)[0], start[0][0])

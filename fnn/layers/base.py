@@ -252,9 +252,7 @@ class Layer:
         except (ValueError, TypeError):  # unregistered callables: the default way, or its error
             return super().__reduce_ex__(protocol)
         # Inner layers (combinators) travel as themselves, so their own extras are kept too.
-        extra = {
-            k: v for k, v in self.__dict__.items() if k not in fresh.__dict__ or k == "layers"
-        }
+        extra = {k: v for k, v in self.__dict__.items() if k not in fresh.__dict__ or k == "layers"}
         return (_rebuild_layer, (config, extra))
 
     def weights_of(self, params: Params, state: State) -> list[jax.Array]:
