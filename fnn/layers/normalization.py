@@ -151,7 +151,7 @@ class BatchNormalization(_Normalization):
     >>> import jax, jax.numpy as jnp
     >>> bn = BatchNormalization()
     >>> params, state = bn.init(jax.random.key(0), 3), bn.init_state(3)
-    >>> y, state = bn.apply(params, jnp.arange(6.0).reshape(2, 3), state=state, training=True)
+    >>> y, state = bn.call(params, state, jnp.arange(6.0).reshape(2, 3), training=True)
     >>> [round(v, 2) for v in y[0].tolist()], [round(v, 3) for v in state["moving_mean"].tolist()]
     ([-1.0, -1.0, -1.0], [0.015, 0.025, 0.035])
     """
