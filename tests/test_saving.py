@@ -735,3 +735,17 @@ def test_the_checks_accept_what_fnn_writes(saved_population, saved_files):
     model_config = json.loads(zip_members(saved_files / "model.fnn")["config.json"])
     assert saving.check_compile_config(model_config["compile"]) is model_config["compile"]
     assert saving.check_epoch(model_config["epoch"]) == 0
+
+
+def test_initializer_objects_are_saved_by_their_config(tmp_path):
+    from fnn import initializers
+
+    model = Sequential(
+        [Dense(3, kernel_initializer=initializers.RandomNormal(stddev=0.1), input_shape=2)]
+    )
+    model.compile(optimizer="adam", loss="mse")
+    model.save(tmp_path / "m.fnn")
+    loaded = load_model(tmp_path / "m.fnn")
+    np.testing.assert_array_equal(loaded.get_weights()[0], model.get_weights()[0])
+    assert loaded.layers[0].get_config()["kernel_initializer"]["config"]["stddev"] == 0.1
+    loaded.save(tmp_path / "again.fnn")  # and it saves again

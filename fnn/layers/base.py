@@ -285,10 +285,14 @@ class Layer:
 
 
 def callable_name(identifier: Any, registry: Any) -> Any:
-    """A JSON-able name for a name-or-callable argument (callables must be registered)."""
-    if identifier is None or isinstance(identifier, str):
-        return identifier
+    """A JSON-able name for a name-or-callable argument: a registered callable's name, or
+    ``{"class_name", "config"}`` for a configurable object such as an initializer class."""
+    if identifier is None or isinstance(identifier, (str, dict)):
+        return identifier  # a name, or a {"class_name", "config"} from a file
     name = registry.name_of(identifier)
+    get_config = getattr(identifier, "get_config", None)
+    if name is None and callable(get_config):  # a Keras-style class instance (RandomNormal(...))
+        return {"class_name": type(identifier).__name__, "config": get_config()}
     if name is None:
         raise ValueError(
             f"{registry.kind} {identifier!r} is not registered, so it cannot be saved; register "
