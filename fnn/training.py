@@ -409,7 +409,7 @@ def _no_sharding(arrays: tuple[Any, ...], axis: int) -> tuple[Any, ...]:
 
 
 def make_train_loop(
-    train_step: Callable[..., Any], shard_batch: ShardBatch | None = None
+    train_step: Callable[..., Any], shard_batch: ShardBatch | None = None, unroll: int = 1
 ) -> Callable[..., Any]:
     """Fuse many train steps into one function (one XLA program when jitted).
 
@@ -447,7 +447,10 @@ def make_train_loop(
         steps = order.shape[0]
         if steps:
             carry, _ = jax.lax.scan(
-                lambda c, xs: (one(c, *xs), None), carry, (batches, jnp.arange(steps))
+                lambda c, xs: (one(c, *xs), None),
+                carry,
+                (batches, jnp.arange(steps)),
+                unroll=True if steps <= unroll > 1 else unroll,
             )
         if rest.shape[0]:
             carry = one(carry, shard(_take(data, rest), 0), steps)

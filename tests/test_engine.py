@@ -238,3 +238,36 @@ def test_frozen_layers_ema_and_the_variable_dtype():
 
     bf16 = Sequential([Dense(4, input_shape=10)], dtype_policy="bfloat16")
     assert bf16.params[0]["kernel"].dtype == "bfloat16"
+
+
+def test_convolutions_run_unrolled_on_a_cpu_with_the_same_results():
+    """XLA's CPU backend runs convolutions inside a loop ~6x slower, so a network with one runs
+    pieces of CPU_CONV_STEPS steps unrolled; the batches, keys and results are the same."""
+    import jax
+
+    from fnn.engine import CPU_CONV_STEPS
+    from fnn.layers import Conv2D, Flatten
+
+    x = np.random.default_rng(0).normal(size=(100, 6, 6, 1)).astype(np.float32)
+    y = np.eye(3, dtype=np.float32)[np.arange(100) % 3]
+
+    def model(spe=None):
+        m = Sequential(
+            [
+                Conv2D(4, 3, activation="relu", input_shape=(6, 6, 1)),
+                Flatten(),
+                Dense(3, activation="softmax"),
+            ],
+            seed=0,
+        )
+        m.compile(optimizer="adam", loss="categorical_crossentropy", steps_per_execution=spe)
+        return m
+
+    unrolled, looped = model(), model(spe=1000)
+    if jax.default_backend() == "cpu":
+        assert unrolled.engine.unrolled_steps == CPU_CONV_STEPS
+    assert seed_model().engine.unrolled_steps is None  # dense networks keep one scan per epoch
+    unrolled.fit(x, y, batch_size=10, epochs=2, verbose=0)
+    looped.fit(x, y, batch_size=10, epochs=2, verbose=0)
+    for a, b in zip(unrolled.get_weights(), looped.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

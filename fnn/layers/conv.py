@@ -153,6 +153,8 @@ class _Conv(Layer):
 
     rank = 0
     weight_keys = (("params", "kernel"), ("params", "bias"))
+    #: The engine runs convolutions unrolled on a CPU (see :mod:`fnn.engine`).
+    is_convolution = True
     paddings: tuple[str, ...] = ("valid", "same")
 
     def __init__(
