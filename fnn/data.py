@@ -143,6 +143,42 @@ def pad_rows(a: np.ndarray, rows: int) -> np.ndarray:
     return np.concatenate([a, pad], axis=0)
 
 
+def pad_to_bucket(
+    arrays: list[np.ndarray | None], batch_size: int
+) -> tuple[list[np.ndarray | None], int]:
+    """``arrays`` padded to :func:`bucket_rows` rows for an evaluation pass, with copies of
+    their first row (finite wherever the data is: padding never brings a NaN into a masked
+    sum), and the number of real rows. With several processes (each holding its own rows) the
+    arrays are left as they are.
+
+    Args:
+        arrays: the pass's ``(x, y, sample_weight or None)``, rows first.
+        batch_size: examples per step.
+
+    Returns:
+        ``(padded arrays, real rows)``.
+
+    >>> import numpy as np
+    >>> padded, rows = pad_to_bucket([np.arange(5.0), None], 4)
+    >>> padded[0].tolist(), padded[1], rows
+    ([0.0, 1.0, 2.0, 3.0, 4.0, 0.0, 0.0, 0.0], None, 5)
+    """
+    import jax
+
+    n = next(a for a in arrays if a is not None).shape[0]
+    target = bucket_rows(n, batch_size)
+    if target == n or jax.process_count() > 1 or any(is_mapped(a) for a in arrays):
+        return arrays, n
+    return [None if a is None else _pad_first(a, target) for a in arrays], n
+
+
+def _pad_first(a: np.ndarray, rows: int) -> np.ndarray:
+    if a.shape[0] == 0:
+        return a
+    pad = np.broadcast_to(a[:1], (rows - a.shape[0], *a.shape[1:]))
+    return np.concatenate([a, pad], axis=0)
+
+
 class Piece(NamedTuple):
     """One call of an epoch's fused program: its data, the order of its steps (indices into
     ``data``), the smaller last batch (``rest``), the epoch step it starts at, and whether the

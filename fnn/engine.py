@@ -166,7 +166,7 @@ class Engine:
         step = training.make_eval_step(self.net, self.loss, self.metrics)
         loop = training.make_eval_loop(step, batch_size, self.distribution.shard_batch)
         lift = self.lift
-        return self.distribution.jit(lambda p, s, data: lift(loop, (p, s), data))
+        return self.distribution.jit(lambda p, s, data, rows: lift(loop, (p, s), data, rows))
 
     def _build_predict(self, batch_size: int) -> Any:
         loop = training.make_predict_loop(self.net, batch_size, self.distribution.shard_batch)
@@ -186,14 +186,33 @@ class Engine:
         )
 
     def evaluate(
-        self, ts: training.TrainState, placed: data_lib.Placement, batch_size: int
+        self,
+        ts: training.TrainState,
+        placed: data_lib.Placement,
+        batch_size: int,
+        rows: int | None = None,
     ) -> dict[str, Any]:
-        """The per-example means of the loss and metrics over ``placed`` (arrays of shape
-        ``(N,)`` for a population)."""
+        """The per-example means of the loss and metrics over ``placed``.
+
+        Args:
+            ts: the train state (its params and layer state are used).
+            placed: the data, ``(x, y, sample_weight or None)``, placed by the distribution.
+            batch_size: examples per step.
+            rows: how many leading rows are real (the rest pads the data to a bucket size, see
+                :func:`fnn.data.pad_to_bucket`); None: all.
+
+        Returns:
+            ``{name: value}``: floats, or arrays of shape ``(N,)`` for a population.
+        """
         loop = self.compiled("eval", batch_size)
         sums = None
+        start = 0
         for data in data_lib.sequential_pieces(placed):
-            sums = _add_sums(sums, jax.device_get(loop(ts.params, ts.state, data)), self.metrics)
+            size = data[0].shape[0]
+            valid = size if rows is None else min(max(rows - start, 0), size)
+            out = loop(ts.params, ts.state, data, jnp.int32(valid))
+            sums = _add_sums(sums, jax.device_get(out), self.metrics)
+            start += size
         assert sums is not None  # a placement has at least one piece
         return training.means(sums, self.metrics)
 
@@ -336,7 +355,8 @@ class PipelineFeed:
         with self.pieces(0, source.steps, False, source) as pieces:
             for piece in pieces:
                 loop = engine.compiled("eval", self.batch_size)
-                fetched = jax.device_get(loop(ts.params, ts.state, piece.data))
+                rows = jnp.int32(piece.data[0].shape[0])
+                fetched = jax.device_get(loop(ts.params, ts.state, piece.data, rows))
                 sums = _add_sums(sums, fetched, engine.metrics)
         if sums is None:
             raise ValueError(f"{source.argument} gave no batch to evaluate on.")
@@ -633,7 +653,8 @@ class Trainer:
         if plan.arrays is not None:
             placed = dist.place(plan.arrays, batch_size, budget)
             if plan.val_arrays is not None:
-                placed_val = dist.place(plan.val_arrays, plan.val_batch, budget)
+                val_arrays, val_rows = data_lib.pad_to_bucket(plan.val_arrays, plan.val_batch)
+                placed_val = (dist.place(val_arrays, plan.val_batch, budget), val_rows)
 
         # The train state where the compiled epoch keeps it (replicated for DataParallel, split
         # by member for MemberParallel): every epoch's call then sees the same placement.
@@ -659,7 +680,7 @@ class Trainer:
         engine: Engine,
         cbs: CallbackList,
         placed: data_lib.Placement | None,
-        placed_val: data_lib.Placement | None,
+        placed_val: tuple[data_lib.Placement, int] | None,
         n: int | None,
         steps_per_epoch: int | None,
         verbose: int,
@@ -713,7 +734,8 @@ class Trainer:
                 cbs.on_test_begin({})
                 state = self.train_state
                 if placed_val is not None:
-                    val_sums = engine.evaluate(state, placed_val, plan.val_batch)
+                    placement, rows = placed_val
+                    val_sums = engine.evaluate(state, placement, plan.val_batch, rows)
                 else:
                     val_sums = plan.stream.evaluate_validation(self, engine)
                 val_logs = self._ordered(val_sums)
@@ -941,8 +963,9 @@ class Trainer:
                 arrays = inputs.prepare_xy(self.spec, x, y, sample_weight, check=check_finite)
             with _exclusive(self, "evaluate"):
                 engine = self.engine
+                arrays, rows = data_lib.pad_to_bucket(arrays, batch_size)
                 placed = dist.place(arrays, batch_size, _device_budget(max_device_bytes))
-                logs = self._ordered(engine.evaluate(self.train_state, placed, batch_size))
+                logs = self._ordered(engine.evaluate(self.train_state, placed, batch_size, rows))
         if verbose:
             print(f"{format_logs(self.summarize_logs(logs))}{self.describe_logs()}", flush=True)
         return evaluate_result(logs, self.metrics_names, return_dict)

@@ -257,7 +257,12 @@ class Loss:
         return type(self).__name__
 
     def __call__(
-        self, y_true: jax.Array, y_pred: jax.Array, sample_weight: jax.Array | None = None
+        self,
+        y_true: jax.Array,
+        y_pred: jax.Array,
+        sample_weight: jax.Array | None = None,
+        *,
+        valid: jax.Array | None = None,
     ) -> jax.Array:
         """The weighted, reduced loss, exactly as Keras's ``Loss.__call__``.
 
@@ -273,10 +278,19 @@ class Loss:
         values = self.call(y_true, y_pred)
         weight = None if sample_weight is None else jnp.asarray(sample_weight, values.dtype)
         mask = self.mask(y_true, y_pred)
+        size: Any = values.size
+        if valid is not None:  # padding rows: out of the values, the mask and every count
+            rows = jnp.asarray(valid, bool).reshape((-1,) + (1,) * (values.ndim - 1))
+            values = jnp.where(rows, values, 0.0)
+            rows = jnp.broadcast_to(rows, values.shape)
+            size = jnp.sum(rows.astype(values.dtype))
+            if mask is not None:
+                mask = mask.reshape(mask.shape + (1,) * (rows.ndim - mask.ndim))
+            mask = rows if mask is None else jnp.logical_and(mask, rows)
         if mask is not None:
             mask = mask.astype(values.dtype)
             if self.reduction in ("mean", "sum_over_batch_size"):
-                mask = mask * (mask.size / jnp.maximum(jnp.sum(mask), 1.0))
+                mask = mask * (size / jnp.maximum(jnp.sum(mask), 1.0))
             if weight is not None:
                 mask, weight = squeeze_or_expand_to_same_rank(mask, weight)
                 weight = weight * mask
@@ -295,7 +309,7 @@ class Loss:
         if self.reduction == "mean_with_sample_weight" and weight is not None:
             divisor = jnp.sum(jnp.broadcast_to(weight, values.shape))
         else:
-            divisor = jnp.asarray(values.size, total.dtype)
+            divisor = jnp.asarray(size, total.dtype)
         return jnp.where(divisor == 0, 0.0, total / jnp.where(divisor == 0, 1.0, divisor))
 
     def get_config(self) -> dict[str, Any]:

@@ -193,13 +193,24 @@ def _weighted_mean(values: jax.Array, weight: jax.Array | None) -> jax.Array:
 
 
 def _loss_value(
-    loss: losses_lib.Loss, y: jax.Array, z: jax.Array, weight: jax.Array | None
+    loss: losses_lib.Loss,
+    y: jax.Array,
+    z: jax.Array,
+    weight: jax.Array | None,
+    valid: jax.Array | None = None,
 ) -> jax.Array:
     """The batch's loss as the loss object computes it (Keras's ``Loss.__call__``: sample
     weights aligned, ``ignore_class`` masked, its ``reduction``; sum_over_batch_size by
-    default); a loss without reduction is averaged."""
-    value = jnp.asarray(loss(y, z, sample_weight=weight), jnp.float32)
-    return jnp.mean(value) if value.ndim else value
+    default); a loss without reduction is averaged. ``valid`` (bool, per row) marks the rows
+    that exist: the others are padding, left out as if absent."""
+    if valid is None:
+        value = jnp.asarray(loss(y, z, sample_weight=weight), jnp.float32)
+        return jnp.mean(value) if value.ndim else value
+    value = jnp.asarray(loss(y, z, sample_weight=weight, valid=valid), jnp.float32)
+    if not value.ndim:
+        return value
+    rows = jnp.broadcast_to(valid.reshape((-1,) + (1,) * (value.ndim - 1)), value.shape)
+    return jnp.sum(jnp.where(rows, value, 0.0)) / jnp.maximum(jnp.sum(rows), 1)
 
 
 def resolve_metrics(
@@ -238,13 +249,24 @@ def _metric_list(metrics: Any, loss: Any) -> list[metrics_lib.Metric]:
 
 
 def _metric_states(
-    metric_list: Sequence[metrics_lib.Metric], y: jax.Array, y_pred: jax.Array, w: Any
+    metric_list: Sequence[metrics_lib.Metric],
+    y: jax.Array,
+    y_pred: jax.Array,
+    w: Any,
+    valid: jax.Array | None = None,
 ) -> dict[str, Any]:
-    """Each metric's state after one batch (weighted metrics see ``w``)."""
-    return {
-        m.name: m.update(m.initial_state(), y, y_pred, w if m.weighted else None)
-        for m in metric_list
-    }
+    """Each metric's state after one batch (weighted metrics see ``w``; padding rows, where
+    ``valid`` is False, get a weight of 0 in every metric)."""
+    pad = None if valid is None else valid.astype(jnp.float32)
+
+    def weight(m: metrics_lib.Metric) -> Any:
+        own = w if m.weighted else None
+        if pad is None or own is None:
+            return pad if own is None else own
+        own = jnp.asarray(own, jnp.float32)
+        return own * pad.reshape(pad.shape + (1,) * (own.ndim - 1))
+
+    return {m.name: m.update(m.initial_state(), y, y_pred, weight(m)) for m in metric_list}
 
 
 def _results(metric_list: Sequence[metrics_lib.Metric], states: dict[str, Any]) -> Logs:
@@ -324,11 +346,11 @@ def make_eval_step(net: Layer, loss: Any, metrics: Any = None) -> Callable[..., 
     obj = objective(net, loss)
     metric_list = _metric_list(metrics, obj.loss)
 
-    def states_step(params, state, batch):
+    def states_step(params, state, batch, valid=None):
         x, y, w = _unpack(batch)
         z, _ = obj.net.call(params, state, x, training=False)
-        value = _loss_value(obj.loss, y, z, w) + obj.net.regularization_loss(params)
-        return value, _metric_states(metric_list, y, obj.to_output(z), w)
+        value = _loss_value(obj.loss, y, z, w, valid) + obj.net.regularization_loss(params)
+        return value, _metric_states(metric_list, y, obj.to_output(z), w, valid)
 
     def eval_step(params, state, batch):
         value, states = states_step(params, state, batch)
@@ -383,7 +405,7 @@ class _Accumulator(NamedTuple):
             "metric_states": {m.name: m.initial_state() for m in self.metrics},
         }
 
-    def add(self, sums: Logs, out: Any, count: int) -> Logs:
+    def add(self, sums: Logs, out: Any, count: Any) -> Logs:
         if self.metrics is None:
             return _accumulate(sums, out, count)
         value, states = out
@@ -462,17 +484,30 @@ def make_train_loop(
 def make_eval_loop(
     eval_step: Callable[..., Logs], batch_size: int, shard_batch: ShardBatch | None = None
 ) -> Callable[..., Logs]:
-    """Fuse an evaluation pass: ``loop(params, state, data) -> sums`` over batches in order."""
+    """Fuse an evaluation pass: ``loop(params, state, data, valid_rows=None) -> sums`` over
+    batches in order.
+
+    ``valid_rows`` (an int, traced or not) says how many leading rows of ``data`` are real: the
+    rest is padding (so that passes over similar numbers of examples share one program), left
+    out of the loss, every metric and the count exactly as if absent. It needs an eval step
+    built by :func:`make_eval_step` (its ``states`` take the rows' mask).
+    """
     shard = shard_batch or _no_sharding
     acc = _accumulator(eval_step)
 
-    def loop(params, state, data):
+    def loop(params, state, data, valid_rows=None):
         n = data[0].shape[0]
         steps, rest = divmod(n, batch_size)
+        if valid_rows is not None and acc.metrics is None:
+            raise TypeError("valid_rows needs an eval step built by make_eval_step.")
 
         def one(sums, start, size):
-            out = acc.step(params, state, _drop_none(shard(_slice(data, start, size), 0)))
-            return acc.add(sums, out, size)
+            batch = _drop_none(shard(_slice(data, start, size), 0))
+            if valid_rows is None:
+                return acc.add(sums, acc.step(params, state, batch), size)
+            valid = start + jnp.arange(size) < valid_rows
+            out = acc.step(params, state, batch, valid)
+            return acc.add(sums, out, jnp.sum(valid.astype(jnp.float32)))
 
         probe = _drop_none(_slice(data, 0, batch_size if steps else rest))
         sums = acc.zeros(params, state, probe)

@@ -115,9 +115,9 @@ def problems_of(function: Callable, name: str, *, constructor_doc: str | None = 
         missing = [p for p in wanted if p not in described]
         if missing:
             out.append(f"{name}: Args lacks {', '.join(missing)}")
-    if constructor_doc is None and returns_something(function):
-        if "Returns" not in found and "Yields" not in found:
-            out.append(f"{name}: no Returns section")
+    documents_result = "Returns" in found or "Yields" in found
+    if constructor_doc is None and returns_something(function) and not documents_result:
+        out.append(f"{name}: no Returns section")
     if raises_itself(function) and "Raises" not in found:
         out.append(f"{name}: raises but has no Raises section")
     return out

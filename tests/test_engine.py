@@ -271,3 +271,21 @@ def test_convolutions_run_unrolled_on_a_cpu_with_the_same_results():
     looped.fit(x, y, batch_size=10, epochs=2, verbose=0)
     for a, b in zip(unrolled.get_weights(), looped.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_evaluate_on_a_slightly_different_number_of_examples_compiles_nothing_new():
+    x, y, _ = make_classification(1000)
+    model = seed_model()
+    reference = model.evaluate(x[:983], y[:983], verbose=0)
+    model.evaluate(x[:990], y[:990], verbose=0)
+    with count_compiles() as compiles:
+        again = model.evaluate(x[:983], y[:983], verbose=0)
+        model.evaluate(x[:1000], y[:1000], verbose=0, sample_weight=None)
+        model.evaluate(x[: 1001 - 17], y[:984], verbose=0)
+    assert compiles == []
+    np.testing.assert_allclose(again, reference, rtol=1e-6)
+    # the padded pass equals one over exactly the real rows, computed batch by batch
+    batches = [model.evaluate(x[i : i + 32], y[i : i + 32], verbose=0) for i in range(0, 983, 32)]
+    sizes = [min(32, 983 - i) for i in range(0, 983, 32)]
+    expected = np.average(np.array(batches), axis=0, weights=sizes)
+    np.testing.assert_allclose(reference, expected, rtol=1e-5)

@@ -164,3 +164,67 @@ def test_class_weight_does_not_weight_plain_metrics():
     )
     history = model.fit(x, y, epochs=1, verbose=0, class_weight={0: 0.0, 1: 1.0, 2: 5.0})
     assert history.history["accuracy"][0] != history.history["weighted_accuracy"][0]
+
+
+def _padded_and_plain_means(loss, metrics, weights=None, labels=None, weighted=(), n=37, rows=48):
+    """The eval loop's means over n rows, and over the same rows padded to ``rows`` with
+    ``valid_rows=n`` (padding: copies of the first row, as fnn.data.pad_to_bucket makes)."""
+    x, y = _data(n, seed=4)
+    y = y if labels is None else labels
+    w = None if weights is None else jnp.asarray(weights)
+    params = NET.init(jax.random.key(2), 4)
+    step = training.make_eval_step(NET, loss, training.resolve_metrics(metrics, weighted, loss, 3))
+    loop = jax.jit(training.make_eval_loop(step, 8))
+
+    def pad(a):
+        return None if a is None else jnp.concatenate([a, jnp.repeat(a[:1], rows - n, 0)])
+
+    plain = loop(params, NET.empty_state(), (x, y, w))
+    padded = loop(params, NET.empty_state(), (pad(x), pad(y), pad(w)), jnp.int32(n))
+    return (training.means(jax.device_get(s), step.metrics) for s in (plain, padded))
+
+
+def test_padding_rows_are_left_out_of_the_loss_and_every_metric_exactly():
+    from fnn import losses, metrics
+
+    every = [
+        "accuracy",
+        "mse",
+        "cosine_similarity",
+        "mape",
+        metrics.Precision(),
+        metrics.Recall(),
+        metrics.AUC(),
+        metrics.F1Score(),
+        metrics.R2Score(),
+        metrics.RootMeanSquaredError(),
+        metrics.TopKCategoricalAccuracy(k=2),
+    ]
+    weights = np.random.default_rng(1).uniform(0.1, 2.0, 37).astype(np.float32)
+    for loss, w in [
+        ("categorical_crossentropy", None),
+        ("categorical_crossentropy", weights),
+        (losses.MeanSquaredError(reduction="sum"), weights),
+        (losses.MeanSquaredError(reduction="mean_with_sample_weight"), weights),
+        (losses.Huber(reduction="sum_over_batch_size"), None),
+    ]:
+        plain, padded = _padded_and_plain_means(loss, every, w, weighted=["mae", "accuracy"])
+        assert set(plain) == set(padded) and len(plain) == len(every) + 3
+        for name in plain:
+            np.testing.assert_allclose(
+                padded[name], plain[name], rtol=2e-5, atol=1e-6, err_msg=name
+            )
+
+
+def test_padding_rows_are_left_out_of_a_masked_loss_too():
+    from fnn import losses
+
+    labels = np.random.default_rng(2).integers(0, 3, 37)
+    labels[::5] = -1  # ignored examples
+    loss = losses.SparseCategoricalCrossentropy(ignore_class=-1)
+    plain, padded = _padded_and_plain_means(loss, ["accuracy"], labels=jnp.asarray(labels))
+    np.testing.assert_allclose(padded["loss"], plain["loss"], rtol=2e-5)
+    # the first row (the padding's copy) is ignored: padding copies must not count either way
+    labels[0] = 2
+    plain, padded = _padded_and_plain_means(loss, ["accuracy"], labels=jnp.asarray(labels))
+    np.testing.assert_allclose(padded["loss"], plain["loss"], rtol=2e-5)
