@@ -37,13 +37,25 @@ def squeeze_or_expand_to_same_rank(
     """Align two arrays whose ranks differ by one trailing axis of size 1 (Keras's rule).
 
     The array with the extra axis of size 1 loses it, except that a rank-1 partner is expanded
-    instead (when ``expand_rank_1``). Other shapes are returned unchanged.
+    instead (when ``expand_rank_1``). Other shapes are returned unchanged (no error here: the
+    caller checks or broadcasts).
 
-    >>> import jax.numpy as jnp
-    >>> [a.shape for a in squeeze_or_expand_to_same_rank(jnp.zeros(3), jnp.zeros((3, 1)))]
-    [(3, 1), (3, 1)]
-    >>> [a.shape for a in squeeze_or_expand_to_same_rank(jnp.zeros((2, 3)), jnp.zeros((2, 3, 1)))]
-    [(2, 3), (2, 3)]
+    Args:
+        x1: the first array (or array-like), e.g. the targets.
+        x2: the second array (or array-like), e.g. the predictions or the sample weights.
+        expand_rank_1: whether a rank-1 array facing a ``(n, 1)`` one gains a trailing axis
+            (True, the default, as Keras) rather than the other losing its own.
+
+    Returns:
+        ``(x1, x2)`` as JAX arrays, with ranks aligned where the rule applies.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> [a.shape for a in squeeze_or_expand_to_same_rank(jnp.zeros(3), jnp.zeros((3, 1)))]
+        [(3, 1), (3, 1)]
+        >>> x1, x2 = jnp.zeros((2, 3)), jnp.zeros((2, 3, 1))
+        >>> [a.shape for a in squeeze_or_expand_to_same_rank(x1, x2)]
+        [(2, 3), (2, 3)]
     """
     x1, x2 = jnp.asarray(x1), jnp.asarray(x2)
     if x1.ndim == x2.ndim + 1 and x1.shape[-1] == 1:
@@ -78,26 +90,62 @@ def _check_smoothing(label_smoothing: float) -> float:
 
 
 def mean_squared_error(y_true: jax.Array, y_pred: jax.Array) -> jax.Array:
-    """Mean over the last axis of ``(y_true - y_pred) ** 2``.
+    """Mean over the last axis of ``(y_true - y_pred) ** 2`` (Keras's ``mean_squared_error``).
 
-    A trailing axis of 1 on one side is aligned first, as Keras does:
+    A trailing axis of 1 on one side is aligned first, as Keras does (see
+    :func:`squeeze_or_expand_to_same_rank`); other shape differences broadcast.
 
-    >>> import jax.numpy as jnp
-    >>> mean_squared_error(jnp.array([1.0, 8.0, 11.0]), jnp.zeros((3, 1))).tolist()
-    [1.0, 64.0, 121.0]
+    Args:
+        y_true: the targets, e.g. ``(batch, units)``.
+        y_pred: the predictions, the shape of ``y_true``.
+
+    Returns:
+        The per-example loss: the inputs' (aligned) shape without its last axis, e.g.
+        ``(batch,)`` for ``(batch, units)`` inputs (a scalar for 1-D inputs).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> mean_squared_error(jnp.array([1.0, 8.0, 11.0]), jnp.zeros((3, 1))).tolist()
+        [1.0, 64.0, 121.0]
     """
     y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
     return jnp.mean(jnp.square(y_pred - y_true), axis=-1)
 
 
 def mean_absolute_error(y_true: jax.Array, y_pred: jax.Array) -> jax.Array:
-    """Mean over the last axis of ``|y_true - y_pred|``."""
+    """Mean over the last axis of ``|y_true - y_pred|`` (Keras's ``mean_absolute_error``).
+
+    Shapes are aligned as in :func:`mean_squared_error`.
+
+    Args:
+        y_true: the targets, e.g. ``(batch, units)``.
+        y_pred: the predictions, the shape of ``y_true``.
+
+    Returns:
+        The per-example loss: the inputs' (aligned) shape without its last axis, e.g.
+        ``(batch,)`` for ``(batch, units)`` inputs (a scalar for 1-D inputs).
+    """
     y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
     return jnp.mean(jnp.abs(y_pred - y_true), axis=-1)
 
 
 def huber(y_true: jax.Array, y_pred: jax.Array, delta: float = 1.0) -> jax.Array:
-    """Huber loss: quadratic within ``delta`` of the target, linear beyond; mean over last axis."""
+    """Huber loss: quadratic within ``delta`` of the target, linear beyond; mean over last axis.
+
+    Per entry, with ``e = |y_true - y_pred|``: ``0.5 * e**2`` if ``e <= delta``, else
+    ``delta * e - 0.5 * delta**2`` (Keras's ``huber``). Shapes are aligned as in
+    :func:`mean_squared_error`.
+
+    Args:
+        y_true: the targets, e.g. ``(batch, units)``.
+        y_pred: the predictions, the shape of ``y_true``.
+        delta: where the loss turns from quadratic to linear, in the units of ``y``; 1.0 by
+            default (Keras's default).
+
+    Returns:
+        The per-example loss: the inputs' (aligned) shape without its last axis, e.g.
+        ``(batch,)`` for ``(batch, units)`` inputs (a scalar for 1-D inputs).
+    """
     y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
     err = jnp.abs(y_pred - y_true)
     quad = jnp.minimum(err, delta)
@@ -117,21 +165,26 @@ def categorical_crossentropy(
     """Cross-entropy of one-hot (or soft) targets against class probabilities or logits.
 
     Args:
-        y_true: targets, the shape of ``y_pred``.
-        y_pred: probabilities (or logits with ``from_logits``), classes on the last axis.
-        from_logits: whether ``y_pred`` holds logits.
-        label_smoothing: in [0, 1]; targets become ``y * (1 - s) + s / num_classes``.
+        y_true: one-hot or soft targets, the shape of ``y_pred``, e.g. ``(batch, num_classes)``.
+        y_pred: probabilities (renormalized to sum to 1, then clipped to ``[1e-7, 1 - 1e-7]``)
+            or, with ``from_logits``, logits; classes on the last axis.
+        from_logits: whether ``y_pred`` holds logits; False by default, as in Keras.
+        label_smoothing: in [0, 1]; targets become ``y * (1 - s) + s / num_classes``; 0.0 by
+            default.
 
     Returns:
-        One value per example.
+        One value per example: the inputs' shape without the class axis, e.g. ``(batch,)``.
 
     Raises:
-        ValueError: when the shapes differ (beyond a trailing axis of 1), as Keras.
+        ValueError: when the shapes differ (beyond a trailing axis of 1), as Keras, or when
+            ``label_smoothing`` is outside [0, 1].
+        TypeError: when ``label_smoothing`` is not a number.
 
-    >>> import jax.numpy as jnp
-    >>> y, p = jnp.array([[0.0, 1.0]]), jnp.array([[0.5, 0.5]])
-    >>> round(float(categorical_crossentropy(y, p)[0]), 4)
-    0.6931
+    Example:
+        >>> import jax.numpy as jnp
+        >>> y, p = jnp.array([[0.0, 1.0]]), jnp.array([[0.5, 0.5]])
+        >>> round(float(categorical_crossentropy(y, p)[0]), 4)
+        0.6931
     """
     smoothing = _check_smoothing(label_smoothing)
     y_true, y_pred = _same_shape(y_true, y_pred, "categorical_crossentropy")
@@ -151,8 +204,29 @@ def sparse_categorical_crossentropy(
     With ``ignore_class``, examples labelled with it get a loss of 0 (the loss objects then
     average over the other examples only, as Keras).
 
+    Args:
+        y_true: integer labels in ``[0, num_classes)``, ``y_pred``'s shape without its class
+            axis, optionally with a trailing axis of 1 (e.g. ``(batch,)`` or ``(batch, 1)``);
+            cast to int32. Labels are not range-checked: keep them in range.
+        y_pred: class probabilities (renormalized to sum to 1, then clipped to
+            ``[1e-7, 1 - 1e-7]``) or, with ``from_logits``, logits; classes on the last axis,
+            e.g. ``(batch, num_classes)``.
+        from_logits: whether ``y_pred`` holds logits (exact log-softmax) rather than
+            probabilities; False by default, as in Keras.
+        ignore_class: a label value whose examples get a loss of 0; None (the default) ignores
+            none.
+
+    Returns:
+        One loss per example: ``y_pred``'s shape without its last axis, e.g. ``(batch,)``.
+
     Raises:
         ValueError: when ``y_true`` is not ``y_pred``'s shape without its class axis.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> p = jnp.array([[0.5, 0.5], [0.9, 0.1]])
+        >>> [round(v, 4) for v in sparse_categorical_crossentropy(jnp.array([1, 0]), p).tolist()]
+        [0.6931, 0.1054]
     """
     labels = jnp.asarray(y_true)
     if labels.ndim == y_pred.ndim and labels.shape[-1] == 1:
@@ -178,16 +252,20 @@ def binary_crossentropy(
     """Binary cross-entropy, mean over the last axis, against probabilities or logits.
 
     Args:
-        y_true: targets in [0, 1], the shape of ``y_pred``.
-        y_pred: probabilities (or logits with ``from_logits``).
-        from_logits: whether ``y_pred`` holds logits.
-        label_smoothing: in [0, 1]; targets become ``y * (1 - s) + 0.5 * s``.
+        y_true: targets in [0, 1], the shape of ``y_pred``, e.g. ``(batch, 1)``.
+        y_pred: probabilities (clipped to ``[1e-7, 1 - 1e-7]``) or, with ``from_logits``,
+            logits (exact, via log-sigmoid).
+        from_logits: whether ``y_pred`` holds logits; False by default, as in Keras.
+        label_smoothing: in [0, 1]; targets become ``y * (1 - s) + 0.5 * s``; 0.0 by default.
 
     Returns:
-        One value per example.
+        One value per example: the inputs' shape without the last axis (averaged over), e.g.
+        ``(batch,)`` for ``(batch, 1)``.
 
     Raises:
-        ValueError: when the shapes differ (beyond a trailing axis of 1), as Keras.
+        ValueError: when the shapes differ (beyond a trailing axis of 1), as Keras, or when
+            ``label_smoothing`` is outside [0, 1].
+        TypeError: when ``label_smoothing`` is not a number.
     """
     smoothing = _check_smoothing(label_smoothing)
     y_true, y_pred = _same_shape(y_true, y_pred, "binary_crossentropy")
@@ -270,10 +348,22 @@ class Loss:
         or without a trailing 1) is aligned with the per-example loss (Keras's
         ``squeeze_or_expand_to_same_rank``), then broadcast.
 
-        >>> import jax.numpy as jnp
-        >>> y, p = jnp.array([[0.0, 1.0], [0.0, 0.0]]), jnp.array([[1.0, 1.0], [1.0, 0.0]])
-        >>> float(MeanSquaredError()(y, p, sample_weight=jnp.array([[1.0], [0.0]])))
-        0.25
+        Args:
+            y_true: the targets, ``(batch, ...)``.
+            y_pred: the model's outputs, ``(batch, ...)``.
+            sample_weight: optional weights, one per example or per per-example-loss entry;
+                None (the default) weighs every example 1.
+
+        Returns:
+            A scalar for ``"sum_over_batch_size"``, ``"mean"``, ``"sum"`` and
+            ``"mean_with_sample_weight"`` (0 when the divisor is 0); the weighted per-example
+            losses, ``(batch,)``, for None/``"none"``.
+
+        Example:
+            >>> import jax.numpy as jnp
+            >>> y, p = jnp.array([[0.0, 1.0], [0.0, 0.0]]), jnp.array([[1.0, 1.0], [1.0, 0.0]])
+            >>> float(MeanSquaredError()(y, p, sample_weight=jnp.array([[1.0], [0.0]])))
+            0.25
         """
         values = self.call(y_true, y_pred)
         weight = None if sample_weight is None else jnp.asarray(sample_weight, values.dtype)
@@ -323,7 +413,22 @@ class Loss:
 
 @dataclasses.dataclass(frozen=True)
 class MeanSquaredError(Loss):
-    """Keras's ``MeanSquaredError``: :func:`mean_squared_error`, weighted and reduced."""
+    """Keras's ``MeanSquaredError``: :func:`mean_squared_error`, weighted and reduced.
+
+    Args:
+        reduction: how the weighted per-example losses are reduced, as in :class:`Loss`
+            (keyword only; ``"sum_over_batch_size"``, the batch mean, by default).
+
+    Raises:
+        ValueError: for an unknown ``reduction``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> float(MeanSquaredError()(jnp.array([[0.0], [0.0]]), jnp.array([[1.0], [3.0]])))
+        5.0
+        >>> MeanSquaredError(reduction="none")(jnp.zeros((2, 1)), jnp.ones((2, 1))).tolist()
+        [1.0, 1.0]
+    """
 
     def call(self, y_true: jax.Array, y_pred: jax.Array) -> jax.Array:
         return mean_squared_error(y_true, y_pred)
@@ -331,7 +436,15 @@ class MeanSquaredError(Loss):
 
 @dataclasses.dataclass(frozen=True)
 class MeanAbsoluteError(Loss):
-    """Keras's ``MeanAbsoluteError``: :func:`mean_absolute_error`, weighted and reduced."""
+    """Keras's ``MeanAbsoluteError``: :func:`mean_absolute_error`, weighted and reduced.
+
+    Args:
+        reduction: how the weighted per-example losses are reduced, as in :class:`Loss`
+            (keyword only; ``"sum_over_batch_size"``, the batch mean, by default).
+
+    Raises:
+        ValueError: for an unknown ``reduction``.
+    """
 
     def call(self, y_true: jax.Array, y_pred: jax.Array) -> jax.Array:
         return mean_absolute_error(y_true, y_pred)
@@ -339,7 +452,17 @@ class MeanAbsoluteError(Loss):
 
 @dataclasses.dataclass(frozen=True)
 class Huber(Loss):
-    """Keras's ``Huber(delta=1.0)``."""
+    """Keras's ``Huber(delta=1.0)``: :func:`huber`, weighted and reduced.
+
+    Args:
+        delta: where the loss turns from quadratic to linear, in the units of ``y``; 1.0 by
+            default.
+        reduction: how the weighted per-example losses are reduced, as in :class:`Loss`
+            (keyword only; ``"sum_over_batch_size"``, the batch mean, by default).
+
+    Raises:
+        ValueError: for an unknown ``reduction``.
+    """
 
     delta: float = 1.0
 
@@ -349,7 +472,23 @@ class Huber(Loss):
 
 @dataclasses.dataclass(frozen=True)
 class CategoricalCrossentropy(Loss):
-    """Keras's ``CategoricalCrossentropy(from_logits=False, label_smoothing=0.0)``."""
+    """Keras's ``CategoricalCrossentropy(from_logits=False, label_smoothing=0.0)``.
+
+    :func:`categorical_crossentropy` on one-hot (or soft) targets, weighted and reduced.
+
+    Args:
+        from_logits: whether ``y_pred`` holds logits rather than probabilities; False by
+            default. (When a network ends in softmax, fnn's training fuses it into this loss
+            on the logits anyway.)
+        label_smoothing: in [0, 1]; targets become ``y * (1 - s) + s / num_classes``; 0.0 by
+            default.
+        reduction: how the weighted per-example losses are reduced, as in :class:`Loss`
+            (keyword only; ``"sum_over_batch_size"``, the batch mean, by default).
+
+    Raises:
+        TypeError: if ``label_smoothing`` is not a number.
+        ValueError: if ``label_smoothing`` is outside [0, 1], or for an unknown ``reduction``.
+    """
 
     from_logits: bool = False
     label_smoothing: float = 0.0
@@ -366,12 +505,25 @@ class CategoricalCrossentropy(Loss):
 class SparseCategoricalCrossentropy(Loss):
     """Keras's ``SparseCategoricalCrossentropy(from_logits=False, ignore_class=None)``.
 
-    Examples labelled ``ignore_class`` are left out of the loss and of its average.
+    :func:`sparse_categorical_crossentropy` on integer labels, weighted and reduced. Examples
+    labelled ``ignore_class`` are left out of the loss and of its average.
 
-    >>> import jax.numpy as jnp
-    >>> loss = SparseCategoricalCrossentropy(ignore_class=-1)
-    >>> round(float(loss(jnp.array([1, -1]), jnp.array([[0.5, 0.5], [0.9, 0.1]]))), 4)
-    0.6931
+    Args:
+        from_logits: whether ``y_pred`` holds logits rather than probabilities; False by
+            default.
+        ignore_class: an int label whose examples are left out; None (the default) keeps all.
+        reduction: how the weighted per-example losses are reduced, as in :class:`Loss`
+            (keyword only; ``"sum_over_batch_size"``, the batch mean, by default).
+
+    Raises:
+        TypeError: if ``ignore_class`` is neither an int nor None.
+        ValueError: for an unknown ``reduction``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> loss = SparseCategoricalCrossentropy(ignore_class=-1)
+        >>> round(float(loss(jnp.array([1, -1]), jnp.array([[0.5, 0.5], [0.9, 0.1]]))), 4)
+        0.6931
     """
 
     from_logits: bool = False
@@ -398,7 +550,22 @@ class SparseCategoricalCrossentropy(Loss):
 
 @dataclasses.dataclass(frozen=True)
 class BinaryCrossentropy(Loss):
-    """Keras's ``BinaryCrossentropy(from_logits=False, label_smoothing=0.0)``."""
+    """Keras's ``BinaryCrossentropy(from_logits=False, label_smoothing=0.0)``.
+
+    :func:`binary_crossentropy` (mean over the last axis), weighted and reduced.
+
+    Args:
+        from_logits: whether ``y_pred`` holds logits rather than probabilities; False by
+            default. (When a network ends in sigmoid, fnn's training fuses it into this loss
+            on the logits anyway.)
+        label_smoothing: in [0, 1]; targets become ``y * (1 - s) + 0.5 * s``; 0.0 by default.
+        reduction: how the weighted per-example losses are reduced, as in :class:`Loss`
+            (keyword only; ``"sum_over_batch_size"``, the batch mean, by default).
+
+    Raises:
+        TypeError: if ``label_smoothing`` is not a number.
+        ValueError: if ``label_smoothing`` is outside [0, 1], or for an unknown ``reduction``.
+    """
 
     from_logits: bool = False
     label_smoothing: float = 0.0
@@ -413,12 +580,35 @@ class BinaryCrossentropy(Loss):
 
 @dataclasses.dataclass(frozen=True)
 class LossFunctionWrapper(Loss):
-    """Wraps a user's per-example function ``fn(y_true, y_pred)`` as a :class:`Loss`."""
+    """Wraps a user's per-example function ``fn(y_true, y_pred)`` as a :class:`Loss`.
+
+    What :func:`get` returns for a callable or for a name registered with :func:`register`.
+    ``y_true`` and ``y_pred`` are aligned (:func:`squeeze_or_expand_to_same_rank`) before
+    ``fn`` sees them.
+
+    Args:
+        fn: the per-example loss, ``fn(y_true, y_pred) -> (batch,)``; :func:`mean_squared_error`
+            by default.
+        reduction: how the weighted per-example losses are reduced, as in :class:`Loss`
+            (keyword only; ``"sum_over_batch_size"``, the batch mean, by default).
+
+    Raises:
+        ValueError: for an unknown ``reduction``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> def l4(y_true, y_pred):
+        ...     return jnp.mean((y_true - y_pred) ** 4, axis=-1)
+        >>> loss = LossFunctionWrapper(l4)
+        >>> loss.name, float(loss(jnp.zeros((2, 1)), jnp.array([[1.0], [2.0]])))
+        ('l4', 8.5)
+    """
 
     fn: LossFunction = dataclasses.field(default=mean_squared_error)
 
     @property
     def name(self) -> str:
+        """The registered name of ``fn``, else its ``__name__``, else ``"loss"``."""
         return registry.name_of(self.fn) or str(getattr(self.fn, "__name__", "loss"))
 
     def call(self, y_true: jax.Array, y_pred: jax.Array) -> jax.Array:
@@ -426,6 +616,14 @@ class LossFunctionWrapper(Loss):
         return self.fn(y_true, y_pred)
 
     def get_config(self) -> dict[str, Any]:
+        """The registered name of ``fn`` and a non-default ``reduction``, for saving.
+
+        Returns:
+            ``{"fn": name}``, plus ``"reduction"`` when it is not the default.
+
+        Raises:
+            ValueError: if ``fn`` is not registered (register it with :func:`register`).
+        """
         name = registry.name_of(self.fn)
         if name is None:
             raise ValueError(

@@ -62,9 +62,21 @@ def _labels(y_true: jax.Array, y_pred: jax.Array) -> jax.Array:
 def accuracy(y_true: jax.Array, y_pred: jax.Array) -> jax.Array:
     """Exact match: the fraction of entries where ``y_pred`` equals ``y_true``, per example.
 
-    >>> import jax.numpy as jnp
-    >>> accuracy(jnp.array([[1.0], [2.0]]), jnp.array([[1.0], [3.0]])).tolist()
-    [1.0, 0.0]
+    Keras's ``Accuracy`` metric function (not what ``metrics=["accuracy"]`` picks: see
+    :func:`accuracy_for`). A trailing axis of 1 on one side is aligned first.
+
+    Args:
+        y_true: the targets, e.g. ``(batch, units)``.
+        y_pred: the predictions, compared for equality with ``y_true`` entry by entry.
+
+    Returns:
+        float32 values in [0, 1]: the mean over the last axis, ``(batch,)`` for 2-D inputs;
+        one 0/1 value per entry for 1-D inputs.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> accuracy(jnp.array([[1.0], [2.0]]), jnp.array([[1.0], [3.0]])).tolist()
+        [1.0, 0.0]
     """
     y_true, y_pred = _same_rank(y_true, y_pred)
     hit = (y_true == y_pred).astype(jnp.float32)
@@ -72,23 +84,50 @@ def accuracy(y_true: jax.Array, y_pred: jax.Array) -> jax.Array:
 
 
 def categorical_accuracy(y_true: jax.Array, y_pred: jax.Array) -> jax.Array:
-    """1 where the arg-max of ``y_pred`` is the arg-max of the one-hot ``y_true``."""
+    """1 where the arg-max of ``y_pred`` is the arg-max of the one-hot ``y_true``.
+
+    Args:
+        y_true: one-hot (or soft) targets, ``(batch, num_classes)``.
+        y_pred: scores, probabilities or logits, ``(batch, num_classes)``.
+
+    Returns:
+        float32 0/1 values, ``(batch,)``: the shape without the class axis.
+    """
     return (jnp.argmax(y_pred, axis=-1) == jnp.argmax(y_true, axis=-1)).astype(jnp.float32)
 
 
 def sparse_categorical_accuracy(y_true: jax.Array, y_pred: jax.Array) -> jax.Array:
-    """1 where the arg-max of ``y_pred`` is the integer label ``y_true``."""
+    """1 where the arg-max of ``y_pred`` is the integer label ``y_true``.
+
+    Args:
+        y_true: integer class labels, ``(batch,)`` or ``(batch, 1)`` (cast to int32).
+        y_pred: scores, probabilities or logits, ``(batch, num_classes)``.
+
+    Returns:
+        float32 0/1 values, ``(batch,)``: ``y_pred``'s shape without the class axis.
+    """
     return (jnp.argmax(y_pred, axis=-1) == _labels(y_true, y_pred)).astype(jnp.float32)
 
 
 def binary_accuracy(y_true: jax.Array, y_pred: jax.Array, threshold: float = 0.5) -> jax.Array:
     """Fraction of outputs on the right side of ``threshold``, averaged over the last axis.
 
-    Shapes that differ by a trailing axis of 1 are aligned first, as Keras does:
+    Shapes that differ by a trailing axis of 1 are aligned first, as Keras does.
 
-    >>> import jax.numpy as jnp
-    >>> binary_accuracy(jnp.array([1.0, 0.0]), jnp.array([[0.7], [0.6]])).tolist()
-    [1.0, 0.0]
+    Args:
+        y_true: binary targets, e.g. ``(batch, units)``; values above 0.5 count as 1.
+        y_pred: probabilities (or scores), the shape of ``y_true``.
+        threshold: a prediction above it counts as 1; 0.5 by default (Keras's default). Use 0
+            for logits.
+
+    Returns:
+        float32 values in [0, 1]: the mean over the last axis, ``(batch,)`` for 2-D inputs;
+        one 0/1 value per entry for 1-D inputs.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> binary_accuracy(jnp.array([1.0, 0.0]), jnp.array([[0.7], [0.6]])).tolist()
+        [1.0, 0.0]
     """
     y_true, y_pred = _same_rank(y_true, y_pred)
     hit = (y_pred > threshold).astype(jnp.float32) == (y_true > 0.5).astype(jnp.float32)
@@ -97,7 +136,20 @@ def binary_accuracy(y_true: jax.Array, y_pred: jax.Array, threshold: float = 0.5
 
 
 def top_k_categorical_accuracy(y_true: jax.Array, y_pred: jax.Array, k: int = 5) -> jax.Array:
-    """1 where the one-hot target's class is among the ``k`` highest predictions."""
+    """1 where the one-hot target's class is among the ``k`` highest predictions.
+
+    A class counts as within the top ``k`` when fewer than ``k`` classes score strictly
+    higher, so ties favour the target.
+
+    Args:
+        y_true: one-hot targets, ``(batch, num_classes)``.
+        y_pred: scores, probabilities or logits, ``(batch, num_classes)``.
+        k: how many of the highest-scoring classes may hold the target; 5 by default (Keras's
+            default).
+
+    Returns:
+        float32 0/1 values, ``(batch,)``.
+    """
     target = jnp.take_along_axis(y_pred, jnp.argmax(y_true, axis=-1)[..., None], axis=-1)
     return (jnp.sum(y_pred > target, axis=-1) < k).astype(jnp.float32)
 
@@ -105,20 +157,47 @@ def top_k_categorical_accuracy(y_true: jax.Array, y_pred: jax.Array, k: int = 5)
 def sparse_top_k_categorical_accuracy(
     y_true: jax.Array, y_pred: jax.Array, k: int = 5
 ) -> jax.Array:
-    """1 where the integer label is among the ``k`` highest predictions."""
+    """1 where the integer label is among the ``k`` highest predictions.
+
+    As :func:`top_k_categorical_accuracy` (ties favour the target), for integer labels.
+
+    Args:
+        y_true: integer class labels, ``(batch,)`` or ``(batch, 1)``.
+        y_pred: scores, probabilities or logits, ``(batch, num_classes)``.
+        k: how many of the highest-scoring classes may hold the label; 5 by default.
+
+    Returns:
+        float32 0/1 values, ``(batch,)``.
+    """
     target = jnp.take_along_axis(y_pred, _labels(y_true, y_pred)[..., None], axis=-1)
     return (jnp.sum(y_pred > target, axis=-1) < k).astype(jnp.float32)
 
 
 def mean_absolute_percentage_error(y_true: jax.Array, y_pred: jax.Array) -> jax.Array:
-    """``100 * |y_true - y_pred| / max(|y_true|, eps)``, mean over the last axis (Keras)."""
+    """``100 * |y_true - y_pred| / max(|y_true|, eps)``, mean over the last axis (Keras).
+
+    Args:
+        y_true: the targets, e.g. ``(batch, units)``; ``eps`` (1e-7) guards division by 0.
+        y_pred: the predictions, the shape of ``y_true``.
+
+    Returns:
+        The per-example error in percent, the inputs' shape without the last axis.
+    """
     y_true, y_pred = _same_rank(y_true, y_pred)
     diff = jnp.abs((y_true - y_pred) / jnp.maximum(jnp.abs(y_true), EPSILON))
     return 100.0 * jnp.mean(diff, axis=-1)
 
 
 def mean_squared_logarithmic_error(y_true: jax.Array, y_pred: jax.Array) -> jax.Array:
-    """Mean over the last axis of ``(log(1 + y_pred) - log(1 + y_true)) ** 2`` (Keras)."""
+    """Mean over the last axis of ``(log(1 + y_pred) - log(1 + y_true)) ** 2`` (Keras).
+
+    Args:
+        y_true: the targets, e.g. ``(batch, units)``; values below 1e-7 are raised to it.
+        y_pred: the predictions, the shape of ``y_true``; values below 1e-7 are raised to it.
+
+    Returns:
+        The per-example error, the inputs' shape without the last axis.
+    """
     y_true, y_pred = _same_rank(y_true, y_pred)
     first = jnp.log(jnp.maximum(y_pred, EPSILON) + 1.0)
     second = jnp.log(jnp.maximum(y_true, EPSILON) + 1.0)
@@ -126,7 +205,19 @@ def mean_squared_logarithmic_error(y_true: jax.Array, y_pred: jax.Array) -> jax.
 
 
 def cosine_similarity(y_true: jax.Array, y_pred: jax.Array, axis: int = -1) -> jax.Array:
-    """Cosine of the angle between ``y_true`` and ``y_pred`` along ``axis`` (Keras's metric)."""
+    """Cosine of the angle between ``y_true`` and ``y_pred`` along ``axis`` (Keras's metric).
+
+    Unlike Keras's ``cosine_similarity`` loss, this is the cosine itself (1 for the same
+    direction), not its negative. An all-zero vector gives 0.
+
+    Args:
+        y_true: the targets, e.g. ``(batch, units)``.
+        y_pred: the predictions, the shape of ``y_true``.
+        axis: the axis holding the vectors; -1 (the last) by default.
+
+    Returns:
+        Values in [-1, 1], the inputs' shape without ``axis``, e.g. ``(batch,)``.
+    """
     y_true, y_pred = _same_rank(y_true, y_pred)
 
     def unit(v: jax.Array) -> jax.Array:
@@ -198,14 +289,20 @@ class Metric:
     and :meth:`compute` (and :meth:`merge` when their state does not add).
 
     Args:
-        name: the key in the logs; defaults to the class's Keras name.
-        fn: a per-example function for a mean metric, or None.
+        name: the key in the logs and in ``History``; None (the default) uses the class's
+            Keras name (``default_name``: ``"metric"`` here).
+        fn: a per-example function ``fn(y_true, y_pred) -> (batch,)`` for a mean metric, or
+            None (the default) for a subclass that overrides :meth:`values` or :meth:`update`.
 
-    >>> import jax.numpy as jnp
-    >>> m = Metric("mse", lambda t, p: jnp.mean((t - p) ** 2, axis=-1))
-    >>> s = m.update(m.initial_state(), jnp.ones((2, 1)), jnp.zeros((2, 1)))
-    >>> float(m.compute(s))
-    1.0
+    Raises:
+        TypeError: if ``name`` is neither a string nor None.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> m = Metric("mse", lambda t, p: jnp.mean((t - p) ** 2, axis=-1))
+        >>> s = m.update(m.initial_state(), jnp.ones((2, 1)), jnp.zeros((2, 1)))
+        >>> float(m.compute(s))
+        1.0
     """
 
     default_name = "metric"
@@ -222,11 +319,28 @@ class Metric:
 
     # -- the pure protocol --------------------------------------------------------------
     def initial_state(self) -> State:
-        """The empty state: a pytree of float32 arrays."""
+        """The empty state, before any batch.
+
+        Returns:
+            A pytree of float32 arrays; for a mean metric ``{"total": 0.0, "count": 0.0}``
+            (scalars).
+        """
         return {"total": _zeros(), "count": _zeros()}
 
     def values(self, y_true: jax.Array, y_pred: jax.Array) -> jax.Array:
-        """The per-example values a mean metric averages (``fn`` by default)."""
+        """The per-example values a mean metric averages (``fn`` by default).
+
+        Args:
+            y_true: the targets of one batch, ``(batch, ...)``.
+            y_pred: the model's outputs for it, ``(batch, ...)``.
+
+        Returns:
+            ``fn(y_true, y_pred)``: one value per example, ``(batch,)`` (extra axes are
+            averaged by :meth:`update`).
+
+        Raises:
+            NotImplementedError: if the metric has no per-example function (``fn`` is None).
+        """
         if self.fn is None:
             raise NotImplementedError(f"{type(self).__name__} has no per-example function.")
         return self.fn(y_true, y_pred)
@@ -238,27 +352,77 @@ class Metric:
         y_pred: jax.Array,
         sample_weight: jax.Array | None = None,
     ) -> State:
-        """Fold one batch into ``state`` (pure; ``sample_weight`` of shape ``(n,)`` or None)."""
+        """Fold one batch into ``state`` (pure and jittable; ``state`` is not modified).
+
+        For a mean metric: adds ``Σ w·v`` to ``"total"`` and ``Σ w`` to ``"count"``, with
+        ``v`` the per-example :meth:`values` (averaged over any axes beyond the weights') and
+        ``w`` the weights (1 each without them).
+
+        Args:
+            state: the state so far, from :meth:`initial_state` or an earlier update.
+            y_true: the targets of one batch, ``(batch, ...)``.
+            y_pred: the model's outputs for it, ``(batch, ...)``.
+            sample_weight: per-example weights, ``(batch,)`` or ``(batch, 1)`` (or the values'
+                shape), or None (the default) for weight 1.
+
+        Returns:
+            The new state, a pytree of the same structure, shapes and dtypes.
+        """
         total, count = _samplewise(self.values(y_true, y_pred), _weights(sample_weight))
         return {"total": state["total"] + total, "count": state["count"] + count}
 
     def merge(self, a: State, b: State) -> State:
-        """Combine two partial states (sums add)."""
+        """Combine two partial states, e.g. those of two chunks of batches.
+
+        Args:
+            a: a state.
+            b: another state of the same structure.
+
+        Returns:
+            The state of both passes together: the leaves added (every fnn metric's state is
+            made of sums).
+        """
         return jax.tree_util.tree_map(jnp.add, a, b)
 
     def compute(self, state: State) -> jax.Array:
-        """The metric's value from ``state``: Σ w·v / Σ w for a mean metric."""
+        """The metric's value from ``state`` (pure and jittable).
+
+        Args:
+            state: a state from :meth:`update` (or :meth:`initial_state`).
+
+        Returns:
+            A float32 scalar: ``Σ w·v / Σ w`` for a mean metric (0 when ``Σ w`` is 0).
+        """
         return _divide_no_nan(state["total"], state["count"])
 
     # -- Keras's stateful face ----------------------------------------------------------
     def build(self, output_units: int | None) -> Metric:
-        """Set the number of output units for metrics whose state is per class (in place)."""
+        """Set the number of output units for metrics whose state is per class (in place).
+
+        Called by :func:`get` when the model is compiled, and by :meth:`update_state` with the
+        width of the first ``y_pred``. A width set before (or in the constructor) is kept.
+
+        Args:
+            output_units: the width of the model's output (the last axis of ``y_pred``), or
+                None if unknown.
+
+        Returns:
+            This metric (for chaining).
+        """
         if self.units is None and output_units is not None:
             self.units = int(output_units)
         return self
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
-        """Accumulate one batch into this object's state (Keras)."""
+        """Accumulate one batch into this object's state (Keras's stateful API).
+
+        The first call builds the metric from ``y_pred``'s last axis (:meth:`build`).
+
+        Args:
+            y_true: the targets of one batch (array-like), ``(batch, ...)``.
+            y_pred: the predictions for it (array-like), ``(batch, ...)``.
+            sample_weight: per-example weights, ``(batch,)``, or None (the default) for 1.
+        """
         y_true, y_pred = jnp.asarray(y_true), jnp.asarray(y_pred)
         if self._state is None:
             if y_pred.ndim:
@@ -267,7 +431,13 @@ class Metric:
         self._state = self.update(self._state, y_true, y_pred, sample_weight)
 
     def result(self) -> jax.Array:
-        """The value accumulated since the last :meth:`reset_state` (Keras)."""
+        """The value accumulated since the last :meth:`reset_state` (Keras).
+
+        Returns:
+            :meth:`compute` of the accumulated state (of the empty state before any update):
+            a float32 scalar, or an array for per-class results (e.g. ``FBetaScore`` with
+            ``average=None``).
+        """
         state = self._state if self._state is not None else self.initial_state()
         return self.compute(state)
 
@@ -276,17 +446,39 @@ class Metric:
         self._state = None
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> jax.Array:
-        """Keras's ``metric(y_true, y_pred)``: update the state and return the result."""
+        """Keras's ``metric(y_true, y_pred)``: update the state and return the result.
+
+        Args:
+            y_true: the targets of one batch (array-like).
+            y_pred: the predictions for it (array-like).
+            sample_weight: per-example weights, or None (the default) for 1.
+
+        Returns:
+            :meth:`result` after :meth:`update_state`: the value over every batch since the
+            last :meth:`reset_state`, this one included.
+        """
         self.update_state(y_true, y_pred, sample_weight)
         return self.result()
 
     def get_config(self) -> dict[str, Any]:
-        """The constructor arguments (JSON-able), for :func:`serialize`."""
+        """The constructor arguments (JSON-able), for :func:`serialize`.
+
+        Returns:
+            A dict of keyword arguments that :meth:`from_config` passes back to the
+            constructor; here ``{"name": name}``.
+        """
         return {"name": self.name}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Metric:
-        """Inverse of :meth:`get_config`."""
+        """Inverse of :meth:`get_config`.
+
+        Args:
+            config: a dict from :meth:`get_config`.
+
+        Returns:
+            A new metric of this class, ``cls(**config)``, with an empty state.
+        """
         return cls(**config)
 
     def __repr__(self) -> str:
@@ -297,14 +489,20 @@ class MeanMetricWrapper(Metric):
     """Weighted mean of a per-example function ``fn(y_true, y_pred, **kwargs)`` (Keras).
 
     Args:
-        fn: the per-example function.
-        name: the key in the logs; defaults to ``fn``'s name.
-        **kwargs: bound to ``fn`` (``threshold=0.7``).
+        fn: the per-example function ``fn(y_true, y_pred, **kwargs) -> (batch,)``.
+        name: the key in the logs; None (the default) uses ``fn.__name__`` (or its type's
+            name).
+        **kwargs: keyword arguments bound to ``fn`` (``threshold=0.7``), saved with the
+            metric.
 
-    >>> import jax.numpy as jnp
-    >>> m = MeanMetricWrapper(binary_accuracy, threshold=0.7)
-    >>> float(m(jnp.array([[1.0], [1.0]]), jnp.array([[0.8], [0.6]])))
-    0.5
+    Raises:
+        TypeError: if ``fn`` is not callable, or ``name`` is neither a string nor None.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> m = MeanMetricWrapper(binary_accuracy, threshold=0.7)
+        >>> float(m(jnp.array([[1.0], [1.0]]), jnp.array([[0.8], [0.6]])))
+        0.5
     """
 
     def __init__(self, fn: MetricFunction, name: str | None = None, **kwargs: Any) -> None:
@@ -339,14 +537,28 @@ class _FunctionMean(Metric):
         return {"name": self.name, **self._kwargs}
 
 
+# What each keyword argument of the generated mean-metric classes means (for their docstrings).
+_ARGUMENT_DOCS = {
+    "threshold": "a prediction above it counts as 1; 0.5 by default.",
+    "k": "how many of the highest-scoring classes may hold the target; 5 by default.",
+    "axis": "the axis holding the vectors; -1 (the last) by default.",
+    "from_logits": "whether ``y_pred`` holds logits rather than probabilities; False by default.",
+    "label_smoothing": "in [0, 1]; smooths the targets as the loss of that name does; 0.0 by "
+    "default.",
+}
+
+
 def _mean_metric_class(
     class_name: str, fn: MetricFunction, default: str, args: Sequence[str] = ()
 ) -> type[Metric]:
     """Build a Keras-named class for the weighted mean of ``fn`` (its arguments ``args``)."""
-    extra = f"; arguments {', '.join(args)}" if args else ""
+    fn_name = getattr(fn, "__name__", class_name)
+    arg_lines = "".join(f"\n    {a}: {_ARGUMENT_DOCS[a]}" for a in args)
     doc = (
-        f"Weighted mean of :func:`{getattr(fn, '__name__', class_name)}` (Keras's "
-        f"``{class_name}``; name ``{default!r}``{extra})."
+        f"Weighted mean of :func:`{fn_name}` over every batch seen (Keras's ``{class_name}``)."
+        f"\n\nArgs:\n    name: the key in the logs; None (the default) gives ``{default!r}``."
+        f"{arg_lines}\n\nRaises:\n    TypeError: for a keyword argument other than "
+        f"{', '.join(('name', *args))}, or a name that is not a string."
     )
     namespace = {
         "function": staticmethod(fn),
@@ -420,10 +632,20 @@ SparseCategoricalCrossentropy = _mean_metric_class(
 class RootMeanSquaredError(Metric):
     """Square root of the weighted mean squared error over the whole pass (Keras).
 
-    >>> import jax.numpy as jnp
-    >>> m = RootMeanSquaredError()
-    >>> float(m(jnp.array([[0.0, 1.0], [0.0, 0.0]]), jnp.array([[1.0, 1.0], [0.0, 0.0]])))
-    0.5
+    The root is taken after averaging over every batch, so it is not the mean of per-batch
+    RMSEs.
+
+    Args:
+        name: the key in the logs; None (the default) gives ``"root_mean_squared_error"``.
+
+    Raises:
+        TypeError: if ``name`` is neither a string nor None.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> m = RootMeanSquaredError()
+        >>> float(m(jnp.array([[0.0, 1.0], [0.0, 0.0]]), jnp.array([[1.0, 1.0], [0.0, 0.0]])))
+        0.5
     """
 
     default_name = "root_mean_squared_error"
@@ -432,10 +654,27 @@ class RootMeanSquaredError(Metric):
         super().__init__(name, None)
 
     def values(self, y_true: jax.Array, y_pred: jax.Array) -> jax.Array:
+        """The squared errors, averaged per example by :meth:`update`.
+
+        Args:
+            y_true: the targets of one batch, e.g. ``(batch, units)``.
+            y_pred: the predictions, the shape of ``y_true`` (a trailing axis of 1 is aligned).
+
+        Returns:
+            ``(y_true - y_pred) ** 2``, the aligned inputs' shape.
+        """
         y_true, y_pred = _same_rank(y_true, y_pred)
         return jnp.square(y_true - y_pred)
 
     def compute(self, state: State) -> jax.Array:
+        """The root of the weighted mean squared error.
+
+        Args:
+            state: a state from :meth:`update`.
+
+        Returns:
+            A float32 scalar, ``sqrt(Σ w·v / Σ w)`` (0 before any weight).
+        """
         return jnp.sqrt(super().compute(state))
 
 
@@ -515,28 +754,79 @@ class Precision(_Confusion):
     """tp / (tp + fp) at ``thresholds`` (default 0.5), optionally for ``class_id`` or within
     the ``top_k`` predictions (Keras's ``Precision``, one threshold).
 
-    >>> import jax.numpy as jnp
-    >>> float(Precision()(jnp.array([0.0, 1.0, 1.0, 1.0]), jnp.array([1.0, 0.0, 1.0, 1.0])))
-    0.6666666865348816
+    Targets above 0.5 count as positive; the counts are weighted by ``sample_weight`` and
+    summed over the whole pass.
+
+    Args:
+        thresholds: one threshold in [0, 1]: a prediction above it counts as positive; None
+            (the default) means 0.5, or no threshold (-inf) when ``top_k`` is set, as Keras.
+            Keras's list of thresholds is not supported: make one metric per threshold.
+        top_k: count only the ``top_k`` highest predictions of each row as positive; None
+            (the default) considers all.
+        class_id: the index (on the last axis) of the one class to score; None (the default)
+            scores every entry, all labels flattened.
+        name: the key in the logs; None (the default) gives ``"precision"``.
+
+    Raises:
+        ValueError: for a list of ``thresholds``, a threshold outside [0, 1] or a ``top_k``
+            that is not a positive int.
+        TypeError: for a threshold that is not a number, a ``class_id`` that is not an int or
+            a ``name`` that is not a string.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> float(Precision()(jnp.array([0.0, 1.0, 1.0, 1.0]), jnp.array([1.0, 0.0, 1.0, 1.0])))
+        0.6666666865348816
     """
 
     default_name = "precision"
 
     def compute(self, state: State) -> jax.Array:
+        """Precision from the weighted counts.
+
+        Args:
+            state: ``{"tp", "fp", "fn"}`` from :meth:`update`.
+
+        Returns:
+            A float32 scalar, ``tp / (tp + fp)`` (0 when nothing was predicted positive).
+        """
         return _divide_no_nan(state["tp"], state["tp"] + state["fp"])
 
 
 class Recall(_Confusion):
     """tp / (tp + fn) at ``thresholds`` (default 0.5) (Keras's ``Recall``, one threshold).
 
-    >>> import jax.numpy as jnp
-    >>> float(Recall()(jnp.array([0.0, 1.0, 1.0, 1.0]), jnp.array([1.0, 0.0, 1.0, 1.0])))
-    0.6666666865348816
+    As :class:`Precision`: targets above 0.5 count as positive, optionally for ``class_id``
+    or within the ``top_k`` predictions; weighted counts summed over the whole pass.
+
+    Args:
+        thresholds: one threshold in [0, 1], as in :class:`Precision`; None (the default)
+            means 0.5 (-inf with ``top_k``).
+        top_k: count only the ``top_k`` highest predictions of each row; None by default.
+        class_id: the index of the one class to score; None (the default) scores all.
+        name: the key in the logs; None (the default) gives ``"recall"``.
+
+    Raises:
+        ValueError: for a bad ``thresholds`` or ``top_k``, as in :class:`Precision`.
+        TypeError: for a non-numeric threshold, non-int ``class_id`` or non-string ``name``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> float(Recall()(jnp.array([0.0, 1.0, 1.0, 1.0]), jnp.array([1.0, 0.0, 1.0, 1.0])))
+        0.6666666865348816
     """
 
     default_name = "recall"
 
     def compute(self, state: State) -> jax.Array:
+        """Recall from the weighted counts.
+
+        Args:
+            state: ``{"tp", "fp", "fn"}`` from :meth:`update`.
+
+        Returns:
+            A float32 scalar, ``tp / (tp + fn)`` (0 when there was no positive target).
+        """
         return _divide_no_nan(state["tp"], state["tp"] + state["fn"])
 
 
@@ -548,20 +838,35 @@ class AUC(Metric):
     """Area under the ROC or precision-recall curve from a confusion matrix at fixed thresholds
     (Keras's ``AUC``: same thresholds, state and summation rules).
 
+    Targets above 0.5 count as positive; ``y_pred`` holds probabilities (or logits with
+    ``from_logits``).
+
     Args:
-        num_thresholds: thresholds evenly spaced in [0, 1] (> 1), default 200.
-        curve: ``"ROC"``, ``"PR"`` or ``"PRGAIN"``.
-        summation_method: ``"interpolation"``, ``"minoring"`` or ``"majoring"``.
-        name: key in the logs (``"auc"``).
-        thresholds: explicit thresholds in [0, 1] instead of ``num_thresholds``.
-        multi_label: one curve per label, averaged (``label_weights``), instead of one curve
-            over all labels flattened.
-        num_labels: the number of labels when ``multi_label`` (else taken from the data).
-        label_weights: per-label weights.
-        from_logits: apply a sigmoid to ``y_pred`` first.
+        num_thresholds: how many thresholds, evenly spaced over [0, 1] with the two end points
+            just outside it (an int > 1); 200 by default, as Keras.
+        curve: ``"ROC"`` (the default), ``"PR"`` (precision-recall) or ``"PRGAIN"``
+            (precision-recall-gain); case-insensitive.
+        summation_method: how each interval between thresholds is summed:
+            ``"interpolation"`` (the default: trapezoids; for PR, Davis & Goadrich's
+            interpolation), ``"minoring"`` (the lower of its two heights) or ``"majoring"``
+            (the higher); case-insensitive.
+        name: the key in the logs; None (the default) gives ``"auc"``.
+        thresholds: explicit thresholds in [0, 1] instead of ``num_thresholds`` (the end
+            points are added); None by default.
+        multi_label: one curve per label (the last axis), averaged by ``label_weights``, instead
+            of one curve over all labels flattened (the default, False).
+        num_labels: the number of labels, only with ``multi_label`` (else taken from the model's
+            output width or the first batch); None by default.
+        label_weights: per-label weights: for the average of the per-label areas with
+            ``multi_label``, else multiplied into the sample weights; None means equal weights.
+        from_logits: whether ``y_pred`` holds logits (a sigmoid is applied first); False by
+            default.
 
     Raises:
-        ValueError: for a bad ``num_thresholds``, ``curve`` or ``summation_method``.
+        ValueError: for an unknown ``curve`` or ``summation_method``, ``num_thresholds`` <= 1,
+            a threshold outside [0, 1], or ``num_labels`` without ``multi_label``.
+        TypeError: for a ``num_thresholds`` or threshold that is not a number (an int for
+            ``num_thresholds``), or a ``name`` that is not a string.
     """
 
     default_name = "auc"
@@ -623,9 +928,35 @@ class AUC(Metric):
         return (self.num_thresholds, self.units)
 
     def initial_state(self) -> State:
+        """The empty confusion counts at every threshold.
+
+        Returns:
+            ``{"tp", "fp", "tn", "fn"}``: float32 zeros of shape ``(num_thresholds,)``, or
+            ``(num_thresholds, num_labels)`` with ``multi_label``.
+
+        Raises:
+            ValueError: with ``multi_label`` when the number of labels is not known yet.
+        """
         return {k: _zeros(self._shape()) for k in ("tp", "fp", "tn", "fn")}
 
-    def update(self, state, y_true, y_pred, sample_weight=None):
+    def update(
+        self,
+        state: State,
+        y_true: jax.Array,
+        y_pred: jax.Array,
+        sample_weight: jax.Array | None = None,
+    ) -> State:
+        """Add one batch's weighted confusion counts at every threshold (pure).
+
+        Args:
+            state: the counts so far (see :meth:`initial_state`).
+            y_true: binary targets of one batch, e.g. ``(batch, labels)``.
+            y_pred: probabilities (or logits with ``from_logits``), the shape of ``y_true``.
+            sample_weight: per-example weights, ``(batch,)``, or None (the default) for 1.
+
+        Returns:
+            The new counts, the shapes of ``state``'s.
+        """
         y_pred, y_true = _same_rank(y_pred, y_true)
         y_pred = y_pred.astype(jnp.float32)
         if self.from_logits:
@@ -680,6 +1011,14 @@ class AUC(Metric):
         return self._per_label(terms)
 
     def compute(self, state: State) -> jax.Array:
+        """The area under the curve from the confusion counts.
+
+        Args:
+            state: the counts from :meth:`update`.
+
+        Returns:
+            A float32 scalar (per-label areas averaged with ``multi_label``).
+        """
         if self.curve == "PR" and self.summation_method == "interpolation":
             return self._interpolate_pr(state)
         tp, fp, tn, fn = state["tp"], state["fp"], state["tn"], state["fn"]
@@ -702,6 +1041,11 @@ class AUC(Metric):
         return self._per_label((x[:-1] - x[1:]) * heights)
 
     def get_config(self) -> dict[str, Any]:
+        """The constructor arguments, for :func:`serialize`.
+
+        Returns:
+            Every constructor argument by name (``thresholds`` as given, or None).
+        """
         return {
             "num_thresholds": self.num_thresholds,
             "curve": self.curve,
@@ -721,15 +1065,24 @@ _AVERAGES = (None, "micro", "macro", "weighted")
 class FBetaScore(Metric):
     """Keras's ``FBetaScore``: per-class F-beta from weighted tp/fp/fn, averaged by ``average``.
 
+    Inputs are 2-D, ``(batch, num_classes)``: one-hot (or multi-hot) targets and scores.
+    The number of classes comes from the model's output width or the first batch.
+
     Args:
-        average: None (one value per class: an array), ``"micro"``, ``"macro"`` or
-            ``"weighted"``.
-        beta: the weight of recall (> 0).
-        threshold: predictions above it count as positive; None: the arg-max of each row.
-        name: key in the logs.
+        average: None (the default: one value per class, an array ``(num_classes,)``),
+            ``"micro"`` (one score from counts pooled over classes), ``"macro"`` (the mean of
+            the per-class scores) or ``"weighted"`` (their mean weighted by each class's
+            support, the weighted count of its positive targets).
+        beta: how many times as much recall weighs as precision (> 0); 1.0 by default.
+        threshold: a prediction above it counts as positive, in (0, 1]; None (the default)
+            counts the (non-zero) maximum of each row.
+        name: the key in the logs; None (the default) gives ``"fbeta_score"``.
 
     Raises:
-        ValueError: for a bad ``average``, ``beta`` or ``threshold``.
+        ValueError: for an unknown ``average``, a ``beta`` that is not a number > 0, or a
+            ``threshold`` outside (0, 1].
+        TypeError: for a ``threshold`` that is not a number, or a ``name`` that is not a
+            string.
     """
 
     default_name = "fbeta_score"
@@ -751,6 +1104,16 @@ class FBetaScore(Metric):
         super().__init__(name, None)
 
     def initial_state(self) -> State:
+        """The empty per-class counts.
+
+        Returns:
+            ``{"tp", "fp", "fn", "support"}``: float32 zeros of shape ``(num_classes,)``
+            (scalars for ``average="micro"``).
+
+        Raises:
+            ValueError: if the number of classes is not known yet (not compiled with the
+                model's output width and no :meth:`update_state` call).
+        """
         if self.units is None:
             raise ValueError(
                 f"{type(self).__name__} needs the number of classes to build its state: call "
@@ -759,7 +1122,27 @@ class FBetaScore(Metric):
         shape = () if self.average == "micro" else (self.units,)
         return {k: _zeros(shape) for k in ("tp", "fp", "fn", "support")}
 
-    def update(self, state, y_true, y_pred, sample_weight=None):
+    def update(
+        self,
+        state: State,
+        y_true: jax.Array,
+        y_pred: jax.Array,
+        sample_weight: jax.Array | None = None,
+    ) -> State:
+        """Add one batch's weighted per-class counts (pure).
+
+        Args:
+            state: the counts so far (see :meth:`initial_state`).
+            y_true: one-hot (or multi-hot) targets, ``(batch, num_classes)``.
+            y_pred: scores or probabilities, ``(batch, num_classes)``.
+            sample_weight: per-example weights, ``(batch,)``, or None (the default) for 1.
+
+        Returns:
+            The new counts, the shapes of ``state``'s.
+
+        Raises:
+            ValueError: if ``y_true`` or ``y_pred`` is not 2-D.
+        """
         y_true = jnp.asarray(y_true, jnp.float32)
         y_pred = jnp.asarray(y_pred, jnp.float32)
         if y_true.ndim != 2 or y_pred.ndim != 2:
@@ -788,6 +1171,14 @@ class FBetaScore(Metric):
         }
 
     def compute(self, state: State) -> jax.Array:
+        """The F-beta score ``(1 + b²)·P·R / (b²·P + R)`` from the counts, averaged.
+
+        Args:
+            state: the counts from :meth:`update`.
+
+        Returns:
+            A float32 scalar, or ``(num_classes,)`` per-class scores with ``average=None``.
+        """
         tp = state["tp"]
         precision = tp / (tp + state["fp"] + EPSILON)
         recall = tp / (tp + state["fn"] + EPSILON)
@@ -801,6 +1192,11 @@ class FBetaScore(Metric):
         return score
 
     def get_config(self) -> dict[str, Any]:
+        """The constructor arguments, for :func:`serialize`.
+
+        Returns:
+            ``{"average", "beta", "threshold", "name"}``.
+        """
         return {
             "average": self.average,
             "beta": self.beta,
@@ -812,10 +1208,23 @@ class FBetaScore(Metric):
 class F1Score(FBetaScore):
     """Keras's ``F1Score``: :class:`FBetaScore` with ``beta=1``.
 
-    >>> import jax.numpy as jnp
-    >>> m = F1Score(average="micro", threshold=0.5)
-    >>> float(m(jnp.array([[1.0, 0.0], [0.0, 1.0]]), jnp.array([[0.9, 0.2], [0.8, 0.1]])))
-    0.4999999403953552
+    Args:
+        average: None (the default: per-class scores), ``"micro"``, ``"macro"`` or
+            ``"weighted"``, as in :class:`FBetaScore`.
+        threshold: a prediction above it counts as positive, in (0, 1]; None (the default)
+            counts the (non-zero) maximum of each row.
+        name: the key in the logs; None (the default) gives ``"f1_score"``.
+
+    Raises:
+        ValueError: for an unknown ``average`` or a ``threshold`` outside (0, 1].
+        TypeError: for a ``threshold`` that is not a number, or a ``name`` that is not a
+            string.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> m = F1Score(average="micro", threshold=0.5)
+        >>> float(m(jnp.array([[1.0, 0.0], [0.0, 1.0]]), jnp.array([[0.9, 0.2], [0.8, 0.1]])))
+        0.4999999403953552
     """
 
     default_name = "f1_score"
@@ -826,6 +1235,11 @@ class F1Score(FBetaScore):
         super().__init__(average=average, beta=1.0, threshold=threshold, name=name)
 
     def get_config(self) -> dict[str, Any]:
+        """The constructor arguments, for :func:`serialize`.
+
+        Returns:
+            ``{"average", "threshold", "name"}``.
+        """
         return {"average": self.average, "threshold": self.threshold, "name": self.name}
 
 
@@ -835,19 +1249,30 @@ _AGGREGATIONS = (None, "uniform_average", "variance_weighted_average")
 class R2Score(Metric):
     """Coefficient of determination over the whole pass (Keras's ``R2Score``).
 
+    ``1 - Σ w·(y - ŷ)² / Σ w·(y - ȳ)²`` per output, from weighted sums over every batch.
+    Inputs are 2-D, ``(batch, outputs)``; the number of outputs comes from the model's output
+    width or the first batch.
+
     Args:
-        class_aggregation: ``"uniform_average"`` (default), ``"variance_weighted_average"`` or
-            None (one value per output: an array).
-        num_regressors: for the adjusted R², the number of independent regressors (≥ 0).
-        name: key in the logs.
+        class_aggregation: how the per-output scores combine: ``"uniform_average"`` (the
+            default: their mean), ``"variance_weighted_average"`` (weighted by each output's
+            variance) or None (one value per output: an array ``(outputs,)``).
+        num_regressors: for the adjusted R², the number of independent regressors (an int
+            >= 0); 0 (the default) gives the plain R². When it is not below the number of
+            samples minus 1 the plain R² is returned, as Keras.
+        name: the key in the logs; None (the default) gives ``"r2_score"``.
 
     Raises:
-        ValueError: for a bad ``class_aggregation`` or ``num_regressors``.
+        ValueError: for an unknown ``class_aggregation`` or a negative ``num_regressors``.
+        TypeError: for a ``num_regressors`` that is not an int, or a ``name`` that is not a
+            string.
 
-    >>> import jax.numpy as jnp
-    >>> m = R2Score()
-    >>> round(float(m(jnp.array([[1.0], [4.0], [3.0]]), jnp.array([[2.0], [4.0], [4.0]]))), 4)
-    0.5714
+    Example:
+        >>> import jax.numpy as jnp
+        >>> m = R2Score()
+        >>> y, p = jnp.array([[1.0], [4.0], [3.0]]), jnp.array([[2.0], [4.0], [4.0]])
+        >>> round(float(m(y, p)), 4)
+        0.5714
     """
 
     default_name = "r2_score"
@@ -871,6 +1296,16 @@ class R2Score(Metric):
         super().__init__(name, None)
 
     def initial_state(self) -> State:
+        """The empty weighted sums, per output.
+
+        Returns:
+            ``{"sum", "squared_sum", "total_mse", "count"}`` (float32 zeros of shape
+            ``(outputs,)``) and ``"num_samples"`` (a float32 scalar).
+
+        Raises:
+            ValueError: if the number of outputs is not known yet (not compiled with the
+                model's output width and no :meth:`update_state` call).
+        """
         if self.units is None:
             raise ValueError(
                 "R2Score needs the number of outputs to build its state: call update_state "
@@ -880,7 +1315,29 @@ class R2Score(Metric):
         state["num_samples"] = _zeros()
         return state
 
-    def update(self, state, y_true, y_pred, sample_weight=None):
+    def update(
+        self,
+        state: State,
+        y_true: jax.Array,
+        y_pred: jax.Array,
+        sample_weight: jax.Array | None = None,
+    ) -> State:
+        """Add one batch's weighted sums (pure).
+
+        Args:
+            state: the sums so far (see :meth:`initial_state`).
+            y_true: the targets, ``(batch, outputs)`` (a 1-D ``(batch,)`` facing
+                ``(batch, 1)`` predictions is aligned).
+            y_pred: the predictions, ``(batch, outputs)``.
+            sample_weight: per-example weights ``(batch,)``, per-entry weights
+                ``(batch, outputs)``, or None (the default) for 1.
+
+        Returns:
+            The new sums, the shapes of ``state``'s.
+
+        Raises:
+            ValueError: if ``y_true`` or ``y_pred`` is not 2-D (after alignment).
+        """
         y_true, y_pred = _same_rank(
             jnp.asarray(y_true, jnp.float32), jnp.asarray(y_pred, jnp.float32)
         )
@@ -902,6 +1359,15 @@ class R2Score(Metric):
         }
 
     def compute(self, state: State) -> jax.Array:
+        """R² (adjusted when ``num_regressors`` > 0) from the sums, aggregated.
+
+        Args:
+            state: the sums from :meth:`update`.
+
+        Returns:
+            A float32 scalar, or ``(outputs,)`` per-output scores with
+            ``class_aggregation=None``. An output with no variance (and errors) scores 0.
+        """
         mean = state["sum"] / state["count"]
         total = state["squared_sum"] - state["sum"] * mean
         raw = 1.0 - state["total_mse"] / total
@@ -919,6 +1385,11 @@ class R2Score(Metric):
         return score
 
     def get_config(self) -> dict[str, Any]:
+        """The constructor arguments, for :func:`serialize`.
+
+        Returns:
+            ``{"class_aggregation", "num_regressors", "name"}``.
+        """
         return {
             "class_aggregation": self.class_aggregation,
             "num_regressors": self.num_regressors,
@@ -975,6 +1446,25 @@ def accuracy_for(loss: Any, output_units: int | None = None) -> MetricFunction:
     sparse loss) → sparse categorical accuracy; otherwise categorical accuracy (also for a
     multi-label binary cross-entropy with several units). With the width unknown, binary
     cross-entropy means binary accuracy.
+
+    Args:
+        loss: the compiled loss (anything :func:`fnn.losses.get` accepts), or None.
+        output_units: the width of the model's output (the last axis of ``y_pred``), or None
+            if unknown.
+
+    Returns:
+        :func:`binary_accuracy`, :func:`sparse_categorical_accuracy` or
+        :func:`categorical_accuracy`.
+
+    Raises:
+        ValueError: for an unknown loss name (from :func:`fnn.losses.get`).
+        TypeError: for a ``loss`` that is neither a name, a loss nor a callable.
+
+    Example:
+        >>> accuracy_for("binary_crossentropy", output_units=1).__name__
+        'binary_accuracy'
+        >>> accuracy_for("sparse_categorical_crossentropy", output_units=10).__name__
+        'sparse_categorical_accuracy'
     """
     loss_obj = losses_lib.get(loss) if loss is not None else None
     if output_units == 1:
@@ -1004,18 +1494,21 @@ def get(
         identifier: a name (``"accuracy"``, ``"auc"``, ``"mse"``, a registered function's
             name), a :class:`Metric` instance or subclass, a :func:`serialize` dict, or a
             per-example function ``(y_true, y_pred) -> values`` (its weighted mean).
-        loss: the compiled loss, which picks what ``"accuracy"`` means.
-        output_units: the width of the output (picks accuracy; builds per-class states).
+        loss: the compiled loss, which picks what ``"accuracy"`` means; None by default.
+        output_units: the width of the output (picks accuracy; builds per-class states); None
+            (unknown) by default.
 
     Returns:
-        The metric; a name given as a string is kept as its ``name``.
+        The metric; a name given as a string is kept as its ``name``. A :class:`Metric`
+        instance is returned itself (built with ``output_units``), not a copy.
 
     Raises:
-        ValueError: for an unknown name (listing the valid ones).
+        ValueError: for an unknown name (listing the valid ones) or a bad config dict.
         TypeError: for anything else.
 
-    >>> get("auc").name, type(get("mse")).__name__
-    ('auc', 'Metric')
+    Example:
+        >>> get("auc").name, type(get("mse")).__name__
+        ('auc', 'Metric')
     """
     if isinstance(identifier, Metric):
         return identifier.build(output_units)
@@ -1044,12 +1537,22 @@ def get(
 def get_list(identifiers: Any, loss: Any = None, output_units: int | None = None) -> list[Metric]:
     """Resolve ``metrics=`` of compile: None, one identifier or a list of them (see :func:`get`).
 
+    Args:
+        identifiers: None, one identifier (a name, :class:`Metric`, config dict or callable)
+            or a list or tuple of them.
+        loss: the compiled loss, which picks what ``"accuracy"`` means; None by default.
+        output_units: the width of the model's output, or None (the default) if unknown.
+
+    Returns:
+        The metrics, in order (an empty list for None).
+
     Raises:
         TypeError: for something that is not a list of identifiers.
         ValueError: for an unknown name, or two metrics with one name (or named ``"loss"``).
 
-    >>> [m.name for m in get_list(["accuracy", "auc"], loss="binary_crossentropy")]
-    ['accuracy', 'auc']
+    Example:
+        >>> [m.name for m in get_list(["accuracy", "auc"], loss="binary_crossentropy")]
+        ['accuracy', 'auc']
     """
     if identifiers is None:
         return []
@@ -1073,11 +1576,22 @@ def serialize(metric: Metric) -> dict[str, Any]:
 
     A plain :class:`Metric` (or wrapper) is saved by its function's registered name.
 
-    Raises:
-        ValueError: for a metric built on an unregistered function.
+    Args:
+        metric: one of fnn's metrics (a :class:`Metric` on a registered function, a
+            :class:`MeanMetricWrapper`, or an instance of a built-in class).
 
-    >>> serialize(AUC(num_thresholds=3))["config"]["num_thresholds"]
-    3
+    Returns:
+        ``{"class_name": ..., "config": ...}``: the class's name and its
+        :meth:`~Metric.get_config` (for a function-based metric ``"MeanMetricWrapper"`` with
+        the function's name, the metric's name and any bound arguments).
+
+    Raises:
+        ValueError: for a metric built on an unregistered function, or a class that is not
+            one of fnn's.
+
+    Example:
+        >>> serialize(AUC(num_thresholds=3))["config"]["num_thresholds"]
+        3
     """
     if type(metric) in (Metric, MeanMetricWrapper):
         fn = metric.fn.func if isinstance(metric.fn, functools.partial) else metric.fn
@@ -1098,8 +1612,18 @@ def serialize(metric: Metric) -> dict[str, Any]:
 def deserialize(config: dict[str, Any]) -> Metric:
     """Inverse of :func:`serialize`.
 
+    Args:
+        config: a dict from :func:`serialize`, ``{"class_name": ..., "config": {...}}``.
+
+    Returns:
+        A new metric with an empty state.
+
     Raises:
         ValueError: for an unknown class or function name, or a malformed config.
+
+    Example:
+        >>> deserialize(serialize(get("mae"))).name
+        'mae'
     """
     if not isinstance(config, dict) or not isinstance(config.get("config", {}), dict):
         raise ValueError(f"a metric config must be {{'class_name', 'config'}}, got {config!r}.")

@@ -33,6 +33,13 @@ def _check_factor(value: Any, argument: str) -> float:
 class L1L2:
     """``l1 * sum(|w|) + l2 * sum(w**2)`` (Keras's ``L1L2``, defaults 0 and 0).
 
+    A frozen (hashable) dataclass. Calling it on a weight array ``w`` of any shape returns the
+    penalty as a float32 scalar, which training adds to the loss.
+
+    Args:
+        l1: factor of the L1 penalty, a finite number >= 0 (stored as a float); 0.0 by default.
+        l2: factor of the L2 penalty, a finite number >= 0 (stored as a float); 0.0 by default.
+
     Raises:
         TypeError: for a factor that is not a number.
         ValueError: for a negative or non-finite factor.
@@ -55,20 +62,56 @@ class L1L2:
 
 
 def L1(l1: float = 0.01) -> L1L2:
-    """L1 penalty ``l1 * sum(|w|)``."""
+    """L1 penalty ``l1 * sum(|w|)`` (Keras's ``L1``, also the name ``"l1"``).
+
+    Args:
+        l1: factor of the penalty, a finite number >= 0; 0.01 by default (Keras's default).
+
+    Returns:
+        An :class:`L1L2` with ``l2=0``.
+
+    Raises:
+        TypeError: if ``l1`` is not a number.
+        ValueError: if ``l1`` is negative or not finite.
+    """
     return L1L2(l1=l1)
 
 
 def L2(l2: float = 0.01) -> L1L2:
-    """L2 penalty ``l2 * sum(w**2)``."""
+    """L2 penalty ``l2 * sum(w**2)`` (Keras's ``L2``, also the name ``"l2"``).
+
+    Args:
+        l2: factor of the penalty, a finite number >= 0; 0.01 by default (Keras's default).
+
+    Returns:
+        An :class:`L1L2` with ``l1=0``.
+
+    Raises:
+        TypeError: if ``l2`` is not a number.
+        ValueError: if ``l2`` is negative or not finite.
+    """
     return L1L2(l2=l2)
 
 
 def l1_l2(l1: float = 0.0, l2: float = 0.0) -> L1L2:
     """Both penalties; Keras 3's defaults are 0 and 0 (tf.keras 2 had 0.01 and 0.01).
 
-    >>> l1_l2(l2=1e-4)
-    L1L2(l1=0.0, l2=0.0001)
+    Note that the name ``"l1_l2"`` therefore gives a regularizer with no penalty, as in Keras 3.
+
+    Args:
+        l1: factor of the L1 penalty, a finite number >= 0; 0.0 by default.
+        l2: factor of the L2 penalty, a finite number >= 0; 0.0 by default.
+
+    Returns:
+        An :class:`L1L2` with these factors.
+
+    Raises:
+        TypeError: if a factor is not a number.
+        ValueError: if a factor is negative or not finite.
+
+    Example:
+        >>> l1_l2(l2=1e-4)
+        L1L2(l1=0.0, l2=0.0001)
     """
     return L1L2(l1=l1, l2=l2)
 
@@ -94,8 +137,9 @@ def get(identifier: Any) -> L1L2 | None:
             no-penalty).
         TypeError: for anything else.
 
-    >>> get({"class_name": "L2", "config": {"l2": 0.1}})
-    L1L2(l1=0.0, l2=0.1)
+    Example:
+        >>> get({"class_name": "L2", "config": {"l2": 0.1}})
+        L1L2(l1=0.0, l2=0.1)
     """
     if identifier is None or isinstance(identifier, L1L2):
         return identifier
@@ -113,7 +157,18 @@ def get(identifier: Any) -> L1L2 | None:
 
 
 def serialize(reg: L1L2 | None) -> dict[str, float] | None:
-    """JSON-able form of a regularizer (None stays None)."""
+    """JSON-able form of a regularizer, which :func:`get` turns back into it.
+
+    Args:
+        reg: the regularizer, or None.
+
+    Returns:
+        ``{"l1": reg.l1, "l2": reg.l2}`` (floats), or None for None.
+
+    Example:
+        >>> serialize(L2(0.1))
+        {'l1': 0.0, 'l2': 0.1}
+    """
     return None if reg is None else {"l1": reg.l1, "l2": reg.l2}
 
 
