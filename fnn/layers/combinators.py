@@ -171,6 +171,12 @@ class _Combinator(Layer):
         return new_params, new_state
 
     def get_config(self) -> dict[str, Any]:
+        """The combinator's name and its inner layers' configs.
+
+        Returns:
+            ``{"name": ..., "layers": [layer_to_config(layer), ...]}`` (``trainable`` is not
+            part of it).
+        """
         return {"name": self.name, "layers": [layer_to_config(x) for x in self.layers]}
 
     @classmethod
@@ -290,6 +296,15 @@ class Serial(_Combinator):
         return self.layers[-1].output_activation if self.layers else None
 
     def without_output_activation(self) -> Serial:
+        """A copy whose last layer has no output activation (the same params fit it).
+
+        Returns:
+            A new :class:`Serial` of the same layers, name and ``compute_dtype``, the last one
+            replaced by its ``without_output_activation()``.
+
+        Raises:
+            NotImplementedError: the last layer has no output activation to remove.
+        """
         return Serial(
             [*self.layers[:-1], self.layers[-1].without_output_activation()],
             name=self.name,

@@ -129,6 +129,11 @@ class Dense(Layer):
         return None if self.activation is activations.linear else self.activation
 
     def without_output_activation(self) -> Dense:
+        """A copy of this layer with a linear activation (the same params fit it).
+
+        Returns:
+            The copy; its output is ``x @ kernel + bias``, the logits.
+        """
         clone = copy.copy(self)
         clone.activation_id, clone.activation = None, activations.linear
         return clone
@@ -190,6 +195,11 @@ class Activation(Layer):
         return None if self.activation is activations.linear else self.activation
 
     def without_output_activation(self) -> Activation:
+        """``Activation("linear")`` with this layer's name: the identity.
+
+        Returns:
+            The new layer.
+        """
         return Activation("linear", name=self.name)
 
     def get_config(self) -> dict[str, Any]:
