@@ -14,7 +14,7 @@ The layer contract (every layer and :func:`serial` follow it):
   ``call`` that returns ``y`` alone, whatever its arguments. Layers with randomness take
   ``key=`` and ``training=``; layers with state need ``state=`` (use ``call`` for the new one).
 - ``output_shape(input_shape)``, ``get_config()``, and Keras's weight order through
-  ``weights_of(params, state)`` / ``load_weights(weights, input_shape)``.
+  ``weights_of(params, state)`` / ``from_weights(weights, params, state)``.
 
 The families: everyday layers (:mod:`fnn.layers.core`), normalization, convolution
 (:mod:`fnn.layers.conv`: ``Conv1D``, ``Conv2D``), pooling (:mod:`fnn.layers.pooling`),

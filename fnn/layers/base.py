@@ -49,8 +49,9 @@ def as_shape(
         ValueError: a dimension is not a positive int, or a tuple of shapes came where one
             shape is expected.
 
-    >>> as_shape(3), as_shape([2, 4]), as_shape(((3,), [4, 5]), multi=True)
-    ((3,), (2, 4), ((3,), (4, 5)))
+    Example:
+        >>> as_shape(3), as_shape([2, 4]), as_shape(((3,), [4, 5]), multi=True)
+        ((3,), (2, 4), ((3,), (4, 5)))
     """
     if isinstance(shape, (bool, str, bytes)):
         raise TypeError(f"{argument} must be an int or a tuple of ints, got {shape!r}.")
@@ -78,15 +79,30 @@ def as_shape(
 
 
 def is_shape_sequence(value: Any) -> bool:
-    """Whether ``value`` is a list or tuple (a shape, or a tuple of shapes), not an int."""
+    """Whether ``value`` is a list or tuple (a shape, or a tuple of shapes), not an int.
+
+    Args:
+        value: anything; typically one entry of a shape argument.
+
+    Returns:
+        True for a list or a tuple, False otherwise (ints, arrays, strings included).
+    """
     return isinstance(value, (list, tuple))
 
 
 def is_multi_shape(shape: Any) -> bool:
     """Whether ``shape`` (normalised by :func:`as_shape`) is a tuple of shapes.
 
-    >>> is_multi_shape((3, 4)), is_multi_shape(((3,), (4,)))
-    (False, True)
+    Args:
+        shape: a shape or a tuple of shapes, as :func:`as_shape` returns them.
+
+    Returns:
+        True when ``shape`` is a non-empty tuple whose first entry is itself a tuple (the
+        inputs of a multi-input layer), False for a single shape.
+
+    Example:
+        >>> is_multi_shape((3, 4)), is_multi_shape(((3,), (4,)))
+        (False, True)
     """
     return isinstance(shape, tuple) and bool(shape) and isinstance(shape[0], tuple)
 
@@ -95,8 +111,15 @@ def format_shape(shape: Any) -> str:
     """A shape with the batch axis shown as ``None``, as Keras prints it; a tuple of shapes
     as a list of them.
 
-    >>> format_shape((3, 4)), format_shape(((3,), (2,)))
-    ('(None, 3, 4)', '[(None, 3), (None, 2)]')
+    Args:
+        shape: a shape without the batch axis, or a tuple of such shapes.
+
+    Returns:
+        The text, e.g. ``"(None, 3, 4)"``; ``"[(None, 3), (None, 2)]"`` for a tuple of shapes.
+
+    Example:
+        >>> format_shape((3, 4)), format_shape(((3,), (2,)))
+        ('(None, 3, 4)', '[(None, 3), (None, 2)]')
     """
     if is_multi_shape(shape):
         return "[" + ", ".join(format_shape(s) for s in shape) + "]"
@@ -104,12 +127,56 @@ def format_shape(shape: Any) -> str:
 
 
 def positive_int(value: Any, argument: str) -> int:
-    """An int >= 1 (:func:`fnn.checks.check_int`'s rule: TypeError for a wrong type)."""
+    """``value`` checked to be an int >= 1 (internal; :func:`fnn.checks.check_int`'s rule).
+
+    Args:
+        value: the value given by the user.
+        argument: the argument's name, used in error messages.
+
+    Returns:
+        ``value`` as an int.
+
+    Raises:
+        TypeError: ``value`` is not an int (bools are refused).
+        ValueError: ``value`` is below 1.
+    """
     return check_int(value, argument, minimum=1)
 
 
 class Layer:
-    """Base class. Subclasses implement :meth:`call` and, if they hold weights, :meth:`init`."""
+    """Base class of every fnn layer (Keras's ``keras.layers.Layer`` on a pure-function core).
+
+    A layer holds configuration only; its arrays live outside it, in the ``params`` (trainable)
+    and ``state`` (non-trainable) pytrees that :meth:`init` and :meth:`init_state` create and
+    :meth:`call` takes. Subclasses implement :meth:`call` and, if they hold weights,
+    :meth:`init` (and :meth:`init_state` for running statistics); :meth:`output_shape` has a
+    default by tracing :meth:`call` with abstract values, which a subclass may override.
+
+    Args:
+        input_shape: the shape of one example, without the batch axis (an int ``n`` means
+            ``(n,)``); given to the first layer of a model so that it is built at once, as
+            Keras's ``input_shape=``. None (the default): taken from the data or the layer
+            before.
+        name: the layer's name (None: unnamed), shown in ``summary()`` and error messages.
+
+    Raises:
+        TypeError: ``input_shape`` is not an int or a sequence of ints.
+        ValueError: a dimension of ``input_shape`` is not a positive int.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> class Scale(Layer):
+        ...     def init(self, key, input_shape):
+        ...         return {"w": jnp.ones(as_shape(input_shape))}
+        ...
+        ...     def call(self, params, state, x, *, key=None, training=False):
+        ...         return x * params["w"], state
+        >>> layer = Scale()
+        >>> layer.apply(layer.init(jax.random.key(0), 2), jnp.array([[1.0, 2.0]])).tolist()
+        [[1.0, 2.0]]
+        >>> layer.output_shape(2)
+        (2,)
+    """
 
     #: Keras's weight order: (collection, key) pairs, collection "params" or "state".
     weight_keys: tuple[tuple[str, str], ...] = ()
@@ -127,11 +194,29 @@ class Layer:
 
     # -- the contract -----------------------------------------------------------------------
     def init(self, key: jax.Array, input_shape: int | Sequence[int]) -> Params:
-        """Trainable parameters for inputs of ``input_shape`` (no batch axis)."""
+        """Create the trainable parameters for inputs of ``input_shape``.
+
+        Args:
+            key: a ``jax.random`` key for the initializers (split inside as needed).
+            input_shape: the shape of one example, without the batch axis (an int ``n``
+                means ``(n,)``).
+
+        Returns:
+            A pytree of float32 arrays (a dict for a plain layer, a list of them for a
+            combinator); ``{}`` for a layer without weights (the default).
+        """
         return {}
 
     def init_state(self, input_shape: int | Sequence[int]) -> State:
-        """Non-trainable state (running statistics); ``{}`` for most layers."""
+        """Create the non-trainable state (running statistics) for inputs of ``input_shape``.
+
+        Args:
+            input_shape: the shape of one example, without the batch axis.
+
+        Returns:
+            A pytree of arrays (``BatchNormalization``: ``moving_mean`` and
+            ``moving_variance``); ``{}`` for most layers (the default).
+        """
         return {}
 
     def call(
@@ -143,7 +228,28 @@ class Layer:
         key: jax.Array | None = None,
         training: bool = False,
     ) -> tuple[jax.Array, State]:
-        """The forward pass in full: ``(y, new_state)``."""
+        """The forward pass in full; pure, so safe under ``jit``, ``grad`` and ``vmap``.
+
+        The one method every layer implements. It never mutates ``state``: a new one comes
+        back (the same object for a layer without state).
+
+        Args:
+            params: the layer's parameters, as :meth:`init` made them.
+            state: the layer's non-trainable state, as :meth:`init_state` made it (``{}``, or
+                :meth:`empty_state`, for a layer without state).
+            x: a batch of inputs, batch axis first (a tuple of arrays for a layer that takes
+                several inputs).
+            key: a ``jax.random`` key for randomness (dropout); needed only when
+                ``training`` and the layer draws random numbers. ``fit`` passes one per step.
+            training: training mode (Keras's ``training=``): dropout active, batch
+                statistics used and updated. False (the default) is inference.
+
+        Returns:
+            ``(y, new_state)``: the batch of outputs and the updated state.
+
+        Raises:
+            NotImplementedError: the subclass does not implement ``call``.
+        """
         raise NotImplementedError
 
     def apply(
@@ -185,10 +291,28 @@ class Layer:
     has_state: bool = False
 
     def empty_state(self) -> State:
+        """The state to pass to :meth:`call` for a layer without state (``has_state`` False).
+
+        Returns:
+            ``{}`` (a list of inner layers' empty states for a combinator).
+        """
         return {}
 
     def output_shape(self, input_shape: int | Sequence[int]) -> Shape:
-        """Output shape (no batch axis) for inputs of ``input_shape``."""
+        """The output shape for inputs of ``input_shape``, batch axis excluded.
+
+        The default traces :meth:`init` and :meth:`call` with abstract values
+        (``jax.eval_shape``: no computation, no memory); layers override it with a closed
+        form that also checks the input (and raises a ``ValueError`` naming the layer).
+
+        Args:
+            input_shape: the shape of one example, without the batch axis (an int ``n``
+                means ``(n,)``).
+
+        Returns:
+            The output shape as a tuple of ints (a tuple of shapes for a layer with several
+            outputs, such as ``FanOut``).
+        """
         shape = as_shape(input_shape)
         params = jax.eval_shape(lambda k: self.init(k, shape), jax.random.key(0))
         state = self.init_state(shape)
@@ -202,20 +326,43 @@ class Layer:
         return tuple(out.shape[1:])
 
     def regularization_loss(self, params: Params) -> jax.Array:
-        """Penalty added to the training loss (weight regularizers); 0 by default."""
+        """The penalty this layer adds to the training loss (its weight regularizers).
+
+        Args:
+            params: the layer's parameters, as :meth:`init` made them.
+
+        Returns:
+            A float32 scalar; 0 for a layer without regularizers (the default).
+        """
         return jnp.zeros((), jnp.float32)
 
     @property
     def output_activation(self) -> Callable[[jax.Array], jax.Array] | None:
-        """The element-wise activation this layer ends with, if any (for logit fusion)."""
+        """The element-wise activation this layer ends with, or None (the default).
+
+        The training engine reads it to fuse a final ``sigmoid``/``softmax`` with the loss
+        (computing the loss from logits, which is stabler)."""
         return None
 
     def without_output_activation(self) -> Layer:
-        """The same layer with its final activation removed (same params structure)."""
+        """A copy of this layer without its final activation (its params fit both).
+
+        Returns:
+            A new layer of the same structure whose output is the logits.
+
+        Raises:
+            NotImplementedError: the layer has no output activation to remove (the default).
+        """
         raise NotImplementedError(f"{self.describe()} has no output activation to remove.")
 
     def get_config(self) -> dict[str, Any]:
-        """Constructor arguments, JSON-able (for saving and ``from_config``)."""
+        """The layer's constructor arguments, JSON-able (Keras's ``get_config``).
+
+        Returns:
+            A dict of keyword arguments that :meth:`from_config` passes back to the
+            constructor: ``name``, ``input_shape`` (when set), ``trainable`` (when False) and
+            the layer's own arguments, with callables saved by their registered names.
+        """
         config: dict[str, Any] = {"name": self.name}
         if self.input_shape is not None:
             config["input_shape"] = list(self.input_shape)
@@ -227,8 +374,15 @@ class Layer:
     def from_config(cls, config: dict[str, Any]) -> Layer:
         """Build the layer from :meth:`get_config`'s output (``trainable`` included).
 
+        Args:
+            config: the dict :meth:`get_config` returned (not modified).
+
+        Returns:
+            A new layer of this class.
+
         Raises:
-            TypeError: for a ``trainable`` that is not a bool.
+            TypeError: ``trainable`` in ``config`` is not a bool, or ``config`` holds a key
+                the constructor does not take.
         """
         config = dict(config)
         trainable = config.pop("trainable", True)
@@ -256,12 +410,30 @@ class Layer:
         return (_rebuild_layer, (config, extra))
 
     def weights_of(self, params: Params, state: State) -> list[jax.Array]:
-        """This layer's arrays in Keras's order (as ``get_weights`` lists them)."""
+        """This layer's arrays in Keras's order (as Keras's ``layer.get_weights()`` lists them).
+
+        Args:
+            params: the layer's parameters.
+            state: the layer's state.
+
+        Returns:
+            A list of arrays, e.g. ``[kernel, bias]`` for ``Dense``; absent entries (no bias
+            with ``use_bias=False``) are left out.
+        """
         trees = {"params": params, "state": state}
         return [trees[c][k] for c, k in self.weight_keys if k in trees[c]]
 
     def weight_shapes(self, input_shape: Shape) -> list[tuple[int, ...]]:
-        """Shapes of :meth:`weights_of`'s arrays for inputs of ``input_shape``."""
+        """The shapes of :meth:`weights_of`'s arrays for inputs of ``input_shape``.
+
+        Computed abstractly (``jax.eval_shape``): nothing is initialised.
+
+        Args:
+            input_shape: the shape of one example, without the batch axis.
+
+        Returns:
+            A list of shapes (tuples of ints), one per array, in Keras's order.
+        """
         params = jax.eval_shape(lambda k: self.init(k, input_shape), jax.random.key(0))
         state = self.init_state(input_shape)
         return [tuple(w.shape) for w in self.weights_of(params, state)]
@@ -269,7 +441,24 @@ class Layer:
     def from_weights(
         self, weights: Sequence[Any], params: Params, state: State
     ) -> tuple[Params, State]:
-        """New (params, state) with :meth:`weights_of`'s arrays replaced by ``weights``."""
+        """New ``(params, state)`` with :meth:`weights_of`'s arrays replaced by ``weights``.
+
+        The inverse of :meth:`weights_of` (Keras's ``set_weights``): each array is cast to the
+        dtype of the one it replaces. Shapes are not checked here (``Sequential.set_weights``
+        checks them against :meth:`weight_shapes`); the inputs are not modified.
+
+        Args:
+            weights: the new arrays (NumPy or JAX), one per entry of :meth:`weights_of`, in
+                Keras's order.
+            params: the layer's current parameters (the structure to fill).
+            state: the layer's current state.
+
+        Returns:
+            The new ``(params, state)``.
+
+        Raises:
+            ValueError: ``weights`` holds more or fewer arrays than the layer.
+        """
         trees = {"params": dict(params), "state": dict(state) if isinstance(state, dict) else state}
         present = [(c, k) for c, k in self.weight_keys if k in trees[c]]
         for (c, k), w in zip(present, weights, strict=True):
@@ -277,6 +466,11 @@ class Layer:
         return trees["params"], trees["state"]
 
     def describe(self) -> str:
+        """The layer as error messages name it: the class, and the name when set.
+
+        Returns:
+            E.g. ``"Dense"`` or ``"Dense('head')"``.
+        """
         return f"{type(self).__name__}{'(' + repr(self.name) + ')' if self.name else ''}"
 
     def __repr__(self) -> str:
@@ -286,7 +480,23 @@ class Layer:
 
 def callable_name(identifier: Any, registry: Any) -> Any:
     """A JSON-able name for a name-or-callable argument: a registered callable's name, or
-    ``{"class_name", "config"}`` for a configurable object such as an initializer class."""
+    ``{"class_name", "config"}`` for a configurable object such as an initializer class.
+
+    Used by ``get_config`` for arguments such as ``activation`` and ``kernel_initializer``.
+
+    Args:
+        identifier: the argument as the user gave it: None, a name, a
+            ``{"class_name", "config"}`` dict, a callable, or an object with ``get_config``.
+        registry: the :class:`fnn.registry.Registry` the callable belongs to (e.g.
+            ``fnn.activations.registry``).
+
+    Returns:
+        ``identifier`` unchanged when it is None, a str or a dict; else the callable's
+        registered name, or ``{"class_name": ..., "config": ...}`` for a configurable object.
+
+    Raises:
+        ValueError: a callable that is not registered (it could not be saved and rebuilt).
+    """
     if identifier is None or isinstance(identifier, (str, dict)):
         return identifier  # a name, or a {"class_name", "config"} from a file
     name = registry.name_of(identifier)
@@ -305,13 +515,35 @@ LAYER_CLASSES: dict[str, type[Layer]] = {}
 
 
 def register_layer(cls: type[Layer]) -> type[Layer]:
-    """Make a layer class known to :func:`layer_from_config` (for saving and loading)."""
+    """Make a layer class known to :func:`layer_from_config` (for saving and loading).
+
+    Usable as a class decorator; the class is registered under its ``__name__``, replacing
+    any class of that name.
+
+    Args:
+        cls: a subclass of :class:`Layer`.
+
+    Returns:
+        ``cls`` itself, unchanged.
+    """
     LAYER_CLASSES[cls.__name__] = cls
     return cls
 
 
 def layer_to_config(layer: Layer) -> dict[str, Any]:
-    """``{"class_name": ..., "config": ...}`` for a layer."""
+    """A layer as a JSON-able dict, as Keras saves layers.
+
+    Args:
+        layer: any layer.
+
+    Returns:
+        ``{"class_name": type(layer).__name__, "config": layer.get_config()}``.
+
+    Example:
+        >>> from fnn.layers import Dropout
+        >>> layer_to_config(Dropout(0.5))["config"]["rate"]
+        0.5
+    """
     return {"class_name": type(layer).__name__, "config": layer.get_config()}
 
 
@@ -322,7 +554,23 @@ def _rebuild_layer(config: dict[str, Any], extra: dict[str, Any]) -> Layer:
 
 
 def layer_from_config(config: dict[str, Any]) -> Layer:
-    """Inverse of :func:`layer_to_config`; only registered layer classes are built."""
+    """The inverse of :func:`layer_to_config`; only registered layer classes are built.
+
+    Args:
+        config: ``{"class_name": ..., "config": ...}`` as :func:`layer_to_config` made it.
+
+    Returns:
+        A new layer, built by the class's :meth:`Layer.from_config`.
+
+    Raises:
+        ValueError: ``class_name`` is missing or not a registered layer class.
+        TypeError: the layer's config holds an argument its constructor does not take.
+
+    Example:
+        >>> from fnn.layers import Dense
+        >>> layer_from_config(layer_to_config(Dense(3, activation="relu"))).units
+        3
+    """
     name = config.get("class_name")
     cls = LAYER_CLASSES.get(name) if isinstance(name, str) else None
     if cls is None:
@@ -333,11 +581,35 @@ def layer_from_config(config: dict[str, Any]) -> Layer:
 
 
 def count_params(tree: Any) -> int:
-    """Number of scalars in a pytree of arrays."""
+    """The number of scalars in a pytree of arrays (Keras's ``count_params``).
+
+    Args:
+        tree: a pytree of arrays (or anything with a ``shape``), e.g. a model's params.
+
+    Returns:
+        The total of the leaves' sizes; 0 for an empty tree.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> count_params({"kernel": jnp.zeros((3, 4)), "bias": jnp.zeros(4)})
+        16
+    """
     return sum(math.prod(x.shape) for x in jax.tree_util.tree_leaves(tree))
 
 
 def number(value: Any, argument: str) -> float:
+    """``value`` checked to be a real number (internal; bools are refused).
+
+    Args:
+        value: the value given by the user.
+        argument: the argument's name, used in error messages.
+
+    Returns:
+        ``value`` as a float.
+
+    Raises:
+        TypeError: ``value`` is not a real number.
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{argument} must be a number, got {type(value).__name__}: {value!r}.")
     return float(value)

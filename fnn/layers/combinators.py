@@ -113,7 +113,17 @@ class _Combinator(Layer):
         super().__init__(input_shape=None, name=name)
 
     def layer_input_shapes(self, input_shape: Any) -> list[Any]:
-        """The input shape each inner layer sees for inputs of ``input_shape``."""
+        """The input shape each inner layer sees for inputs of ``input_shape``.
+
+        Args:
+            input_shape: the combinator's input shape (no batch axis), or a tuple of shapes.
+
+        Returns:
+            A list with one shape (or tuple of shapes) per inner layer, in order.
+
+        Raises:
+            NotImplementedError: always here; each combinator implements it.
+        """
         raise NotImplementedError
 
     @property
@@ -161,6 +171,12 @@ class _Combinator(Layer):
         return new_params, new_state
 
     def get_config(self) -> dict[str, Any]:
+        """The combinator's name and its inner layers' configs.
+
+        Returns:
+            ``{"name": ..., "layers": [layer_to_config(layer), ...]}`` (``trainable`` is not
+            part of it).
+        """
         return {"name": self.name, "layers": [layer_to_config(x) for x in self.layers]}
 
     @classmethod
@@ -192,11 +208,12 @@ class Serial(_Combinator):
     Raises:
         TypeError: an entry of ``layers`` is not a layer.
 
-    >>> import jax, jax.numpy as jnp
-    >>> from fnn.layers import Dense
-    >>> net = Serial([Dense(4), Dense(2)])
-    >>> net.input_shapes(3)
-    [(3,), (4,), (2,)]
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> from fnn.layers import Dense
+        >>> net = Serial([Dense(4), Dense(2)])
+        >>> net.input_shapes(3)
+        [(3,), (4,), (2,)]
     """
 
     def __init__(
@@ -209,14 +226,24 @@ class Serial(_Combinator):
 
     @property
     def multi_input(self) -> bool | None:  # type: ignore[override]
+        """What the first inner layer takes: one array (False), a tuple (True), either (None)."""
         return self.layers[0].multi_input if self.layers else None
 
     @property
     def integer_input(self) -> bool:  # type: ignore[override]
+        """Whether the first inner layer reads integer ids (``Embedding``): no cast before it."""
         return bool(self.layers) and self.layers[0].integer_input
 
     def input_shapes(self, input_shape: Any) -> list[Any]:
         """The input shape seen by each layer, then the final output shape.
+
+        Args:
+            input_shape: the shape of one example, without the batch axis (an int ``n``
+                means ``(n,)``), or a tuple of shapes.
+
+        Returns:
+            A list of ``len(layers) + 1`` shapes: the input shape of each layer in order,
+            then the output shape (a tuple of shapes where values are tuples of arrays).
 
         Raises:
             ValueError: a layer cannot take what the layer before it gives (a tuple of inputs
@@ -229,6 +256,18 @@ class Serial(_Combinator):
         return shapes
 
     def layer_input_shapes(self, input_shape: Any) -> list[Any]:
+        """The input shape each layer sees: :meth:`input_shapes` without the output shape.
+
+        Args:
+            input_shape: the shape of one example, without the batch axis, or a tuple of
+                shapes.
+
+        Returns:
+            A list with one shape per layer, in order.
+
+        Raises:
+            ValueError: a layer cannot take what the layer before it gives.
+        """
         return self.input_shapes(input_shape)[:-1]
 
     def _cast(self, x: Any, dtype: Any) -> Any:
@@ -253,9 +292,19 @@ class Serial(_Combinator):
 
     @property
     def output_activation(self):
+        """The last layer's output activation (None without layers)."""
         return self.layers[-1].output_activation if self.layers else None
 
     def without_output_activation(self) -> Serial:
+        """A copy whose last layer has no output activation (the same params fit it).
+
+        Returns:
+            A new :class:`Serial` of the same layers, name and ``compute_dtype``, the last one
+            replaced by its ``without_output_activation()``.
+
+        Raises:
+            NotImplementedError: the last layer has no output activation to remove.
+        """
         return Serial(
             [*self.layers[:-1], self.layers[-1].without_output_activation()],
             name=self.name,
@@ -272,12 +321,13 @@ def serial(*layers: Any) -> Serial:
     Returns:
         The :class:`Serial` layer.
 
-    >>> import jax, jax.numpy as jnp
-    >>> from fnn.layers import Dense
-    >>> net = serial(Dense(8, activation="tanh"), Dense(2))
-    >>> params = net.init(jax.random.key(1), (5,))
-    >>> [p["kernel"].shape for p in params]
-    [(5, 8), (8, 2)]
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> from fnn.layers import Dense
+        >>> net = serial(Dense(8, activation="tanh"), Dense(2))
+        >>> params = net.init(jax.random.key(1), (5,))
+        >>> [p["kernel"].shape for p in params]
+        [(5, 8), (8, 2)]
     """
     return Serial(layers)
 
@@ -297,6 +347,18 @@ class Parallel(_Combinator):
     multi_input = True
 
     def layer_input_shapes(self, input_shape: Any) -> list[Any]:
+        """The input shape of each inner layer: the shapes of the tuple, one per layer.
+
+        Args:
+            input_shape: a tuple of shapes (no batch axis), one per inner layer.
+
+        Returns:
+            The list of those shapes, in order.
+
+        Raises:
+            ValueError: ``input_shape`` is one shape, has another number of shapes than
+                there are layers, or a shape does not fit its layer's kind of input.
+        """
         shape = as_shape(input_shape, multi=True)
         if not is_multi_shape(shape) or len(shape) != len(self.layers):
             got = (
@@ -317,6 +379,21 @@ class Parallel(_Combinator):
         return tuple(layer.output_shape(s) for layer, s in zip(self.layers, shapes, strict=True))
 
     def call(self, params, state, x, *, key=None, training=False):
+        """Apply the ``i``-th layer to the ``i``-th input.
+
+        Args:
+            params: a list of the inner layers' params.
+            state: a list of the inner layers' states.
+            x: a tuple (or list) of input batches, one per layer.
+            key: a ``jax.random`` key; layer ``i`` gets ``fold_in(key, i)``.
+            training: training mode, passed to every layer.
+
+        Returns:
+            ``(outputs, new_state)``: a tuple of output batches and the list of new states.
+
+        Raises:
+            ValueError: ``x`` is not a tuple or list of one input per layer.
+        """
         if not isinstance(x, (tuple, list)) or len(x) != len(self.layers):
             raise ValueError(
                 f"{self.describe()} takes a tuple of {len(self.layers)} inputs, got "
@@ -339,12 +416,13 @@ def parallel(*layers: Any) -> Parallel:
     Returns:
         The :class:`Parallel` layer.
 
-    >>> import jax, jax.numpy as jnp
-    >>> from fnn.layers import Dense
-    >>> net = parallel(Dense(2), Identity)
-    >>> params = net.init(jax.random.key(0), ((3,), (5,)))
-    >>> [y.shape for y in net.apply(params, (jnp.ones((4, 3)), jnp.ones((4, 5))))]
-    [(4, 2), (4, 5)]
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> from fnn.layers import Dense
+        >>> net = parallel(Dense(2), Identity)
+        >>> params = net.init(jax.random.key(0), ((3,), (5,)))
+        >>> [y.shape for y in net.apply(params, (jnp.ones((4, 3)), jnp.ones((4, 5))))]
+        [(4, 2), (4, 5)]
     """
     return Parallel(layers)
 
@@ -359,15 +437,17 @@ class Residual(Serial):
 
     Raises:
         TypeError: an entry of ``layers`` is not a layer.
-        ValueError (at build): the block's output shape differs from its input shape.
+        ValueError: no layers are given; at build, the block's output shape differs from its
+            input shape.
 
-    >>> import jax, jax.numpy as jnp
-    >>> from fnn.layers import Dense
-    >>> block = Residual(Dense(8, activation="relu"), Dense(4, kernel_initializer="zeros"))
-    >>> params = block.init(jax.random.key(0), 4)
-    >>> x = jnp.arange(8.0).reshape(2, 4)
-    >>> bool((block.apply(params, x) == x).all())  # the last kernel is zero: y = x
-    True
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> from fnn.layers import Dense
+        >>> block = Residual(Dense(8, activation="relu"), Dense(4, kernel_initializer="zeros"))
+        >>> params = block.init(jax.random.key(0), 4)
+        >>> x = jnp.arange(8.0).reshape(2, 4)
+        >>> bool((block.apply(params, x) == x).all())  # the last kernel is zero: y = x
+        True
     """
 
     def __init__(self, *layers: Any, name: str | None = None) -> None:
@@ -380,6 +460,18 @@ class Residual(Serial):
         return cls(*layers, **config)
 
     def output_shape(self, input_shape: Any) -> Any:
+        """The block's output shape, which is its input shape.
+
+        Args:
+            input_shape: the shape of one example, without the batch axis.
+
+        Returns:
+            ``input_shape``, normalised.
+
+        Raises:
+            ValueError: an inner layer cannot take its input, or the inner layers change
+                the shape (``x + f(x)`` needs the same shape).
+        """
         shapes = self.input_shapes(input_shape)
         if shapes[-1] != shapes[0]:
             raise ValueError(
@@ -394,6 +486,7 @@ class Residual(Serial):
 
     @property
     def output_activation(self):
+        """None: the sum ``x + f(x)`` comes after any activation of the inner layers."""
         return None
 
 
@@ -408,9 +501,10 @@ class FanOut(Layer):
     Raises:
         ValueError: ``n`` is not a positive int.
 
-    >>> import jax.numpy as jnp
-    >>> len(FanOut(3).apply({}, jnp.ones((2, 4)))), FanOut(2).output_shape(4)
-    (3, ((4,), (4,)))
+    Example:
+        >>> import jax.numpy as jnp
+        >>> len(FanOut(3).apply({}, jnp.ones((2, 4)))), FanOut(2).output_shape(4)
+        (3, ((4,), (4,)))
     """
 
     multi_input = None
@@ -449,9 +543,10 @@ class FanInSum(Layer):
     Raises:
         ValueError (at build): the inputs' shapes differ.
 
-    >>> import jax.numpy as jnp
-    >>> FanInSum().apply({}, (jnp.ones((1, 2)), jnp.ones((1, 2)))).tolist()
-    [[2.0, 2.0]]
+    Example:
+        >>> import jax.numpy as jnp
+        >>> FanInSum().apply({}, (jnp.ones((1, 2)), jnp.ones((1, 2)))).tolist()
+        [[2.0, 2.0]]
     """
 
     multi_input = True
@@ -460,6 +555,18 @@ class FanInSum(Layer):
         super().__init__(name=name)
 
     def output_shape(self, input_shape: Any) -> Any:
+        """The common shape of the inputs.
+
+        Args:
+            input_shape: a tuple of shapes (no batch axis), one per input.
+
+        Returns:
+            That shape.
+
+        Raises:
+            ValueError: ``input_shape`` is one shape, holds nested tuples, or its shapes
+                differ.
+        """
         shapes = _merge_shapes(self, input_shape)
         if any(s != shapes[0] for s in shapes):
             raise ValueError(
@@ -491,9 +598,10 @@ class FanInConcat(Layer):
         ValueError (at build): the axis is out of range or the batch axis, or the inputs'
             shapes differ on another axis.
 
-    >>> import jax.numpy as jnp
-    >>> FanInConcat().apply({}, (jnp.ones((1, 2)), jnp.zeros((1, 1)))).tolist()
-    [[1.0, 1.0, 0.0]]
+    Example:
+        >>> import jax.numpy as jnp
+        >>> FanInConcat().apply({}, (jnp.ones((1, 2)), jnp.zeros((1, 1)))).tolist()
+        [[1.0, 1.0, 0.0]]
     """
 
     multi_input = True
@@ -515,6 +623,18 @@ class FanInConcat(Layer):
         return a - 1
 
     def output_shape(self, input_shape: Any) -> Any:
+        """The inputs' common shape with the sizes along ``axis`` added up.
+
+        Args:
+            input_shape: a tuple of shapes (no batch axis), one per input.
+
+        Returns:
+            The concatenated shape.
+
+        Raises:
+            ValueError: ``input_shape`` is one shape or holds nested tuples, ``axis`` is out
+                of range or the batch axis, or the shapes differ in rank or on another axis.
+        """
         shapes = _merge_shapes(self, input_shape)
         ranks = {len(s) for s in shapes}
         a = self._feature_axis(len(shapes[0]))
@@ -541,9 +661,10 @@ class Identity(Layer):
     Args:
         name: the layer's name.
 
-    >>> import jax.numpy as jnp
-    >>> Identity().apply({}, jnp.ones((2, 3))).shape, Identity().output_shape(((3,), (2,)))
-    ((2, 3), ((3,), (2,)))
+    Example:
+        >>> import jax.numpy as jnp
+        >>> Identity().apply({}, jnp.ones((2, 3))).shape, Identity().output_shape(((3,), (2,)))
+        ((2, 3), ((3,), (2,)))
     """
 
     multi_input = None

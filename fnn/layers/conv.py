@@ -53,8 +53,9 @@ def normalize_tuple(value: Any, rank: int, argument: str) -> tuple[int, ...]:
     Raises:
         ValueError: ``value`` is not of that form.
 
-    >>> normalize_tuple(3, 2, "kernel_size"), normalize_tuple([2, 1], 2, "strides")
-    ((3, 3), (2, 1))
+    Example:
+        >>> normalize_tuple(3, 2, "kernel_size"), normalize_tuple([2, 1], 2, "strides")
+        ((3, 3), (2, 1))
     """
     values = (value,) * rank if isinstance(value, int) and not isinstance(value, bool) else value
     ok = isinstance(values, (list, tuple)) and len(values) == rank
@@ -68,12 +69,20 @@ def normalize_tuple(value: Any, rank: int, argument: str) -> tuple[int, ...]:
 def normalize_padding(padding: Any, valid: Sequence[str] = ("valid", "same")) -> str:
     """``padding`` lower-cased, checked against ``valid`` (Keras accepts any case).
 
+    Args:
+        padding: the user's ``padding`` argument, e.g. ``"same"`` or ``"VALID"``.
+        valid: the paddings the layer supports (Conv1D adds ``"causal"``).
+
+    Returns:
+        ``padding`` in lower case.
+
     Raises:
         TypeError: ``padding`` is not a string.
-        ValueError: it is not one of ``valid``.
+        ValueError: it is not one of ``valid`` (the message lists them).
 
-    >>> normalize_padding("SAME")
-    'same'
+    Example:
+        >>> normalize_padding("SAME")
+        'same'
     """
     if not isinstance(padding, str):
         raise TypeError(
@@ -87,6 +96,9 @@ def normalize_padding(padding: Any, valid: Sequence[str] = ("valid", "same")) ->
 def check_data_format(data_format: Any) -> None:
     """Accept Keras's ``data_format`` only where it means ``channels_last``.
 
+    Args:
+        data_format: the user's ``data_format`` argument: None or ``"channels_last"``.
+
     Raises:
         ValueError: any other value (fnn's spatial layers are channels_last).
     """
@@ -98,7 +110,9 @@ def check_data_format(data_format: Any) -> None:
         )
 
 
-def window_output_length(length: int, window: int, padding: str, stride: int, dilation: int = 1):
+def window_output_length(
+    length: int, window: int, padding: str, stride: int, dilation: int = 1
+) -> int:
     """The output length of a sliding window along one axis (Keras's ``conv_output_length``).
 
     Args:
@@ -111,8 +125,9 @@ def window_output_length(length: int, window: int, padding: str, stride: int, di
     Returns:
         The output length; 0 or less when a valid window does not fit.
 
-    >>> window_output_length(8, 3, "valid", 1), window_output_length(8, 3, "same", 2)
-    (6, 4)
+    Example:
+        >>> window_output_length(8, 3, "valid", 1), window_output_length(8, 3, "same", 2)
+        (6, 4)
     """
     if padding == "valid":
         return (length - (window - 1) * dilation - 1) // stride + 1
@@ -122,8 +137,18 @@ def window_output_length(length: int, window: int, padding: str, stride: int, di
 def check_spatial_input(layer: Layer, input_shape: Any, rank: int) -> Shape:
     """``input_shape`` (no batch axis) as a shape of ``rank + 1`` dims (spatial and channels).
 
+    Args:
+        layer: the layer receiving the input (named in the message).
+        input_shape: the shape of one example, without the batch axis.
+        rank: the layer's number of spatial axes (1 for Conv1D, 2 for Conv2D).
+
+    Returns:
+        ``input_shape`` normalised by :func:`~fnn.layers.as_shape`.
+
     Raises:
-        ValueError: the input has another rank, naming the layer and the shapes.
+        ValueError: the input has another rank, naming the layer and the shapes (or a
+            dimension is not a positive int).
+        TypeError: ``input_shape`` is not an int or a sequence of ints.
     """
     shape = as_shape(input_shape)
     if len(shape) != rank + 1:
@@ -137,7 +162,20 @@ def check_spatial_input(layer: Layer, input_shape: Any, rank: int) -> Shape:
 def check_window_fits(
     layer: Layer, shape: Shape, window: Shape, dilation: Shape, what: str
 ) -> None:
-    """Raise when a ``valid`` window (dilated) is larger than the input on a spatial axis."""
+    """Raise when a ``valid`` window (dilated) is larger than the input on a spatial axis.
+
+    Args:
+        layer: the layer (named in the message).
+        shape: the input shape without the batch axis, spatial axes first.
+        window: the window's size per spatial axis (``kernel_size`` or ``pool_size``).
+        dilation: the window's dilation per spatial axis (1s for pooling).
+        what: the window argument's name for the message (``"kernel_size"``,
+            ``"pool_size"``).
+
+    Raises:
+        ValueError: on some spatial axis the input is shorter than the dilated window
+            ``(window - 1) * dilation + 1``.
+    """
     effective = tuple((w - 1) * d + 1 for w, d in zip(window, dilation, strict=True))
     if any(n < e for n, e in zip(shape, effective, strict=False)):
         raise ValueError(
@@ -215,6 +253,19 @@ class _Conv(Layer):
         return shape
 
     def output_shape(self, input_shape: Any) -> Shape:
+        """The output shape: each spatial axis by :func:`window_output_length`, then ``filters``.
+
+        Args:
+            input_shape: the shape of one example, without the batch axis: ``(steps,
+                channels)`` for Conv1D, ``(height, width, channels)`` for Conv2D.
+
+        Returns:
+            ``(*spatial, filters)``.
+
+        Raises:
+            ValueError: the input has another rank, its channels are not a multiple of
+                ``groups``, or (``padding="valid"``) it is smaller than the dilated kernel.
+        """
         shape = self._checked_shape(input_shape)
         spatial = tuple(
             window_output_length(n, k, self.padding, s, d)
@@ -225,6 +276,19 @@ class _Conv(Layer):
         return (*spatial, self.filters)
 
     def init(self, key: jax.Array, input_shape: Any) -> Params:
+        """The kernel and bias for inputs of ``input_shape`` (checked as :meth:`output_shape`).
+
+        Args:
+            key: a ``jax.random`` key for the initializers.
+            input_shape: the shape of one example, without the batch axis.
+
+        Returns:
+            ``{"kernel": (*kernel_size, channels // groups, filters), "bias": (filters,)}``,
+            float32 (no bias when ``use_bias=False``).
+
+        Raises:
+            ValueError: the input does not fit the layer (see :meth:`output_shape`).
+        """
         shape = self._checked_shape(input_shape)
         k_kernel, k_bias = jax.random.split(key)
         kernel_shape = (*self.kernel_size, shape[-1] // self.groups, self.filters)
@@ -305,11 +369,13 @@ class Conv1D(_Conv):
     Raises:
         ValueError: a bad argument; at build, inputs of another rank or shorter than the
             (dilated) kernel with ``padding="valid"``.
+        TypeError: ``filters``, ``groups`` or ``padding`` is of the wrong type.
 
-    >>> import jax, jax.numpy as jnp
-    >>> conv = Conv1D(4, 3, padding="causal")
-    >>> conv.apply(conv.init(jax.random.key(0), (10, 2)), jnp.ones((5, 10, 2))).shape
-    (5, 10, 4)
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> conv = Conv1D(4, 3, padding="causal")
+        >>> conv.apply(conv.init(jax.random.key(0), (10, 2)), jnp.ones((5, 10, 2))).shape
+        (5, 10, 4)
     """
 
     rank = 1
@@ -344,11 +410,13 @@ class Conv2D(_Conv):
     Raises:
         ValueError: a bad argument; at build, inputs of another rank (e.g. ``(batch,
             features)``) or smaller than the (dilated) kernel with ``padding="valid"``.
+        TypeError: ``filters``, ``groups`` or ``padding`` is of the wrong type.
 
-    >>> import jax, jax.numpy as jnp
-    >>> conv = Conv2D(2, (3, 2), strides=2)
-    >>> conv.apply(conv.init(jax.random.key(0), (7, 6, 3)), jnp.ones((1, 7, 6, 3))).shape
-    (1, 3, 3, 2)
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> conv = Conv2D(2, (3, 2), strides=2)
+        >>> conv.apply(conv.init(jax.random.key(0), (7, 6, 3)), jnp.ones((1, 7, 6, 3))).shape
+        (1, 3, 3, 2)
     """
 
     rank = 2

@@ -24,15 +24,41 @@ from fnn.layers.base import (
 
 
 class Dense(Layer):
-    """Fully connected layer ``y = activation(x @ kernel + bias)``.
+    """Fully connected layer ``y = activation(x @ kernel + bias)`` (Keras's ``Dense``).
 
-    Params: ``{"kernel": (in, out), "bias": (out,)}`` (no bias when ``use_bias=False``).
+    Params: ``{"kernel": (in, units), "bias": (units,)}`` (no bias when ``use_bias=False``),
+    float32, where ``in`` is the last axis of the input; inputs of higher rank
+    ``(batch, ..., in)`` are transformed along their last axis to ``(batch, ..., units)``.
+    Weights in Keras's order: kernel, bias.
 
-    >>> import jax, jax.numpy as jnp
-    >>> layer = Dense(3, activation="relu")
-    >>> params = layer.init(jax.random.key(0), 2)
-    >>> params["kernel"].shape, layer.apply(params, jnp.ones((5, 2))).shape
-    ((2, 3), (5, 3))
+    Args:
+        units: the number of outputs, a positive int.
+        activation: an activation name (``"relu"``, ``"softmax"``, ...) or callable applied
+            to the output; None (the default) is linear.
+        use_bias: whether to add a bias vector (default True).
+        kernel_initializer: the kernel's initializer: a name, callable or initializer object
+            (Keras's default ``"glorot_uniform"``).
+        bias_initializer: the bias's initializer (default ``"zeros"``).
+        input_shape: the input shape without the batch axis (first layer of a model).
+        kernel_regularizer: a penalty on the kernel added to the loss: ``"l1"``, ``"l2"``,
+            ``"l1_l2"``, an ``L1L2`` or its config; None (the default): none.
+        bias_regularizer: the same for the bias.
+        name: the layer's name.
+        input_dim: Keras's legacy spelling of ``input_shape=(input_dim,)``.
+
+    Raises:
+        ValueError: ``units`` or ``input_dim`` is below 1, both ``input_shape`` and
+            ``input_dim`` are given, or an activation, initializer or regularizer name is
+            unknown.
+        TypeError: ``units`` or ``input_dim`` is not an int, or an activation, initializer
+            or regularizer is of another type.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> layer = Dense(3, activation="relu")
+        >>> params = layer.init(jax.random.key(0), 2)
+        >>> params["kernel"].shape, layer.apply(params, jnp.ones((5, 2))).shape
+        ((2, 3), (5, 3))
     """
 
     weight_keys = (("params", "kernel"), ("params", "bias"))
@@ -99,9 +125,15 @@ class Dense(Layer):
 
     @property
     def output_activation(self):
+        """The layer's ``activation``, or None when it is linear."""
         return None if self.activation is activations.linear else self.activation
 
     def without_output_activation(self) -> Dense:
+        """A copy of this layer with a linear activation (the same params fit it).
+
+        Returns:
+            The copy; its output is ``x @ kernel + bias``, the logits.
+        """
         clone = copy.copy(self)
         clone.activation_id, clone.activation = None, activations.linear
         return clone
@@ -122,11 +154,22 @@ class Dense(Layer):
 
 
 class Activation(Layer):
-    """Applies an activation element-wise: ``Activation("relu")`` or any callable.
+    """Applies an activation element-wise (Keras's ``Activation``); no weights.
 
-    >>> import jax.numpy as jnp
-    >>> Activation("relu").apply({}, jnp.array([-1.0, 1.0])).tolist()
-    [0.0, 1.0]
+    Args:
+        activation: an activation name (``"relu"``, ``"softmax"``, ...) or a callable
+            ``f(x) -> y`` on arrays.
+        input_shape: the input shape without the batch axis (first layer of a model).
+        name: the layer's name.
+
+    Raises:
+        ValueError: an unknown activation name.
+        TypeError: ``activation`` is neither a name nor a callable.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> Activation("relu").apply({}, jnp.array([-1.0, 1.0])).tolist()
+        [0.0, 1.0]
     """
 
     def __init__(
@@ -148,9 +191,15 @@ class Activation(Layer):
 
     @property
     def output_activation(self):
+        """The layer's ``activation``, or None when it is linear."""
         return None if self.activation is activations.linear else self.activation
 
     def without_output_activation(self) -> Activation:
+        """``Activation("linear")`` with this layer's name: the identity.
+
+        Returns:
+            The new layer.
+        """
         return Activation("linear", name=self.name)
 
     def get_config(self) -> dict[str, Any]:
@@ -170,13 +219,31 @@ class Dropout(Layer):
     when given, is folded into that key. ``noise_shape`` (with the batch axis; ``None`` entries
     take the input's size) shares one mask along the axes where it is 1.
 
-    >>> import jax, jax.numpy as jnp
-    >>> layer = Dropout(0.5)
-    >>> y = layer.apply({}, jnp.ones((1, 8)), key=jax.random.key(0), training=True)
-    >>> sorted(set(y.ravel().tolist()) | {0.0, 2.0})
-    [0.0, 2.0]
-    >>> layer.apply({}, jnp.ones((1, 3))).tolist()
-    [[1.0, 1.0, 1.0]]
+    Args:
+        rate: the fraction of the inputs to drop, in ``[0, 1)``; 0 makes the layer the
+            identity.
+        noise_shape: the shape of the binary mask, one entry per input axis (batch axis
+            included), each a positive int or None (the input's size on that axis); None
+            (the default): one independent draw per input value. E.g. ``(None, 1, None)``
+            drops the same features at every step of ``(batch, steps, features)``.
+        seed: an int folded into the key the layer receives (the masks change with it,
+            reproducibly); None (the default): the key as given.
+        input_shape: the input shape without the batch axis (first layer of a model).
+        name: the layer's name.
+
+    Raises:
+        TypeError: ``rate`` is not a number, or ``seed`` is not an int or None.
+        ValueError: ``rate`` is outside ``[0, 1)``, or ``noise_shape`` holds something other
+            than positive ints and None.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> layer = Dropout(0.5)
+        >>> y = layer.apply({}, jnp.ones((1, 8)), key=jax.random.key(0), training=True)
+        >>> sorted(set(y.ravel().tolist()) | {0.0, 2.0})
+        [0.0, 2.0]
+        >>> layer.apply({}, jnp.ones((1, 3))).tolist()
+        [[1.0, 1.0, 1.0]]
     """
 
     def __init__(
@@ -223,7 +290,22 @@ class Dropout(Layer):
 
     def drop(self, x: jax.Array, rate: Any, key: jax.Array | None) -> jax.Array:
         """``x`` with a fraction ``rate`` dropped (training mode). ``rate`` may be traced: a
-        population sweeps it per member (:mod:`fnn.population`)."""
+        population sweeps it per member (:mod:`fnn.population`).
+
+        Args:
+            x: a batch of inputs, batch axis first.
+            rate: the fraction to drop, in ``[0, 1)`` (a float or a traced scalar; not checked
+                here).
+            key: the ``jax.random`` key of the mask (``seed`` is folded into it when set).
+
+        Returns:
+            An array like ``x``: each value kept with probability ``1 - rate`` and scaled by
+            ``1 / (1 - rate)``, else 0.
+
+        Raises:
+            ValueError: ``key`` is None, or ``noise_shape`` does not have one entry per axis
+                of ``x``.
+        """
         if key is None:
             raise ValueError(
                 f"{self.describe()} needs key= (a jax.random key) when training=True; fit "
@@ -246,9 +328,16 @@ class Dropout(Layer):
 class Flatten(Layer):
     """Flattens each example to a vector: ``(batch, *shape) -> (batch, prod(shape))``.
 
-    >>> import jax.numpy as jnp
-    >>> Flatten().apply({}, jnp.ones((2, 3, 4))).shape
-    (2, 12)
+    Keras's ``Flatten`` (channels_last); no weights.
+
+    Args:
+        input_shape: the input shape without the batch axis (first layer of a model).
+        name: the layer's name.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> Flatten().apply({}, jnp.ones((2, 3, 4))).shape
+        (2, 12)
     """
 
     def call(self, params, state, x, *, key=None, training=False):
@@ -260,11 +349,23 @@ class Flatten(Layer):
 
 @register_layer
 class Reshape(Layer):
-    """Reshapes each example to ``target_shape`` (no batch axis; one entry may be -1).
+    """Reshapes each example to ``target_shape`` (Keras's ``Reshape``); no weights.
 
-    >>> import jax.numpy as jnp
-    >>> Reshape((-1, 2)).apply({}, jnp.ones((5, 6))).shape
-    (5, 3, 2)
+    Args:
+        target_shape: the output shape without the batch axis: an int or a tuple of positive
+            ints, at most one of them -1 (inferred from the input's size).
+        input_shape: the input shape without the batch axis (first layer of a model).
+        name: the layer's name.
+
+    Raises:
+        TypeError: ``target_shape`` is neither an int nor a sequence.
+        ValueError: ``target_shape`` is empty, holds something other than positive ints and
+            one -1, or holds more than one -1.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> Reshape((-1, 2)).apply({}, jnp.ones((5, 6))).shape
+        (5, 3, 2)
     """
 
     def __init__(
@@ -294,6 +395,17 @@ class Reshape(Layer):
         self.target_shape = tuple(int(d) for d in dims)
 
     def output_shape(self, input_shape: int | Sequence[int]) -> Shape:
+        """``target_shape`` with its -1 resolved for inputs of ``input_shape``.
+
+        Args:
+            input_shape: the shape of one example, without the batch axis.
+
+        Returns:
+            The output shape, a tuple of positive ints holding as many values as the input.
+
+        Raises:
+            ValueError: the input's size does not fit ``target_shape``.
+        """
         shape = as_shape(input_shape)
         size, known = math.prod(shape), math.prod(d for d in self.target_shape if d != -1)
         if -1 in self.target_shape and size % known == 0:
@@ -316,11 +428,22 @@ class Reshape(Layer):
 class Input(Layer):
     """Fixes the model's input shape (no batch axis); the identity otherwise.
 
-    As in Keras, ``Sequential([Input((10,)), Dense(3)])`` is built at once.
+    As in Keras, ``Sequential([Input((10,)), Dense(3)])`` is built at once. It must be the
+    model's first layer.
 
-    >>> from fnn.models import Sequential
-    >>> Sequential([Input((10,)), Dense(3)]).output_shape
-    (3,)
+    Args:
+        shape: the shape of one example, without the batch axis (an int ``n`` means
+            ``(n,)``), as Keras's ``keras.Input(shape=...)``.
+        name: the layer's name.
+
+    Raises:
+        TypeError: ``shape`` is not an int or a sequence of ints.
+        ValueError: a dimension of ``shape`` is not a positive int.
+
+    Example:
+        >>> from fnn.models import Sequential
+        >>> Sequential([Input((10,)), Dense(3)]).output_shape
+        (3,)
     """
 
     def __init__(self, shape: int | Sequence[int], *, name: str | None = None) -> None:
@@ -336,6 +459,17 @@ class Input(Layer):
         return x, state
 
     def output_shape(self, input_shape: int | Sequence[int]) -> Shape:
+        """The input shape itself, checked against the declared one.
+
+        Args:
+            input_shape: the shape of one example, without the batch axis.
+
+        Returns:
+            ``input_shape`` as a tuple of ints.
+
+        Raises:
+            ValueError: ``input_shape`` differs from the shape given to the constructor.
+        """
         got = as_shape(input_shape)
         if got != self.shape:
             raise ValueError(f"{self.describe()} declares inputs of shape {self.shape}, got {got}.")

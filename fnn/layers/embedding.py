@@ -43,13 +43,17 @@ class Embedding(Layer):
         name: the layer's name.
 
     Raises:
-        ValueError: a bad argument, or ``mask_zero=True``.
+        ValueError: ``input_dim`` or ``output_dim`` is below 1, an initializer or regularizer
+            name is unknown, or ``mask_zero=True``.
+        TypeError: ``input_dim`` or ``output_dim`` is not an int, or an initializer or
+            regularizer is of the wrong type.
 
-    >>> import jax, jax.numpy as jnp
-    >>> emb = Embedding(10, 3)
-    >>> params = emb.init(jax.random.key(0), (4,))
-    >>> params["embeddings"].shape, emb.apply(params, jnp.array([[1, 2, 3, 9]])).shape
-    ((10, 3), (1, 4, 3))
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> emb = Embedding(10, 3)
+        >>> params = emb.init(jax.random.key(0), (4,))
+        >>> params["embeddings"].shape, emb.apply(params, jnp.array([[1, 2, 3, 9]])).shape
+        ((10, 3), (1, 4, 3))
     """
 
     weight_keys = (("params", "embeddings"),)
@@ -106,10 +110,11 @@ class Embedding(Layer):
             ValueError: an id is not a whole number or out of range; the message names the
                 first bad id and its row.
 
-        >>> Embedding(5, 2).check_ids([[0, 4], [1, 5]])  # doctest: +ELLIPSIS
-        Traceback (most recent call last):
-        ...
-        ValueError: x holds id 5 at row 1 (index (1, 1)), outside Embedding's ids [0, 4] ...
+        Example:
+            >>> Embedding(5, 2).check_ids([[0, 4], [1, 5]])  # doctest: +ELLIPSIS
+            Traceback (most recent call last):
+            ...
+            ValueError: x holds id 5 at row 1 (index (1, 1)), outside Embedding's ids [0, 4] ...
         """
         arr = np.asarray(x)
         if arr.ndim == 0:

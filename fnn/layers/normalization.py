@@ -148,12 +148,41 @@ class BatchNormalization(_Normalization):
     (biased) variance, and the new state is ``moving * momentum + batch * (1 - momentum)``,
     returned, never mutated. Weights in Keras's order: gamma, beta, moving_mean, moving_variance.
 
-    >>> import jax, jax.numpy as jnp
-    >>> bn = BatchNormalization()
-    >>> params, state = bn.init(jax.random.key(0), 3), bn.init_state(3)
-    >>> y, state = bn.call(params, state, jnp.arange(6.0).reshape(2, 3), training=True)
-    >>> [round(v, 2) for v in y[0].tolist()], [round(v, 3) for v in state["moving_mean"].tolist()]
-    ([-1.0, -1.0, -1.0], [0.015, 0.025, 0.035])
+    Args:
+        axis: the feature axis of the batched input (batch axis 0 included, so the default -1
+            is the last axis, channels_last); statistics are taken over every other axis.
+        momentum: the weight of the old moving statistics in each update, in ``[0, 1]``
+            (Keras's default 0.99).
+        epsilon: a positive number added to the variance before the square root (default
+            1e-3).
+        center: whether to learn the offset ``beta`` (default True).
+        scale: whether to learn the factor ``gamma`` (default True).
+        beta_initializer: ``beta``'s initializer (default ``"zeros"``).
+        gamma_initializer: ``gamma``'s initializer (default ``"ones"``).
+        moving_mean_initializer: the moving mean's initializer (default ``"zeros"``).
+        moving_variance_initializer: the moving variance's initializer (default ``"ones"``).
+        beta_regularizer: a penalty on ``beta`` added to the loss (``"l1"``, ``"l2"``, an
+            ``L1L2``...); None (the default): none.
+        gamma_regularizer: the same for ``gamma``.
+        input_shape: the input shape without the batch axis (first layer of a model).
+        name: the layer's name.
+
+    Raises:
+        TypeError: ``axis`` is not an int, ``momentum`` or ``epsilon`` is not a number, or an
+            initializer or regularizer is of the wrong type.
+        ValueError: ``momentum`` is outside ``[0, 1]``, ``epsilon`` is not positive, or an
+            initializer or regularizer name is unknown; at build, ``axis`` is out of range
+            or the batch axis.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> bn = BatchNormalization()
+        >>> params, state = bn.init(jax.random.key(0), 3), bn.init_state(3)
+        >>> y, state = bn.call(params, state, jnp.arange(6.0).reshape(2, 3), training=True)
+        >>> [round(v, 2) for v in y[0].tolist()]
+        [-1.0, -1.0, -1.0]
+        >>> [round(v, 3) for v in state["moving_mean"].tolist()]
+        [0.015, 0.025, 0.035]
     """
 
     weight_keys = (
@@ -204,6 +233,18 @@ class BatchNormalization(_Normalization):
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
 
     def init_state(self, input_shape: int | Sequence[int]) -> State:
+        """The moving statistics, one entry per feature along ``axis``.
+
+        Args:
+            input_shape: the shape of one example, without the batch axis.
+
+        Returns:
+            ``{"moving_mean": (features,), "moving_variance": (features,)}``, float32, from
+            their initializers.
+
+        Raises:
+            ValueError: ``axis`` is out of range for inputs of ``input_shape``.
+        """
         shape = self._param_shape(as_shape(input_shape))
         k_mean, k_var = jax.random.split(jax.random.key(0))
         return {
@@ -212,6 +253,23 @@ class BatchNormalization(_Normalization):
         }
 
     def call(self, params, state, x, *, key=None, training=False):
+        """Normalize ``x`` with the batch's statistics (training) or the moving ones.
+
+        Args:
+            params: ``{"gamma", "beta"}`` as :meth:`init` made them (either may be absent).
+            state: ``{"moving_mean", "moving_variance"}`` as :meth:`init_state` made them.
+            x: a batch of inputs, batch axis first.
+            key: unused (no randomness).
+            training: True: normalize with the batch's mean and biased variance and return
+                updated moving statistics; False (the default): use the moving statistics
+                and return ``state`` unchanged.
+
+        Returns:
+            ``(y, new_state)``: ``y`` shaped like ``x``, and the (updated) moving statistics.
+
+        Raises:
+            ValueError: ``state`` lacks the moving statistics (e.g. ``{}`` was passed).
+        """
         if "moving_mean" not in state:
             raise ValueError(
                 f"{self.describe()} needs its state (from init_state) with moving_mean and "
@@ -250,11 +308,35 @@ class LayerNormalization(_Normalization):
     """Normalizes each example over ``axis`` (Keras's ``LayerNormalization``), then scales by
     ``gamma`` and shifts by ``beta`` (shaped like the normalized axes). No state.
 
-    >>> import jax, jax.numpy as jnp
-    >>> ln = LayerNormalization()
-    >>> y = ln.apply(ln.init(jax.random.key(0), 2), jnp.array([[1.0, 3.0]]))
-    >>> [round(v, 3) for v in y[0].tolist()]
-    [-1.0, 1.0]
+    Args:
+        axis: the axis or axes of the batched input to normalize over (batch axis 0
+            included, so the default -1 is the last axis); an int or a list of ints.
+        epsilon: a positive number added to the variance before the square root (default
+            1e-3, as Keras).
+        center: whether to add a learned offset ``beta``, shaped like the normalized axes,
+            after normalizing (default True).
+        scale: whether to multiply by a learned factor ``gamma``, shaped like ``beta``
+            (default True).
+        beta_initializer: the initializer of ``beta`` (default ``"zeros"``: no offset).
+        gamma_initializer: the initializer of ``gamma`` (default ``"ones"``: no scaling).
+        beta_regularizer: the penalty on ``beta`` added to the training loss (a name such as
+            ``"l2"`` or an ``L1L2``); None (the default) adds nothing.
+        gamma_regularizer: the penalty on ``gamma``, likewise.
+        input_shape: the shape of one example without the batch axis (for a first layer).
+        name: the layer's name.
+
+    Raises:
+        TypeError: ``axis`` is not an int or a non-empty list of ints, ``epsilon`` is not a
+            number, or an initializer or regularizer is of the wrong type.
+        ValueError: ``epsilon`` is not positive, or an initializer or regularizer name is
+            unknown; at build, an axis is out of range or the batch axis.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> ln = LayerNormalization()
+        >>> y = ln.apply(ln.init(jax.random.key(0), 2), jnp.array([[1.0, 3.0]]))
+        >>> [round(v, 3) for v in y[0].tolist()]
+        [-1.0, 1.0]
     """
 
     def call(self, params, state, x, *, key=None, training=False):

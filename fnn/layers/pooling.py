@@ -57,6 +57,19 @@ class _Pooling(Layer):
         check_data_format(data_format)
 
     def output_shape(self, input_shape: Any) -> Shape:
+        """The pooled shape: each spatial axis by ``window_output_length``, channels kept.
+
+        Args:
+            input_shape: the shape of one example, without the batch axis: ``(steps,
+                channels)`` (1D) or ``(height, width, channels)`` (2D).
+
+        Returns:
+            ``(*spatial, channels)``.
+
+        Raises:
+            ValueError: the input has another rank or, with ``padding="valid"``, is smaller
+                than ``pool_size``.
+        """
         shape = check_spatial_input(self, input_shape, self.rank)
         if self.padding == "valid":
             check_window_fits(self, shape, self.pool_size, (1,) * self.rank, "pool_size")
@@ -112,8 +125,10 @@ _POOL_ARGS = """
         name: the layer's name.
 
     Raises:
-        ValueError: a bad argument; at build, inputs of another rank or, with
-            ``padding="valid"``, smaller than the window.
+        ValueError: ``pool_size`` or ``strides`` is not a positive int or a tuple of them,
+            ``padding`` is unknown or ``data_format`` is not channels_last; at build, inputs
+            of another rank or, with ``padding="valid"``, smaller than the window.
+        TypeError: ``padding`` is not a string.
 """
 
 
@@ -122,9 +137,10 @@ class MaxPooling1D(_MaxPooling):
     """The maximum over windows of ``(batch, steps, channels)`` inputs (Keras's
     ``MaxPooling1D``).
 
-    >>> import jax.numpy as jnp
-    >>> MaxPooling1D(2).apply({}, jnp.array([[[1.0], [3.0], [2.0], [0.0], [5.0]]]))[..., 0]
-    Array([[3., 2.]], dtype=float32)
+    Example:
+        >>> import jax.numpy as jnp
+        >>> MaxPooling1D(2).apply({}, jnp.array([[[1.0], [3.0], [2.0], [0.0], [5.0]]]))[..., 0]
+        Array([[3., 2.]], dtype=float32)
     """
 
     __doc__ = (__doc__ or "") + _POOL_ARGS.format(each="")
@@ -136,9 +152,10 @@ class MaxPooling2D(_MaxPooling):
     """The maximum over windows of ``(batch, height, width, channels)`` inputs (Keras's
     ``MaxPooling2D``).
 
-    >>> import jax.numpy as jnp
-    >>> MaxPooling2D((2, 2)).output_shape((5, 6, 3))
-    (2, 3, 3)
+    Example:
+        >>> import jax.numpy as jnp
+        >>> MaxPooling2D((2, 2)).output_shape((5, 6, 3))
+        (2, 3, 3)
     """
 
     __doc__ = (__doc__ or "") + _POOL_ARGS.format(each=": (height, width), or one int for both")
@@ -150,10 +167,11 @@ class AveragePooling1D(_AveragePooling):
     """The mean over windows of ``(batch, steps, channels)`` inputs (Keras's
     ``AveragePooling1D``).
 
-    >>> import jax.numpy as jnp
-    >>> x = jnp.array([[[1.0], [3.0], [5.0]]])
-    >>> AveragePooling1D(2, padding="same").apply({}, x)[..., 0].tolist()  # last window: [5]
-    [[2.0, 5.0]]
+    Example:
+        >>> import jax.numpy as jnp
+        >>> x = jnp.array([[[1.0], [3.0], [5.0]]])
+        >>> AveragePooling1D(2, padding="same").apply({}, x)[..., 0].tolist()  # last window: [5]
+        [[2.0, 5.0]]
     """
 
     __doc__ = (__doc__ or "") + _POOL_ARGS.format(each="")
@@ -165,9 +183,10 @@ class AveragePooling2D(_AveragePooling):
     """The mean over windows of ``(batch, height, width, channels)`` inputs (Keras's
     ``AveragePooling2D``).
 
-    >>> import jax.numpy as jnp
-    >>> AveragePooling2D().apply({}, jnp.arange(16.0).reshape(1, 4, 4, 1))[0, :, :, 0].tolist()
-    [[2.5, 4.5], [10.5, 12.5]]
+    Example:
+        >>> import jax.numpy as jnp
+        >>> AveragePooling2D().apply({}, jnp.arange(16.0).reshape(1, 4, 4, 1))[0, :, :, 0].tolist()
+        [[2.5, 4.5], [10.5, 12.5]]
     """
 
     __doc__ = (__doc__ or "") + _POOL_ARGS.format(each=": (height, width), or one int for both")
@@ -194,6 +213,18 @@ class _GlobalPooling(Layer):
         self.keepdims = bool(keepdims)
 
     def output_shape(self, input_shape: Any) -> Shape:
+        """``(channels,)``, or with ``keepdims`` ``(1, ..., 1, channels)``.
+
+        Args:
+            input_shape: the shape of one example, without the batch axis: ``(steps,
+                channels)`` (1D) or ``(height, width, channels)`` (2D).
+
+        Returns:
+            The pooled shape.
+
+        Raises:
+            ValueError: the input has another rank.
+        """
         shape = check_spatial_input(self, input_shape, self.rank)
         return (*(1,) * self.rank, shape[-1]) if self.keepdims else (shape[-1],)
 
@@ -213,7 +244,7 @@ _GLOBAL_ARGS = """
         name: the layer's name.
 
     Raises:
-        ValueError: at build, inputs of another rank.
+        ValueError: ``data_format`` is not channels_last; at build, inputs of another rank.
 """
 
 
@@ -221,9 +252,10 @@ _GLOBAL_ARGS = """
 class GlobalAveragePooling1D(_GlobalPooling):
     """The mean over the steps of ``(batch, steps, channels)`` inputs: ``(batch, channels)``.
 
-    >>> import jax.numpy as jnp
-    >>> GlobalAveragePooling1D().apply({}, jnp.array([[[1.0, 2.0], [3.0, 6.0]]])).tolist()
-    [[2.0, 4.0]]
+    Example:
+        >>> import jax.numpy as jnp
+        >>> GlobalAveragePooling1D().apply({}, jnp.array([[[1.0, 2.0], [3.0, 6.0]]])).tolist()
+        [[2.0, 4.0]]
     """
 
     __doc__ = (__doc__ or "") + _GLOBAL_ARGS
@@ -235,9 +267,10 @@ class GlobalAveragePooling1D(_GlobalPooling):
 class GlobalAveragePooling2D(_GlobalPooling):
     """The mean over height and width of ``(batch, height, width, channels)`` inputs.
 
-    >>> import jax.numpy as jnp
-    >>> GlobalAveragePooling2D(keepdims=True).output_shape((5, 5, 3))
-    (1, 1, 3)
+    Example:
+        >>> import jax.numpy as jnp
+        >>> GlobalAveragePooling2D(keepdims=True).output_shape((5, 5, 3))
+        (1, 1, 3)
     """
 
     __doc__ = (__doc__ or "") + _GLOBAL_ARGS
@@ -249,9 +282,10 @@ class GlobalAveragePooling2D(_GlobalPooling):
 class GlobalMaxPooling1D(_GlobalPooling):
     """The maximum over the steps of ``(batch, steps, channels)`` inputs: ``(batch, channels)``.
 
-    >>> import jax.numpy as jnp
-    >>> GlobalMaxPooling1D().apply({}, jnp.array([[[1.0, 2.0], [3.0, -6.0]]])).tolist()
-    [[3.0, 2.0]]
+    Example:
+        >>> import jax.numpy as jnp
+        >>> GlobalMaxPooling1D().apply({}, jnp.array([[[1.0, 2.0], [3.0, -6.0]]])).tolist()
+        [[3.0, 2.0]]
     """
 
     __doc__ = (__doc__ or "") + _GLOBAL_ARGS
@@ -263,9 +297,10 @@ class GlobalMaxPooling1D(_GlobalPooling):
 class GlobalMaxPooling2D(_GlobalPooling):
     """The maximum over height and width of ``(batch, height, width, channels)`` inputs.
 
-    >>> import jax.numpy as jnp
-    >>> GlobalMaxPooling2D().apply({}, jnp.arange(8.0).reshape(1, 2, 2, 2)).tolist()
-    [[6.0, 7.0]]
+    Example:
+        >>> import jax.numpy as jnp
+        >>> GlobalMaxPooling2D().apply({}, jnp.arange(8.0).reshape(1, 2, 2, 2)).tolist()
+        [[6.0, 7.0]]
     """
 
     __doc__ = (__doc__ or "") + _GLOBAL_ARGS
