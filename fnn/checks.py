@@ -26,12 +26,28 @@ from typing import Any
 
 
 def is_int(value: Any) -> bool:
-    """True for ints (NumPy's included), False for bools and everything else."""
+    """Whether ``value`` is an integer in the sense of fnn's argument checks.
+
+    Args:
+        value: any object.
+
+    Returns:
+        True for every ``numbers.Integral`` (Python and NumPy integers), False for ``bool``
+        (``True`` is not an epoch count) and for everything else (floats, arrays, None).
+    """
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def is_number(value: Any) -> bool:
-    """True for real numbers (NumPy's included), False for bools and everything else."""
+    """Whether ``value`` is a real number in the sense of fnn's argument checks.
+
+    Args:
+        value: any object.
+
+    Returns:
+        True for every ``numbers.Real`` (Python and NumPy ints and floats, NaN and infinities
+        included), False for ``bool`` and for everything else (complex numbers, arrays, None).
+    """
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
@@ -105,5 +121,25 @@ MAX_SEED = 2**32 - 1
 
 
 def check_seed(value: Any, argument: str = "seed") -> int:
-    """A PRNG seed: an int in ``[0, 2**32 - 1]`` (what ``jax.random.key`` takes exactly)."""
+    """A PRNG seed: an int in ``[0, 2**32 - 1]`` (what ``jax.random.key`` takes exactly).
+
+    Args:
+        value: what the caller passed as the seed.
+        argument: the argument's name, for the error message (default ``"seed"``).
+
+    Returns:
+        ``int(value)``.
+
+    Raises:
+        TypeError: ``value`` is not an int (a bool is not).
+        ValueError: ``value`` is negative or above ``MAX_SEED`` (``2**32 - 1``).
+
+    Example:
+        >>> check_seed(1337)
+        1337
+        >>> check_seed(-1, "random_state")
+        Traceback (most recent call last):
+        ...
+        ValueError: random_state must be an int in [0, 4294967295], got -1.
+    """
     return check_int(value, argument, minimum=0, maximum=MAX_SEED)

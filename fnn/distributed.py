@@ -77,16 +77,28 @@ def initialize(
     gloo (set here). Example for two processes on one machine (process 1 passes ``1``)::
 
         fnn.distributed.initialize("127.0.0.1:12345", num_processes=2, process_id=0)
+
+    Args:
+        coordinator_address: ``"host:port"`` of process 0's coordinator service, the same in
+            every process; None: detected from the cluster environment (SLURM, TPU, ...).
+        num_processes: the number of processes; None: detected.
+        process_id: this process's index in ``[0, num_processes)``; None: detected.
+        **kwargs: passed on to ``jax.distributed.initialize`` (e.g. ``local_device_ids``,
+            ``initialization_timeout``).
     """
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(coordinator_address, num_processes, process_id, **kwargs)
 
 
 def is_primary() -> bool:
-    """True in process 0 (always, in a single-process run): the one that writes files and logs.
+    """Whether this is process 0, the one that writes files and logs.
 
-    >>> is_primary()
-    True
+    Returns:
+        True in process 0 (always, in a single-process run), False in every other process.
+
+    Example:
+        >>> is_primary()
+        True
     """
     return jax.process_index() == 0
 
@@ -94,8 +106,17 @@ def is_primary() -> bool:
 def on_primary(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
     """Call ``fn(*args, **kwargs)`` in process 0 only (e.g. to write a file); ``None`` elsewhere.
 
-    >>> on_primary(max, 2, 3)
-    3
+    Args:
+        fn: the function to call.
+        *args: its positional arguments.
+        **kwargs: its keyword arguments.
+
+    Returns:
+        ``fn``'s result in process 0; None in every other process (``fn`` is not called).
+
+    Example:
+        >>> on_primary(max, 2, 3)
+        3
     """
     return fn(*args, **kwargs) if is_primary() else None
 
@@ -104,46 +125,126 @@ class Distribution:
     """How a model places data and compiles its loops. This base is the default: one device.
 
     The facade calls these hooks; a subclass overrides them. Each default does exactly what
-    ``Sequential`` does without a distribution.
+    ``Sequential`` does without a distribution. ``compile(distribution=None)`` uses an instance
+    of this class (see :func:`get`).
     """
 
     def check_batch_size(self, batch_size: int, argument: str = "batch_size") -> None:
-        """Raise a ``ValueError`` when ``batch_size`` cannot be split across the devices."""
+        """Raise a ``ValueError`` when ``batch_size`` cannot be split across the devices.
+
+        The default accepts every batch size.
+
+        Args:
+            batch_size: the global batch size.
+            argument: the argument's name, for the error message.
+        """
 
     def num_examples(self, local_count: int) -> int:
-        """The number of examples of the global data set, given this process's count."""
+        """The number of examples of the global data set, given this process's count.
+
+        Args:
+            local_count: the number of examples in this process's shard of the data.
+
+        Returns:
+            The global count (the default, one process: ``local_count``).
+        """
         return local_count
 
     def place(
         self, arrays: list[np.ndarray | None], batch_size: int, max_device_bytes: int | None
     ) -> data_lib.Placement:
-        """Put this process's arrays on the device(s) as the global data (see
-        :func:`fnn.data.place`: whole, or streamed in chunks above ``max_device_bytes``)."""
+        """Put this process's arrays on the device(s) as the global data.
+
+        See :func:`fnn.data.place`: whole, or streamed in chunks above ``max_device_bytes``.
+
+        Args:
+            arrays: this process's data arrays (inputs, targets, sample weights; None where
+                absent), examples on axis 0.
+            batch_size: the global batch size (chunks are a multiple of it).
+            max_device_bytes: the most bytes of data kept on the device at once; None: no
+                limit (the data set is placed whole).
+
+        Returns:
+            The :class:`fnn.data.Placement` of the data set.
+
+        Raises:
+            ValueError: ``max_device_bytes`` cannot hold one batch.
+        """
         return data_lib.place(arrays, batch_size, max_device_bytes)
 
     def jit(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        """Compile one of the fused loops of :mod:`fnn.training`."""
+        """Compile one of the fused loops of :mod:`fnn.training`.
+
+        Args:
+            fn: the loop function to compile.
+
+        Returns:
+            The compiled function (the default: ``jax.jit(fn)``).
+        """
         return jax.jit(fn)
 
     def shard_batch(self, arrays: tuple[Any, ...], axis: int) -> tuple[Any, ...]:
-        """Annotate batch arrays (traced, inside the loop) whose batch axis is ``axis``."""
+        """Annotate batch arrays (traced, inside the loop) whose batch axis is ``axis``.
+
+        Args:
+            arrays: the batch's arrays (None where absent), traced inside a jitted loop.
+            axis: the batch axis of every array (1 for an epoch's gathered
+                ``(steps, batch, ...)`` arrays).
+
+        Returns:
+            The arrays, annotated with their sharding (the default: unchanged).
+        """
         return arrays
 
     def fetch_rows(self, y: jax.Array, local_count: int) -> np.ndarray:
-        """``predict``'s output for this process's ``local_count`` rows, as NumPy."""
+        """``predict``'s output for this process's ``local_count`` rows, as NumPy.
+
+        Args:
+            y: one ``predict`` output, examples on axis 0, as the compiled loop returns it.
+            local_count: the number of examples in this process's shard of the data.
+
+        Returns:
+            The rows of this process's shard, a NumPy array (the default: all of ``y``).
+        """
         return np.asarray(y)
 
     def check_lift(self, members: int | None) -> None:
-        """Raise a ``ValueError`` when this distribution cannot hold one model (``members``
-        None) or a population of ``members``."""
+        """Raise a ``ValueError`` when this distribution cannot hold the model.
+
+        The default accepts one model and every population.
+
+        Args:
+            members: None for one model, or a population's number of members.
+        """
 
     def place_state(self, tree: Any) -> Any:
-        """Put a train state where the compiled functions expect it (default: as it is)."""
+        """Put a train state where the compiled functions expect it.
+
+        Args:
+            tree: the train state, a pytree of arrays (parameters, optimizer state, PRNG keys).
+
+        Returns:
+            The same pytree placed on the device(s) (the default: as it is).
+        """
         return tree
 
 
 def get(distribution: Any) -> Distribution:
-    """Resolve ``compile``'s ``distribution`` argument: ``None`` means one device."""
+    """Resolve ``compile``'s ``distribution`` argument: ``None`` means one device.
+
+    Args:
+        distribution: None or a :class:`Distribution` (e.g. :class:`DataParallel`).
+
+    Returns:
+        The distribution; for None, the shared single-device :class:`Distribution`.
+
+    Raises:
+        TypeError: ``distribution`` is neither None nor a :class:`Distribution`.
+
+    Example:
+        >>> type(get(None)).__name__
+        'Distribution'
+    """
     if distribution is None:
         return _DEFAULT
     if not isinstance(distribution, Distribution):
@@ -160,13 +261,24 @@ _DEFAULT = Distribution()
 class DataParallel(Distribution):
     """Data parallelism over ``devices`` (default: every device of every process).
 
-    Args:
-        devices: the devices to use, or ``None`` for ``jax.devices()``.
-        mesh_axis: the name of the mesh axis the batch is sharded along.
+    Keras's ``keras.distribution.DataParallel``. Attributes: ``mesh`` (the one-axis
+    ``jax.sharding.Mesh``), ``num_devices``, ``mesh_axis`` and ``replicated`` (the sharding of
+    everything but the batches).
 
-    >>> dp = DataParallel()
-    >>> dp.num_devices == len(jax.devices())
-    True
+    Args:
+        devices: the devices to use (``jax.Device`` objects, from one or more processes), or
+            ``None`` for ``jax.devices()``. They are ordered by process, then id.
+        mesh_axis: the name of the mesh axis the batch is sharded along (default ``"batch"``).
+
+    Raises:
+        TypeError: ``mesh_axis`` is not a non-empty str, or ``devices`` is empty or holds
+            something other than ``jax.Device``.
+        ValueError: ``devices`` gives the processes different numbers of devices.
+
+    Example:
+        >>> dp = DataParallel()
+        >>> dp.num_devices == len(jax.devices())
+        True
     """
 
     def __init__(self, devices: Sequence[Any] | None = None, mesh_axis: str = "batch") -> None:
@@ -200,11 +312,28 @@ class DataParallel(Distribution):
         return f"DataParallel(num_devices={self.num_devices}, mesh_axis={self.mesh_axis!r})"
 
     def batch_sharding(self, axis: int = 0) -> NamedSharding:
-        """``NamedSharding`` splitting axis ``axis`` across the mesh (the batch axis)."""
+        """``NamedSharding`` splitting axis ``axis`` across the mesh (the batch axis).
+
+        Args:
+            axis: the axis to split; every other axis stays whole.
+
+        Returns:
+            ``NamedSharding(mesh, P(None, ..., mesh_axis))`` with ``axis`` Nones.
+        """
         return NamedSharding(self.mesh, P(*([None] * axis), self.mesh_axis))
 
     # -- hooks --------------------------------------------------------------------------------
     def check_batch_size(self, batch_size: int, argument: str = "batch_size") -> None:
+        """Check that the global ``batch_size`` divides by the number of devices.
+
+        Args:
+            batch_size: the global batch size.
+            argument: the argument's name, for the error message.
+
+        Raises:
+            ValueError: ``batch_size`` is not a multiple of :attr:`num_devices` (the message
+                suggests the nearest multiples).
+        """
         if batch_size % self.num_devices:
             lower = batch_size // self.num_devices * self.num_devices
             options = [b for b in (lower, lower + self.num_devices) if b > 0]
@@ -215,11 +344,40 @@ class DataParallel(Distribution):
             )
 
     def num_examples(self, local_count: int) -> int:
+        """The number of examples of the global data set: every process's count, summed.
+
+        With several processes this is a collective: every process must call it.
+
+        Args:
+            local_count: the number of examples in this process's shard of the data.
+
+        Returns:
+            The sum of every process's ``local_count``.
+        """
         return int(sum(self._counts(local_count)))
 
     def place(
         self, arrays: list[np.ndarray | None], batch_size: int, max_device_bytes: int | None
     ) -> data_lib.Placement:
+        """Put this process's shard on the mesh as the global data, replicated on every device.
+
+        In one process the data set may stream in chunks (see :func:`fnn.data.place`); with
+        several it is placed whole, the shards concatenated in process order.
+
+        Args:
+            arrays: this process's data arrays (None where absent), examples on axis 0.
+            batch_size: the global batch size.
+            max_device_bytes: the most bytes of data kept on each device at once; None: no
+                limit.
+
+        Returns:
+            The :class:`fnn.data.Placement` of the global data set.
+
+        Raises:
+            ValueError: with several processes, the global data set exceeds
+                ``max_device_bytes`` (streaming works in one process only); in one process,
+                ``max_device_bytes`` cannot hold one batch.
+        """
         if not self._multi_process:
             return data_lib.place(arrays, batch_size, max_device_bytes, put=self.put_data)
         local = [a for a in arrays if a is not None]
@@ -234,13 +392,44 @@ class DataParallel(Distribution):
         return data_lib.Placement(arrays, self.put_data(arrays), None, self.put_data)
 
     def put_data(self, arrays: Sequence[np.ndarray | None]) -> tuple[Any, ...]:
-        """This process's arrays as the global data, replicated on every device of the mesh."""
+        """This process's arrays as the global data, replicated on every device of the mesh.
+
+        With several processes the shards are gathered (a collective) and concatenated in
+        process order.
+
+        Args:
+            arrays: this process's arrays (None where absent), examples on axis 0.
+
+        Returns:
+            A tuple of replicated ``jax.Array`` (None kept), one per array.
+        """
         return tuple(None if a is None else self._global(np.asarray(a)) for a in arrays)
 
     def jit(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Compile a loop whose arguments are replicated on the mesh before each call.
+
+        Args:
+            fn: the loop function to compile.
+
+        Returns:
+            A callable running ``jax.jit(fn)`` with replicated outputs on the mesh.
+        """
         return _MeshFunction(jax.jit(fn, out_shardings=self.replicated), self)
 
     def shard_batch(self, arrays: tuple[Any, ...], axis: int) -> tuple[Any, ...]:
+        """Constrain traced batch arrays to be split along ``axis`` across the devices.
+
+        An array whose ``axis`` does not divide by the number of devices (an epoch's last,
+        smaller batch) is constrained to be replicated instead.
+
+        Args:
+            arrays: the batch's arrays (None where absent), traced inside a jitted loop.
+            axis: the batch axis of every array.
+
+        Returns:
+            The arrays with ``jax.lax.with_sharding_constraint`` applied (None kept).
+        """
+
         def constrain(a):
             if a is None:
                 return None
@@ -251,6 +440,18 @@ class DataParallel(Distribution):
         return tuple(constrain(a) for a in arrays)
 
     def fetch_rows(self, y: jax.Array, local_count: int) -> np.ndarray:
+        """``predict``'s output for this process's rows, as NumPy.
+
+        With several processes every process holds every row; this one's are the block at its
+        position in process order (finding it is a collective).
+
+        Args:
+            y: one ``predict`` output for the global data set, examples on axis 0, replicated.
+            local_count: the number of examples in this process's shard of the data.
+
+        Returns:
+            The ``local_count`` rows of this process's shard, a NumPy array.
+        """
         full = np.asarray(y)  # replicated: every process holds all rows
         if not self._multi_process:
             return full
@@ -259,10 +460,28 @@ class DataParallel(Distribution):
         return full[start : start + local_count]
 
     def place_state(self, tree: Any) -> Any:
+        """Replicate a train state on every device of the mesh (see :meth:`replicate`).
+
+        Args:
+            tree: the train state, a pytree of arrays.
+
+        Returns:
+            The same pytree with every array replicated on the mesh.
+        """
         return self.replicate(tree)
 
     def replicate(self, tree: Any) -> Any:
-        """Copy every array of ``tree`` onto every device of the mesh (a no-op where it is)."""
+        """Copy every array of ``tree`` onto every device of the mesh (a no-op where it is).
+
+        PRNG key arrays keep their key type. With several processes, every process must pass
+        the same values (a host value may go to any device).
+
+        Args:
+            tree: a pytree of arrays, NumPy arrays or scalars.
+
+        Returns:
+            The same pytree with every leaf a replicated ``jax.Array``.
+        """
         return jax.tree.map(self._replicate_leaf, tree)
 
     # -- helpers ------------------------------------------------------------------------------
@@ -311,12 +530,19 @@ class MemberParallel(Distribution):
     devices. For one model use :class:`DataParallel`.
 
     Args:
-        devices: the devices to use, or ``None`` for ``jax.local_devices()``.
-        mesh_axis: the name of the mesh axis the members are split along.
+        devices: the devices to use (``jax.Device`` objects), or ``None`` for
+            ``jax.local_devices()``.
+        mesh_axis: the name of the mesh axis the members are split along (default
+            ``"members"``).
 
-    >>> mp = MemberParallel()
-    >>> mp.num_devices == len(jax.local_devices())
-    True
+    Raises:
+        TypeError: ``mesh_axis`` is not a non-empty str, or ``devices`` is empty or holds
+            something other than ``jax.Device``.
+
+    Example:
+        >>> mp = MemberParallel()
+        >>> mp.num_devices == len(jax.local_devices())
+        True
     """
 
     def __init__(self, devices: Sequence[Any] | None = None, mesh_axis: str = "members") -> None:
@@ -338,6 +564,15 @@ class MemberParallel(Distribution):
         return f"MemberParallel(num_devices={self.num_devices}, mesh_axis={self.mesh_axis!r})"
 
     def check_lift(self, members: int | None) -> None:
+        """Check that there is a population whose members split evenly across the devices.
+
+        Args:
+            members: None for one model, or a population's number of members.
+
+        Raises:
+            ValueError: ``members`` is None (one model: use :class:`DataParallel`), or it does
+                not divide by :attr:`num_devices`.
+        """
         if members is None:
             raise ValueError(
                 "MemberParallel splits the members of a fnn.Population across devices; for one "
@@ -353,13 +588,44 @@ class MemberParallel(Distribution):
     def place(
         self, arrays: list[np.ndarray | None], batch_size: int, max_device_bytes: int | None
     ) -> data_lib.Placement:
+        """Put the data on every device whole (each device trains its members on all of it).
+
+        Args:
+            arrays: the data arrays (None where absent), examples on axis 0.
+            batch_size: the batch size (streamed chunks are a multiple of it).
+            max_device_bytes: the most bytes of data kept on each device at once; None: no
+                limit.
+
+        Returns:
+            The :class:`fnn.data.Placement` of the data set.
+
+        Raises:
+            ValueError: ``max_device_bytes`` cannot hold one batch.
+        """
         return data_lib.place(arrays, batch_size, max_device_bytes, put=self.put_data)
 
     def put_data(self, arrays: Sequence[np.ndarray | None]) -> tuple[Any, ...]:
-        """The data, replicated on every device (each trains its members on all of it)."""
+        """The data, replicated on every device (each trains its members on all of it).
+
+        Args:
+            arrays: the data arrays (None where absent).
+
+        Returns:
+            A tuple of replicated ``jax.Array`` (None kept), one per array.
+        """
         return tuple(None if a is None else jax.device_put(a, self.replicated) for a in arrays)
 
     def place_state(self, tree: Any) -> Any:
+        """Split a population's stacked train state across the devices, member axis first.
+
+        Args:
+            tree: the stacked train state, a pytree whose arrays have the members on axis 0
+                (scalars are replicated).
+
+        Returns:
+            The same pytree with every array sharded along axis 0 over the mesh.
+        """
+
         def put(x: Any) -> Any:
             sharding = self.members_sharding if np.ndim(x) else self.replicated
             if isinstance(x, jax.Array) and jnp.issubdtype(x.dtype, jax.dtypes.prng_key):

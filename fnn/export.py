@@ -124,11 +124,12 @@ def export_model(
         ValueError: an unbuilt model, a bad ``batch_size``, or ``member`` for a plain model.
         TypeError: ``path`` of the wrong type.
 
-    >>> import numpy as np, fnn
-    >>> model = fnn.Sequential([fnn.layers.Dense(2, input_shape=3)])
-    >>> exported = export_model(model, batch_size=5)
-    >>> exported.call(np.ones((5, 3), np.float32)).shape
-    (5, 2)
+    Example:
+        >>> import numpy as np, fnn
+        >>> model = fnn.Sequential([fnn.layers.Dense(2, input_shape=3)])
+        >>> exported = export_model(model, batch_size=5)
+        >>> exported.call(np.ones((5, 3), np.float32)).shape
+        (5, 2)
     """
     _check_path(path)
     fn, input_shape = _inference_function(model, member)

@@ -35,7 +35,11 @@ InitializerFunction = Callable[..., jax.Array]
 
 
 def default_float() -> jnp.dtype:
-    """JAX's default float dtype: float64 under ``jax_enable_x64``, else float32."""
+    """JAX's default float dtype, used when an initializer is called without a ``dtype``.
+
+    Returns:
+        ``float64`` under ``jax_enable_x64``, else ``float32``.
+    """
     return jnp.dtype(jax.dtypes.canonicalize_dtype(jnp.float64))
 
 
@@ -48,22 +52,58 @@ register = registry.register
 
 
 def zeros(key: jax.Array, shape: Sequence[int], dtype: Any = None) -> jax.Array:
-    """All zeros."""
+    """Keras's ``"zeros"`` initializer: all zeros.
+
+    Args:
+        key: a JAX PRNG key (unused).
+        shape: the output shape, a sequence of ints.
+        dtype: the output dtype; None (default): JAX's default float (:func:`default_float`).
+
+    Returns:
+        An array of ``shape`` and ``dtype`` filled with 0.
+    """
     return jnp.zeros(shape, _dtype(dtype))
 
 
 def ones(key: jax.Array, shape: Sequence[int], dtype: Any = None) -> jax.Array:
-    """All ones."""
+    """Keras's ``"ones"`` initializer: all ones.
+
+    Args:
+        key: a JAX PRNG key (unused).
+        shape: the output shape, a sequence of ints.
+        dtype: the output dtype; None (default): JAX's default float (:func:`default_float`).
+
+    Returns:
+        An array of ``shape`` and ``dtype`` filled with 1.
+    """
     return jnp.ones(shape, _dtype(dtype))
 
 
 def random_normal(key: jax.Array, shape: Sequence[int], dtype: Any = None) -> jax.Array:
-    """Normal with mean 0 and standard deviation 0.05 (Keras's defaults)."""
+    """Keras's ``"random_normal"``: normal with mean 0 and standard deviation 0.05 (its defaults).
+
+    Args:
+        key: a JAX PRNG key that draws the values.
+        shape: the output shape, a sequence of ints.
+        dtype: the output dtype; None (default): JAX's default float (:func:`default_float`).
+
+    Returns:
+        An array of ``shape`` and ``dtype`` of independent draws.
+    """
     return 0.05 * jax.random.normal(key, shape, _dtype(dtype))
 
 
 def random_uniform(key: jax.Array, shape: Sequence[int], dtype: Any = None) -> jax.Array:
-    """Uniform on [-0.05, 0.05] (Keras's defaults)."""
+    """Keras's ``"random_uniform"``: uniform on [-0.05, 0.05) (its defaults).
+
+    Args:
+        key: a JAX PRNG key that draws the values.
+        shape: the output shape, a sequence of ints.
+        dtype: the output dtype; None (default): JAX's default float (:func:`default_float`).
+
+    Returns:
+        An array of ``shape`` and ``dtype`` of independent draws.
+    """
     return jax.random.uniform(key, shape, _dtype(dtype), minval=-0.05, maxval=0.05)
 
 
@@ -82,8 +122,11 @@ def _real(value: Any, argument: str, owner: str, positive: bool = False) -> floa
 class Initializer:
     """Base class of Keras's initializer classes: ``init(key, shape, dtype=None)``.
 
-    ``seed``, where a class takes one, fixes the values whatever key is passed (as a seeded
-    Keras initializer does); None uses the key.
+    An instance is a frozen dataclass of its constructor arguments, called like any initializer
+    function: ``init(key, shape, dtype=None)`` returns an array of ``shape`` (dtype None: JAX's
+    default float). ``seed``, where a class takes one, fixes the values whatever key is passed (as
+    a seeded Keras initializer does, the same values on every call); None uses the key.
+    Subclasses implement :meth:`generate`.
     """
 
     def __call__(self, key: jax.Array, shape: Sequence[int], dtype: Any = None) -> jax.Array:
@@ -93,11 +136,29 @@ class Initializer:
         return self.generate(key, tuple(shape), _dtype(dtype))
 
     def generate(self, key: jax.Array, shape: tuple[int, ...], dtype: jnp.dtype) -> jax.Array:
-        """The values (subclasses)."""
+        """The initial values; subclasses implement it, ``__call__`` resolves its arguments.
+
+        Args:
+            key: a JAX PRNG key (already replaced by ``jax.random.key(seed)`` for a seeded
+                initializer).
+            shape: the output shape, a tuple of ints.
+            dtype: the output dtype (already resolved: never None).
+
+        Returns:
+            An array of ``shape`` and ``dtype``.
+
+        Raises:
+            NotImplementedError: on the base class, which draws nothing.
+        """
         raise NotImplementedError
 
     def get_config(self) -> dict[str, Any]:
-        """The constructor arguments (JSON-able)."""
+        """The constructor arguments, as Keras's ``Initializer.get_config``.
+
+        Returns:
+            A JSON-able dict of the constructor arguments by name; ``cls(**config)`` rebuilds an
+            equal initializer.
+        """
         return dataclasses.asdict(self)
 
     def _check_seed(self) -> None:
@@ -124,7 +185,15 @@ class Ones(Initializer):
 
 @dataclasses.dataclass(frozen=True)
 class Constant(Initializer):
-    """Every entry ``value``."""
+    """Keras's ``Constant``: every entry ``value``.
+
+    Args:
+        value: the fill value, a finite real number (default 0.0).
+
+    Raises:
+        TypeError: ``value`` is not a real number.
+        ValueError: ``value`` is NaN or infinite.
+    """
 
     value: float = 0.0
 
@@ -137,7 +206,24 @@ class Constant(Initializer):
 
 @dataclasses.dataclass(frozen=True)
 class RandomNormal(Initializer):
-    """Normal with ``mean`` and ``stddev`` (Keras's defaults 0 and 0.05)."""
+    """Keras's ``RandomNormal``: normal with ``mean`` and ``stddev``.
+
+    Args:
+        mean: the mean, a finite real number (default 0.0).
+        stddev: the standard deviation, a finite number > 0 (default 0.05).
+        seed: an int >= 0 that fixes the values whatever key is passed; None (default): the
+            key decides.
+
+    Raises:
+        TypeError: ``mean`` or ``stddev`` is not a real number.
+        ValueError: a non-finite ``mean``/``stddev``, ``stddev <= 0`` or a bad ``seed``.
+
+    Example:
+        >>> import jax
+        >>> init = RandomNormal(mean=1.0, stddev=0.1, seed=0)
+        >>> bool(abs(init(jax.random.key(0), (1000,)).mean() - 1.0) < 0.02)
+        True
+    """
 
     mean: float = 0.0
     stddev: float = 0.05
@@ -154,7 +240,21 @@ class RandomNormal(Initializer):
 
 @dataclasses.dataclass(frozen=True)
 class TruncatedNormal(Initializer):
-    """Normal with ``mean`` and ``stddev``, redrawn beyond two standard deviations (Keras)."""
+    """Keras's ``TruncatedNormal``: normal with ``mean`` and ``stddev``, cut at two stddevs.
+
+    Values are drawn from the normal truncated to ``[mean - 2 * stddev, mean + 2 * stddev]``
+    (so their standard deviation is about ``0.88 * stddev``).
+
+    Args:
+        mean: the mean, a finite real number (default 0.0).
+        stddev: the standard deviation before truncation, a finite number > 0 (default 0.05).
+        seed: an int >= 0 that fixes the values whatever key is passed; None (default): the
+            key decides.
+
+    Raises:
+        TypeError: ``mean`` or ``stddev`` is not a real number.
+        ValueError: a non-finite ``mean``/``stddev``, ``stddev <= 0`` or a bad ``seed``.
+    """
 
     mean: float = 0.0
     stddev: float = 0.05
@@ -171,7 +271,18 @@ class TruncatedNormal(Initializer):
 
 @dataclasses.dataclass(frozen=True)
 class RandomUniform(Initializer):
-    """Uniform on ``[minval, maxval)`` (Keras's defaults -0.05 and 0.05)."""
+    """Keras's ``RandomUniform``: uniform on ``[minval, maxval)``.
+
+    Args:
+        minval: the lower bound, a finite real number (default -0.05).
+        maxval: the upper bound, a finite real number > ``minval`` (default 0.05).
+        seed: an int >= 0 that fixes the values whatever key is passed; None (default): the
+            key decides.
+
+    Raises:
+        TypeError: ``minval`` or ``maxval`` is not a real number.
+        ValueError: a non-finite bound, ``minval >= maxval`` or a bad ``seed``.
+    """
 
     minval: float = -0.05
     maxval: float = 0.05
@@ -203,14 +314,29 @@ _DISTRIBUTIONS = {
 class VarianceScaling(Initializer):
     """Keras's ``VarianceScaling``: variance ``scale / fan`` (fans from a ``(.., in, out)`` shape).
 
+    ``fan_in`` is the size of axis -2 and ``fan_out`` of axis -1, each times the product of
+    the leading (receptive-field) axes, so the shape must have rank >= 2 when called.
+
     Args:
-        scale: > 0.
-        mode: ``"fan_in"``, ``"fan_out"`` or ``"fan_avg"``.
-        distribution: ``"truncated_normal"``, ``"untruncated_normal"`` or ``"uniform"``.
-        seed: fixes the values (None: the key decides).
+        scale: the variance's numerator, a finite number > 0 (default 1.0).
+        mode: the fan that divides it: ``"fan_in"`` (default), ``"fan_out"`` or ``"fan_avg"``
+            (the mean of the two).
+        distribution: ``"truncated_normal"`` (default; normal cut at two standard deviations,
+            rescaled so the variance is kept), ``"untruncated_normal"`` or ``"uniform"`` (on
+            ``[-limit, limit]`` with ``limit = sqrt(3 * scale / fan)``).
+        seed: an int >= 0 that fixes the values whatever key is passed; None (default): the
+            key decides.
 
     Raises:
-        ValueError: for a bad ``scale``, ``mode`` or ``distribution``.
+        TypeError: ``scale`` is not a real number.
+        ValueError: for a bad ``scale``, ``mode``, ``distribution`` or ``seed``.
+
+    Example:
+        >>> import jax
+        >>> init = VarianceScaling(scale=2.0, mode="fan_in", distribution="uniform")
+        >>> w = init(jax.random.key(0), (50, 10))
+        >>> bool(abs(w).max() <= (3 * 2.0 / 50) ** 0.5)
+        True
     """
 
     scale: float = 1.0
@@ -244,12 +370,22 @@ def _fixed_variance(
         seed: int | None = None
 
         def get_config(self) -> dict[str, Any]:
+            """The constructor arguments (only ``seed``; the rest is fixed by the class).
+
+            Returns:
+                ``{"seed": seed}``.
+            """
             return {"seed": self.seed}
 
     Fixed.__name__ = Fixed.__qualname__ = class_name
     Fixed.__doc__ = (
-        f"Keras's ``{class_name}``: variance scaling {fixed_scale}, {fixed_mode}, "
-        f"{fixed_distribution}."
+        f"Keras's ``{class_name}``: ``VarianceScaling(scale={fixed_scale}, "
+        f'mode="{fixed_mode}", distribution="{fixed_distribution}")``.\n\n'
+        "Args:\n"
+        "    seed: an int >= 0 that fixes the values whatever key is passed; None (default): "
+        "the key decides.\n\n"
+        "Raises:\n"
+        "    ValueError: ``seed`` is not an int >= 0 or None.\n"
     )
     Fixed.__module__ = __name__
     return Fixed
@@ -265,7 +401,26 @@ LecunNormal = _fixed_variance("LecunNormal", 1.0, "fan_in", "truncated_normal")
 
 @dataclasses.dataclass(frozen=True)
 class Orthogonal(Initializer):
-    """A (semi-)orthogonal matrix times ``gain`` (rows: all axes but the last)."""
+    """Keras's ``Orthogonal``: a (semi-)orthogonal matrix times ``gain``.
+
+    The shape is seen as a matrix of ``prod(shape[:-1])`` rows and ``shape[-1]`` columns whose
+    rows (if fewer) or columns (otherwise) are orthonormal; it needs a rank >= 2 when called.
+
+    Args:
+        gain: the multiplier, a finite real number (default 1.0).
+        seed: an int >= 0 that fixes the values whatever key is passed; None (default): the
+            key decides.
+
+    Raises:
+        TypeError: ``gain`` is not a real number.
+        ValueError: ``gain`` is NaN or infinite, or ``seed`` is bad.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> w = Orthogonal()(jax.random.key(0), (4, 4))
+        >>> bool(jnp.allclose(w.T @ w, jnp.eye(4), atol=1e-5))
+        True
+    """
 
     gain: float = 1.0
     seed: int | None = None
@@ -275,6 +430,19 @@ class Orthogonal(Initializer):
         self._check_seed()
 
     def generate(self, key, shape, dtype):
+        """An orthogonal matrix of ``shape`` times ``gain``.
+
+        Args:
+            key: a JAX PRNG key.
+            shape: the output shape, rank >= 2.
+            dtype: the output dtype.
+
+        Returns:
+            An array of ``shape`` and ``dtype``.
+
+        Raises:
+            ValueError: ``shape`` has fewer than 2 axes.
+        """
         if len(shape) < 2:
             raise ValueError(f"Orthogonal needs a shape of rank >= 2, got {shape}.")
         return jinit.orthogonal(scale=self.gain)(key, shape, dtype)
@@ -282,7 +450,17 @@ class Orthogonal(Initializer):
 
 @dataclasses.dataclass(frozen=True)
 class Identity(Initializer):
-    """``gain`` times the identity matrix (2-D shapes only)."""
+    """Keras's ``Identity``: ``gain`` times the identity matrix (2-D shapes only).
+
+    A non-square shape gets ones on its main diagonal and zeros elsewhere.
+
+    Args:
+        gain: the multiplier, a finite real number (default 1.0).
+
+    Raises:
+        TypeError: ``gain`` is not a real number.
+        ValueError: ``gain`` is NaN or infinite.
+    """
 
     gain: float = 1.0
 
@@ -290,6 +468,19 @@ class Identity(Initializer):
         _real(self.gain, "gain", "Identity")
 
     def generate(self, key, shape, dtype):
+        """``gain`` times the identity of ``shape``.
+
+        Args:
+            key: a JAX PRNG key (unused).
+            shape: the output shape, 2-D.
+            dtype: the output dtype.
+
+        Returns:
+            An array of ``shape`` and ``dtype``.
+
+        Raises:
+            ValueError: ``shape`` is not 2-D.
+        """
         if len(shape) != 2:
             raise ValueError(f"Identity needs a 2-D shape, got {shape}.")
         return self.gain * jnp.eye(*shape, dtype=dtype)
@@ -339,9 +530,23 @@ for _name, _obj in (
 def get(identifier: str | InitializerFunction | dict[str, Any]) -> InitializerFunction:
     """Resolve an initializer name, callable (class instances included) or config dict.
 
+    Args:
+        identifier: a registered name (case-insensitive, e.g. ``"glorot_uniform"``), an
+            :class:`Initializer` subclass (built with its defaults), any callable
+            ``init(key, shape, dtype=None)`` (returned as it is) or a
+            ``{"class_name", "config"}`` dict (see :func:`deserialize`).
+
+    Returns:
+        The initializer: a callable ``init(key, shape, dtype=None) -> jax.Array``.
+
     Raises:
-        ValueError: for an unknown name or class.
+        ValueError: for an unknown name or class, or a malformed config.
         TypeError: for anything else.
+
+    Example:
+        >>> import jax
+        >>> get("ones")(jax.random.key(0), (2,)).tolist()
+        [1.0, 1.0]
     """
     if isinstance(identifier, dict):
         return deserialize(identifier)
@@ -351,13 +556,22 @@ def get(identifier: str | InitializerFunction | dict[str, Any]) -> InitializerFu
 
 
 def serialize(initializer: str | InitializerFunction) -> str | dict[str, Any]:
-    """A JSON-able identifier: the registered name, or ``{"class_name", "config"}``.
+    """A JSON-able identifier of an initializer, for saving a model's config.
+
+    Args:
+        initializer: a name (returned as it is), an instance of one of fnn's initializer
+            classes, or a registered function.
+
+    Returns:
+        The registered name (a str), or ``{"class_name": ..., "config": ...}`` for a class
+        instance.
 
     Raises:
         ValueError: for an unregistered function.
 
-    >>> serialize(RandomNormal(stddev=0.1))
-    {'class_name': 'RandomNormal', 'config': {'mean': 0.0, 'stddev': 0.1, 'seed': None}}
+    Example:
+        >>> serialize(RandomNormal(stddev=0.1))
+        {'class_name': 'RandomNormal', 'config': {'mean': 0.0, 'stddev': 0.1, 'seed': None}}
     """
     if isinstance(initializer, str):
         return initializer
@@ -375,8 +589,16 @@ def serialize(initializer: str | InitializerFunction) -> str | dict[str, Any]:
 def deserialize(config: str | dict[str, Any]) -> InitializerFunction:
     """Inverse of :func:`serialize` (only fnn's classes are built).
 
+    Args:
+        config: a registered name, or ``{"class_name": name, "config": {...}}`` with the name
+            of one of fnn's initializer classes and its constructor arguments.
+
+    Returns:
+        The initializer: the registered function or a new class instance.
+
     Raises:
-        ValueError: for an unknown class or a malformed config.
+        ValueError: for an unknown name or class, a malformed config, or constructor arguments
+            the class refuses (a wrong type inside ``config`` included).
     """
     if isinstance(config, str):
         return registry.get(config)

@@ -35,8 +35,20 @@ POLICIES = {
 class Policy:
     """A named dtype policy: ``compute_dtype`` for layer math, ``variable_dtype`` for params.
 
+    fnn's counterpart of ``keras.mixed_precision.Policy`` / ``keras.DTypePolicy``; the policy is
+    frozen (hashable) and is chosen by name only.
+
+    Args:
+        name: one of ``"float32"`` (default: compute and store in float32),
+            ``"mixed_bfloat16"`` (compute in bfloat16, store float32), ``"bfloat16"`` (compute
+            and store in bfloat16) or ``"float64"`` (compute and store in float64).
+
     Raises:
         ValueError: for an unknown name, or ``"float64"`` without ``jax_enable_x64``.
+
+    Example:
+        >>> Policy("bfloat16").variable_dtype.name
+        'bfloat16'
     """
 
     name: str = "float32"
@@ -53,9 +65,18 @@ class Policy:
     def cast_variables(self, params: Any) -> Any:
         """``params`` with every floating-point leaf in :attr:`variable_dtype` (others kept).
 
-        >>> import jax.numpy as jnp
-        >>> Policy("bfloat16").cast_variables({"w": jnp.ones(2), "n": jnp.arange(2)})["w"].dtype
-        dtype(bfloat16)
+        Args:
+            params: a pytree of arrays (or array-likes), e.g. a model's parameters.
+
+        Returns:
+            A pytree of the same structure whose leaves are JAX arrays: floating-point leaves
+            cast to :attr:`variable_dtype`, integer and boolean leaves unchanged.
+
+        Example:
+            >>> import jax.numpy as jnp
+            >>> tree = {"w": jnp.ones(2), "n": jnp.arange(2)}
+            >>> Policy("bfloat16").cast_variables(tree)["w"].dtype
+            dtype(bfloat16)
         """
         dtype = self.variable_dtype
 
@@ -77,7 +98,25 @@ class Policy:
 
 
 def get(policy: str | Policy | None) -> Policy:
-    """Resolve None (float32), a policy name or a :class:`Policy`."""
+    """Resolve the ``dtype_policy`` argument of a model or layer to a :class:`Policy`.
+
+    Args:
+        policy: None (the default ``"float32"`` policy), a policy name (see :class:`Policy`) or
+            a :class:`Policy`, returned as it is.
+
+    Returns:
+        The :class:`Policy`.
+
+    Raises:
+        TypeError: ``policy`` is neither None, a str nor a :class:`Policy`.
+        ValueError: ``policy`` is an unknown name, or ``"float64"`` without ``jax_enable_x64``.
+
+    Example:
+        >>> get("mixed_bfloat16").compute_dtype.name
+        'bfloat16'
+        >>> get(None).name
+        'float32'
+    """
     if policy is None:
         return Policy()
     if isinstance(policy, Policy):

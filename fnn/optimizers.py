@@ -16,6 +16,7 @@ from __future__ import annotations
 import inspect
 import math
 import numbers
+import textwrap
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -58,6 +59,16 @@ def scale_by_keras_adam(
     Keras adds ``epsilon`` to the square root of the *uncorrected* second moment (Optax adds it
     to the corrected one), so the two differ for a large ``epsilon``. With ``amsgrad`` the
     running maximum of ``v`` replaces ``v``.
+
+    Args:
+        beta_1: decay of the first-moment (mean gradient) estimate ``m``, in [0, 1).
+        beta_2: decay of the second-moment (mean squared gradient) estimate ``v``, in [0, 1).
+        epsilon: added to ``sqrt(v)`` in the denominator, for numerical stability.
+        amsgrad: divide by the running maximum of ``v`` (AMSGrad) instead of ``v``.
+
+    Returns:
+        An Optax transformation with a :class:`KerasAdamState`; its updates are the direction
+        only (not yet scaled by ``-learning_rate``), in each gradient's dtype.
     """
 
     def init(params: Any) -> KerasAdamState:
@@ -98,6 +109,16 @@ def scale_by_keras_nadam(
     """Keras's Nadam direction (Dozat's momentum schedule ``beta_1 (1 - 0.5 * 0.96^t)``).
 
     Optax's ``nadam`` uses a constant ``beta_1``; its first step is about 39% larger.
+
+    Args:
+        beta_1: the base of the first-moment decay schedule, in [0, 1).
+        beta_2: decay of the second-moment (mean squared gradient) estimate, in [0, 1).
+        epsilon: added to the square root of the bias-corrected second moment, for numerical
+            stability.
+
+    Returns:
+        An Optax transformation with a :class:`KerasNadamState`; its updates are the direction
+        only (not yet scaled by ``-learning_rate``), in each gradient's dtype.
     """
 
     def init(params: Any) -> KerasNadamState:
@@ -140,7 +161,19 @@ def parameter_ema(
     """Keras's ``use_ema``: keep ``ema = momentum * ema + (1 - momentum) * new_params``.
 
     Applied last, on the final updates. Every ``overwrite_frequency`` steps the parameters are
-    replaced by the average (Keras); :func:`ema_weights` reads it from an optimizer state.
+    replaced by the average (Keras); :func:`ema_weights` reads it from an optimizer state. The
+    first step starts the average at the new parameters.
+
+    Args:
+        momentum: the average's decay, in [0, 1] (Keras's ``ema_momentum``, default 0.99).
+        overwrite_frequency: every that many steps the update is changed so that the
+            parameters become the average; None or 0: never (``fit`` writes the average into
+            the weights when it ends).
+
+    Returns:
+        An Optax transformation with an :class:`EmaState`. Its ``update`` needs ``params``
+        (a ``ValueError`` without them) and passes the updates through unchanged on other
+        steps.
     """
 
     def init(params: Any) -> EmaState:
@@ -168,7 +201,14 @@ def parameter_ema(
 def ema_weights(opt_state: Any) -> Any | None:
     """The moving average of the parameters kept by ``use_ema=True``, or None without it.
 
-    Keras writes it into the model's weights when ``fit`` ends.
+    Keras (and fnn's ``fit``) writes it into the model's weights when ``fit`` ends.
+
+    Args:
+        opt_state: an optimizer state (any pytree), e.g. ``model.opt_state``.
+
+    Returns:
+        The average, a pytree shaped like the parameters, from the first :class:`EmaState` in
+        ``opt_state``; None if there is none.
     """
     found = [
         s
@@ -293,11 +333,14 @@ def _optimizer(
     specific: dict[str, Any],
     direction: Callable[..., optax.GradientTransformation],
     doc: str,
+    argument_docs: dict[str, str] | None = None,
 ) -> Callable[..., NamedOptimizer]:
     """Build a Keras-spelled optimizer constructor ``name(learning_rate, *specific, *common)``.
 
     The result wraps everything in ``optax.inject_hyperparams``: every numeric argument
-    (``learning_rate`` first) lives in the optimizer state.
+    (``learning_rate`` first) lives in the optimizer state. Its docstring is ``doc``, then an
+    ``Args:`` section built from :data:`ARGUMENT_DOCS` (``argument_docs`` overriding it) with
+    each argument's default, then the common Returns/Raises.
     """
     arguments = {"learning_rate": learning_rate, **specific}
     arguments.update({k: v for k, v in COMMON_ARGUMENTS.items() if k not in specific})
@@ -333,26 +376,66 @@ def _optimizer(
 
     constructor.__name__ = constructor.__qualname__ = name
     constructor.__signature__ = signature  # type: ignore[attr-defined]
-    constructor.__doc__ = doc + _COMMON_DOC
+    described = {**ARGUMENT_DOCS, **(argument_docs or {})}
+    args = "".join(
+        "\n"
+        + textwrap.fill(
+            f"{k}: {described[k]} Default: ``{v!r}``.",
+            width=100,
+            initial_indent=" " * 8,
+            subsequent_indent=" " * 12,
+            break_on_hyphens=False,
+        )
+        for k, v in arguments.items()
+    )
+    constructor.__doc__ = f"{doc}\n\n    Args:{args}{_COMMON_DOC}"
     return constructor
 
 
+#: What each Keras optimizer argument means, for the constructors' ``Args:`` sections.
+ARGUMENT_DOCS: dict[str, str] = {
+    "learning_rate": "the step size: a float >= 0, or an Optax schedule ``step -> rate``.",
+    "momentum": "momentum of the update direction, in [0, 1]; 0 turns it off.",
+    "nesterov": "use Nesterov momentum.",
+    "beta_1": "decay of the first-moment (mean gradient) estimate, in [0, 1).",
+    "beta_2": "decay of the second-moment (mean squared gradient) estimate, in [0, 1).",
+    "epsilon": "a small constant >= 0 in the denominator, for numerical stability.",
+    "amsgrad": "divide by the running maximum of the second moment (AMSGrad).",
+    "rho": "decay of the moving average of squared gradients, in [0, 1].",
+    "centered": "divide by the gradient's estimated variance (the squared moving mean "
+    "subtracted) instead of its mean square.",
+    "initial_accumulator_value": "the starting value (>= 0) of each weight's sum of squared "
+    "gradients.",
+    "weight_decay": "decoupled weight decay >= 0, ``w -= learning_rate * weight_decay * w`` "
+    "each step; None: off.",
+    "clipnorm": "clip each gradient array to an L2 norm of at most this (> 0); None: off.",
+    "clipvalue": "clip each gradient entry to ``[-clipvalue, clipvalue]`` (> 0); None: off.",
+    "global_clipnorm": "scale all gradients together to a global L2 norm of at most this "
+    "(> 0); None: off. At most one of ``clipnorm``, ``clipvalue`` and ``global_clipnorm``.",
+    "use_ema": "keep an exponential moving average of the weights (see :func:`ema_weights`), "
+    "written into the weights when ``fit`` ends.",
+    "ema_momentum": "the average's decay in [0, 1]: ``ema = ema_momentum * ema + "
+    "(1 - ema_momentum) * w``.",
+    "ema_overwrite_frequency": "with ``use_ema``, replace the weights by the average every "
+    "that many steps (an int >= 1); None: only when ``fit`` ends.",
+    "gradient_accumulation_steps": "an int >= 2: accumulate the gradients and apply their mean "
+    "every that many steps (Optax's ``MultiSteps``); None: every step.",
+}
+
 _COMMON_DOC = """
 
-    Every optimizer also takes Keras 3's ``weight_decay`` (decoupled: ``w -= learning_rate *
-    weight_decay * w`` each step; None: off), ``clipnorm`` (each gradient array's norm),
-    ``clipvalue``, ``global_clipnorm`` (one of the three), ``use_ema``/``ema_momentum``/
-    ``ema_overwrite_frequency`` (a moving average of the weights, see :func:`ema_weights`) and
-    ``gradient_accumulation_steps`` (apply the mean gradient every that many steps; Optax's
-    ``MultiSteps``).
-
     Returns:
-        A :class:`NamedOptimizer` (an Optax transformation).
+        A :class:`NamedOptimizer`: an Optax transformation whose state keeps every numeric
+        argument in ``state.hyperparams`` (see :func:`learning_rate`), and which remembers its
+        ``class_name`` and ``config`` for saving (see :func:`serialize`).
 
     Raises:
-        TypeError: for an argument of the wrong type (a string learning rate).
-        ValueError: for a value out of range (NaN or negative learning rate, ``beta_1`` outside
-            [0, 1), ``momentum`` outside [0, 1], negative ``weight_decay``).
+        TypeError: an argument the optimizer does not take, or one of the wrong type (a string
+            learning rate, a non-bool ``amsgrad``).
+        ValueError: a value out of range (NaN or negative learning rate, ``beta_1`` outside
+            [0, 1), ``momentum`` outside [0, 1], negative ``weight_decay``), more than one of
+            the clip arguments, or a bad ``gradient_accumulation_steps`` or
+            ``ema_overwrite_frequency``.
 """
 
 
@@ -384,42 +467,69 @@ SGD = _optimizer(
     0.01,
     {"momentum": 0.0, "nesterov": False},
     _sgd,
-    "Stochastic gradient descent, ``w -= learning_rate * grad`` (with optional momentum).",
+    "Keras's ``SGD``: stochastic gradient descent, ``w -= learning_rate * grad``.\n\n"
+    "    With ``momentum``, ``v = momentum * v + grad`` and ``w -= learning_rate * v`` (Keras's\n"
+    "    velocity, for a constant learning rate); ``nesterov`` looks one step ahead.\n\n"
+    "    Example:\n"
+    "        >>> opt = SGD(learning_rate=0.1, momentum=0.9)\n"
+    '        >>> state = opt.init({"w": 0.0})\n'
+    '        >>> updates, state = opt.update({"w": 1.0}, state, {"w": 0.0})\n'
+    '        >>> round(float(updates["w"]), 6)\n'
+    "        -0.1",
 )
 Adam = _optimizer(
     "Adam",
     0.001,
     _ADAM,
     scale_by_keras_adam,
-    "Adam exactly as Keras computes it (``epsilon`` placement, ``amsgrad``).",
+    "Keras's ``Adam``, computed exactly as Keras does (``epsilon`` placement, ``amsgrad``).\n\n"
+    "    See :func:`scale_by_keras_adam` for the direction.\n\n"
+    "    Example:\n"
+    "        >>> opt = Adam(learning_rate=0.01)\n"
+    '        >>> state = opt.init({"w": 0.0})\n'
+    "        >>> round(learning_rate(state), 6)  # stored in float32\n"
+    "        0.01",
 )
 AdamW = _optimizer(
     "AdamW",
     0.001,
     {"weight_decay": 0.004, **_ADAM},
     scale_by_keras_adam,
-    "Keras's Adam with decoupled weight decay (``weight_decay`` default 0.004).",
+    "Keras's ``AdamW``: :func:`Adam` with decoupled weight decay (default 0.004).",
+    {
+        "weight_decay": "decoupled weight decay >= 0, ``w -= learning_rate * weight_decay * w`` "
+        "each step; None is refused."
+    },
 )
 RMSprop = _optimizer(
     "RMSprop",
     0.001,
     {"rho": 0.9, "momentum": 0.0, "epsilon": 1e-7, "centered": False},
     _rmsprop,
-    "RMSprop with Keras's defaults (``epsilon`` inside the square root, as Keras).",
+    "Keras's ``RMSprop``: ``w -= learning_rate * grad / sqrt(ms + epsilon)``, with ``ms`` the\n"
+    "    moving average of squared gradients (``epsilon`` inside the square root, as Keras).",
+    {"epsilon": "a small constant >= 0 added to ``ms`` inside the square root."},
 )
 Adagrad = _optimizer(
     "Adagrad",
     0.001,
     {"initial_accumulator_value": 0.1, "epsilon": 1e-7},
     _adagrad,
-    "Adagrad with Keras's defaults.",
+    "Keras's ``Adagrad``: ``w -= learning_rate * grad / sqrt(acc + epsilon)``, with ``acc``\n"
+    "    each weight's running sum of squared gradients.",
+    {"epsilon": "a small constant >= 0 added to ``acc`` inside the square root."},
 )
 Nadam = _optimizer(
     "Nadam",
     0.001,
     {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7},
     scale_by_keras_nadam,
-    "Nadam exactly as Keras computes it (Dozat's momentum schedule).",
+    "Keras's ``Nadam``, computed exactly as Keras does (Dozat's momentum schedule).\n\n"
+    "    See :func:`scale_by_keras_nadam` for the direction.",
+    {
+        "beta_1": "the base of the first-moment decay schedule "
+        "``beta_1 * (1 - 0.5 * 0.96^t)``, in [0, 1)."
+    },
 )
 
 
@@ -429,7 +539,25 @@ for _fn in (SGD, Adam, AdamW, RMSprop, Adagrad, Nadam):
 
 
 def get(identifier: str | optax.GradientTransformation) -> optax.GradientTransformation:
-    """Resolve an optimizer name (Keras defaults) or pass an Optax transformation through."""
+    """Resolve an optimizer name (Keras defaults) or pass an Optax transformation through.
+
+    Args:
+        identifier: a registered name, case-insensitive (``"sgd"``, ``"adam"``, ``"adamw"``,
+            ``"rmsprop"``, ``"adagrad"``, ``"nadam"``), built with Keras's defaults, or any
+            ``optax.GradientTransformation`` (returned as it is).
+
+    Returns:
+        The optimizer, an ``optax.GradientTransformation`` (a :class:`NamedOptimizer` for a
+        name).
+
+    Raises:
+        TypeError: ``identifier`` is neither a str nor an Optax transformation.
+        ValueError: an unknown name (the message lists the valid ones).
+
+    Example:
+        >>> get("sgd").class_name, get("sgd").config["learning_rate"]
+        ('SGD', 0.01)
+    """
     if isinstance(identifier, str):
         return registry.get(identifier)()
     if isinstance(identifier, optax.GradientTransformation):
@@ -441,8 +569,16 @@ def get(identifier: str | optax.GradientTransformation) -> optax.GradientTransfo
 
 
 def learning_rate(opt_state: Any) -> Any:
-    """The current learning rate in an ``inject_hyperparams`` state (a float; an array with one
-    rate per member for a population's stacked state), or None if it has none."""
+    """The current learning rate in an ``inject_hyperparams`` state.
+
+    Args:
+        opt_state: an optimizer state, e.g. ``model.opt_state`` or ``opt.init(params)``.
+
+    Returns:
+        The learning rate: a float, or a NumPy array with one rate per member for a
+        population's stacked state; None if the state has no injected learning rate (an Optax
+        transformation not built by fnn or ``optax.inject_hyperparams``).
+    """
     hyper = getattr(opt_state, "hyperparams", None)
     if hyper is None or "learning_rate" not in hyper:
         return None
@@ -451,7 +587,28 @@ def learning_rate(opt_state: Any) -> Any:
 
 
 def set_learning_rate(opt_state: Any, value: float) -> Any:
-    """Return ``opt_state`` with its injected learning rate set to ``value``."""
+    """Return ``opt_state`` with its injected learning rate set to ``value``.
+
+    The state is not changed in place; the jitted step reads the new rate without recompiling.
+
+    Args:
+        opt_state: an optimizer state built by a fnn constructor (or ``inject_hyperparams``).
+        value: the new learning rate: a float, or an array with one rate per member for a
+            population's stacked state; cast to the stored rate's dtype and broadcast to its
+            shape.
+
+    Returns:
+        A copy of ``opt_state`` with the new learning rate.
+
+    Raises:
+        ValueError: the state has no injected learning rate, or its learning rate is an Optax
+            schedule (which sets it every step).
+
+    Example:
+        >>> state = set_learning_rate(SGD().init({"w": 0.0}), 0.5)
+        >>> learning_rate(state)
+        0.5
+    """
     hyper = getattr(opt_state, "hyperparams", None)
     if hyper is None or "learning_rate" not in hyper:
         raise ValueError(
@@ -477,8 +634,15 @@ def serialize(optimizer: optax.GradientTransformation) -> dict[str, Any] | None:
     None means the optimizer cannot be rebuilt from a name: any other Optax transformation, or a
     constructor given a non-numeric argument such as a learning-rate schedule.
 
-    >>> serialize(Adam(learning_rate=0.01))["config"]["learning_rate"]
-    0.01
+    Args:
+        optimizer: any Optax transformation.
+
+    Returns:
+        ``{"class_name": name, "config": {argument: value}}`` (JSON-able), or None.
+
+    Example:
+        >>> serialize(Adam(learning_rate=0.01))["config"]["learning_rate"]
+        0.01
     """
     if not isinstance(optimizer, NamedOptimizer):
         return None
@@ -491,7 +655,21 @@ def serialize(optimizer: optax.GradientTransformation) -> dict[str, Any] | None:
 
 
 def deserialize(config: dict[str, Any]) -> optax.GradientTransformation:
-    """Inverse of :func:`serialize`: only fnn's registered constructors are called."""
+    """Inverse of :func:`serialize`: only fnn's registered constructors are called.
+
+    Args:
+        config: ``{"class_name": name, "config": {argument: value}}`` as :func:`serialize`
+            writes it; the values must be None, bools or numbers.
+
+    Returns:
+        A new :class:`NamedOptimizer` built by the named constructor.
+
+    Raises:
+        ValueError: ``config["config"]`` is not a dict of plain values, the name is unknown, or
+            a value is out of range.
+        TypeError: ``class_name`` is missing or not a str, an argument the constructor does
+            not take, or a value of the wrong type.
+    """
     kwargs = config.get("config", {})
     if not isinstance(kwargs, dict) or not all(
         v is None or isinstance(v, (bool, int, float)) for v in kwargs.values()
