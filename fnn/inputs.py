@@ -363,8 +363,11 @@ def prepare_x(model: Any, x: Any, argument: str = "x", check: bool = True) -> np
         for an ``Embedding`` model).
 
     Raises:
-        ValueError: if the model is unbuilt and ``x`` has fewer than 2 dimensions, or each
-            example's shape differs from the model's input shape.
+        TypeError: if ``x`` is not array data or does not hold numbers (see :func:`to_numpy`).
+        ValueError: if ``x`` is refused by :func:`to_numpy` (None, ragged, empty, missing
+            values), holds NaN/inf (with ``check``) or out-of-vocabulary ids; if the model is
+            unbuilt and ``x`` has fewer than 2 dimensions; or if each example's shape differs
+            from the model's input shape.
     """
     first = model.layers[0] if model.layers else None
     if first is not None and hasattr(first, "check_ids"):
@@ -429,7 +432,9 @@ def prepare_y(model: Any, y: Any, argument: str = "y", check: bool = True) -> np
         1-D targets of a single output unit get their unit axis, ``(n,)`` → ``(n, 1)``.
 
     Raises:
-        ValueError: if sparse labels are not 1-D, not whole numbers or outside the model's
+        TypeError: if ``y`` is not array data or does not hold numbers (see :func:`to_numpy`).
+        ValueError: if ``y`` is refused by :func:`to_numpy` or holds NaN/inf (with ``check``);
+            if sparse labels are not 1-D, not whole numbers or outside the model's
             classes; or if, for a built-in loss, the targets' shape differs from the output's
             (with a hint for integer labels given to categorical cross-entropy).
     """
