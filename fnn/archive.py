@@ -126,8 +126,16 @@ def manifest(pairs: list[tuple[str, np.ndarray]]) -> Manifest:
 def arrays_only(groups: dict[str, list[tuple[str, np.ndarray]]]) -> dict[str, list[np.ndarray]]:
     """The arrays of each group of ``(path, array)`` pairs, without their paths.
 
-    >>> arrays_only({"params": [("[0]", np.ones(1))]})
-    {'params': [array([1.])]}
+    Args:
+        groups: ``(path, array)`` pairs by group name, as :func:`leaves` gives them.
+
+    Returns:
+        The same groups holding only the arrays, in the same order (what
+        :func:`write_archive` takes).
+
+    Example:
+        >>> arrays_only({"params": [("[0]", np.ones(1))]})
+        {'params': [array([1.])]}
     """
     return {g: [a for _, a in pairs] for g, pairs in groups.items()}
 
@@ -135,8 +143,16 @@ def arrays_only(groups: dict[str, list[tuple[str, np.ndarray]]]) -> dict[str, li
 def listing(items: list[str], limit: int = MAX_LISTED) -> str:
     """``items`` joined by commas, the first ``limit`` only, then how many more there are.
 
-    >>> listing(["a", "b", "c"], limit=2)
-    'a, b ... and 1 more'
+    Args:
+        items: the strings to list.
+        limit: the most items shown (default :data:`MAX_LISTED`).
+
+    Returns:
+        One line for an error message.
+
+    Example:
+        >>> listing(["a", "b", "c"], limit=2)
+        'a, b ... and 1 more'
     """
     shown = ", ".join(items[:limit])
     return shown if len(items) <= limit else f"{shown} ... and {len(items) - limit} more"
@@ -145,8 +161,18 @@ def listing(items: list[str], limit: int = MAX_LISTED) -> str:
 def bounded(message: str, limit: int = MAX_MESSAGE_CHARS) -> str:
     """``message`` cut to at most ``limit`` characters, saying how many were left out.
 
-    >>> bounded("x" * 50, limit=40)
-    'xxxxxxxxxxx ... (and 39 more characters)'
+    Args:
+        message: the error message.
+        limit: the most characters kept, the note included (default
+            :data:`MAX_MESSAGE_CHARS`).
+
+    Returns:
+        ``message`` itself if short enough, else its start and ``" ... (and N more
+        characters)"``.
+
+    Example:
+        >>> bounded("x" * 50, limit=40)
+        'xxxxxxxxxxx ... (and 39 more characters)'
     """
     if len(message) <= limit:
         return message
@@ -158,8 +184,16 @@ def bounded(message: str, limit: int = MAX_MESSAGE_CHARS) -> str:
 def short_repr(value: Any, limit: int = 80) -> str:
     """``repr(value)`` for an error message, cut to ``limit`` characters.
 
-    >>> short_repr("a" * 100, limit=20)
-    "'aaaaaaaaaaaaaaaa..."
+    Args:
+        value: any value (a field read from a file, say).
+        limit: the most characters returned (default 80).
+
+    Returns:
+        ``repr(value)``, or its first ``limit - 3`` characters and ``"..."``.
+
+    Example:
+        >>> short_repr("a" * 100, limit=20)
+        "'aaaaaaaaaaaaaaaa..."
     """
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -168,8 +202,16 @@ def short_repr(value: Any, limit: int = 80) -> str:
 def describe(entries: list[tuple[str, tuple[int, ...], str]]) -> str:
     """``(path, shape, dtype)`` entries as one readable line, for error messages.
 
-    >>> describe([("[0]", (2, 3), "float32")])
-    '[[0]: (2, 3) float32]'
+    Args:
+        entries: ``(path, shape, dtype name)`` triples, as :func:`leaf_entries` gives them.
+
+    Returns:
+        ``"[path: shape dtype, ...]"`` (at most :data:`MAX_LISTED` entries, then how many
+        more), or ``"empty"``.
+
+    Example:
+        >>> describe([("[0]", (2, 3), "float32")])
+        '[[0]: (2, 3) float32]'
     """
     if not entries:
         return "empty"
@@ -202,11 +244,19 @@ def check_fits(tree: Any, entries: Manifest, what: str, source: str) -> jax.tree
 
 
 def leaf_entries(tree: Any, prefix: str = "") -> list[tuple[str, tuple[int, ...], str]]:
-    """(path, shape, dtype name) of each leaf of ``tree`` (arrays or shapes), as a manifest
-    would list them; ``prefix`` goes in front of each path.
+    """(path, shape, dtype name) of each leaf of ``tree``, as a manifest would list them.
 
-    >>> leaf_entries({"w": np.zeros((2, 3), np.float32)}, prefix="[1]")
-    [("[1]['w']", (2, 3), 'float32')]
+    Args:
+        tree: a pytree of arrays or ``jax.ShapeDtypeStruct``.
+        prefix: put in front of each path (``"[3]"`` for layer 3's params; default none).
+
+    Returns:
+        One ``(prefix + jax.tree_util.keystr(path), shape tuple, dtype name)`` per leaf, in
+        ``jax.tree_util`` order.
+
+    Example:
+        >>> leaf_entries({"w": np.zeros((2, 3), np.float32)}, prefix="[1]")
+        [("[1]['w']", (2, 3), 'float32')]
     """
     flat = jax.tree_util.tree_flatten_with_path(tree)[0]
     return [
@@ -218,15 +268,35 @@ def leaf_entries(tree: Any, prefix: str = "") -> list[tuple[str, tuple[int, ...]
 def restore(tree: Any, arrays: list[np.ndarray], entries: Manifest, what: str, source: str) -> Any:
     """``tree`` with its leaves replaced by ``arrays``, which must match them in path and shape.
 
+    Args:
+        tree: the pytree whose structure to keep (the model's current arrays, or shapes).
+        arrays: the arrays read from the file, in manifest order.
+        entries: the file's manifest for this group.
+        what: the group, as the error message names it (``"parameters"``).
+        source: the file, as the error message names it.
+
+    Returns:
+        A pytree of ``tree``'s structure holding ``arrays`` as JAX arrays.
+
     Raises:
-        ValueError: as :func:`check_fits`.
+        ValueError: as :func:`check_fits`: the manifest's paths, shapes or dtypes differ from
+            ``tree``'s.
     """
     treedef = check_fits(tree, entries, what, source)
     return jax.tree_util.tree_unflatten(treedef, [jax.numpy.asarray(a) for a in arrays])
 
 
 def invalid_config(source: str, exc: Exception) -> ValueError:
-    """The error for a file whose config.json does not describe what it should."""
+    """The error for a file whose config.json does not describe what it should.
+
+    Args:
+        source: the file, as the message names it.
+        exc: the error the config raised when checked or used (its text goes in the message).
+
+    Returns:
+        A ValueError (not raised here) whose message is at most :data:`MAX_MESSAGE_CHARS`
+        characters long.
+    """
     return ValueError(
         bounded(f"{source} is not a valid fnn file: its config.json is invalid ({exc}).")
     )
@@ -314,11 +384,14 @@ def _fsync_directory(directory: str) -> None:
 class Archive:
     """A validated fnn archive: its format, config, array manifests and arrays.
 
-    Attributes:
-        format: the format name (:data:`MODEL_FORMAT`, ...).
+    :func:`read_archive` makes these; the constructor only stores its arguments, as the
+    attributes ``format``, ``config``, ``manifests`` and ``arrays``.
+
+    Args:
+        fmt: the format name (:data:`MODEL_FORMAT`, ...), stored as ``format``.
         config: config.json, a dict.
         manifests: each group's checked manifest.
-        arrays: each group's arrays, in manifest order.
+        arrays: each group's arrays (NumPy), in manifest order.
     """
 
     def __init__(
@@ -347,6 +420,10 @@ def _sniff(head: bytes) -> str:
 
 def check_member_name(name: str, source: str) -> None:
     """Raise unless ``name`` is a plain relative member name that stays inside the archive.
+
+    Args:
+        name: a member name from the zip's directory.
+        source: the file, as the error message names it.
 
     Raises:
         ValueError: the name is absolute, climbs out (``..``), is empty or too long.
@@ -408,6 +485,16 @@ def _read_json(zf: zipfile.ZipFile, name: str, source: str) -> dict[str, Any]:
 
 def check_manifest(entries: Any, group: str, source: str) -> Manifest:
     """Raise unless ``entries`` is a list of ``{"path": str, "shape": [int], "dtype"}``.
+
+    Args:
+        entries: the group's manifest as read from config.json (any JSON value).
+        group: the group's name (``"params"``), for the message.
+        source: the file, as the error message names it.
+
+    Returns:
+        ``entries``, unchanged: at most :data:`MAX_MEMBERS` entries, each path at most
+        :data:`MAX_NAME_CHARS` long, at most :data:`MAX_NDIM` non-negative int dimensions and a
+        dtype in :data:`DTYPES`.
 
     Raises:
         ValueError: naming the group and the first bad entry.

@@ -63,7 +63,15 @@ class Parser(argparse.ArgumentParser):
 
 @dataclass
 class Dataset:
-    """Features, labels and what the labels mean."""
+    """A data set the command line trains on: features, labels and what the labels mean.
+
+    Args:
+        name: the data set's name, for messages.
+        x: the features, float32 of shape ``(n, features)``.
+        y: the labels: int32 class indices of shape ``(n,)`` for classification, float32 of
+            shape ``(n, targets)`` for regression.
+        classes: the class names, in index order, for classification; None for regression.
+    """
 
     name: str
     x: np.ndarray  # (n, features) float32

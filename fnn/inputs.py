@@ -109,7 +109,26 @@ FINITE_BLOCK_BYTES = 64 << 20
 
 
 def check_finite(arr: np.ndarray, argument: str) -> None:
-    """Raise a ValueError naming ``argument`` and the first row holding NaN or inf."""
+    """Refuse NaN and inf in float data, naming ``argument`` and the first bad row.
+
+    Integer and boolean arrays pass unchecked. The array is read in blocks of about
+    :data:`FINITE_BLOCK_BYTES`, so a memory-mapped data set larger than memory can be checked.
+
+    Args:
+        arr: the data, batch axis first (a NumPy array or a ``np.memmap``).
+        argument: the argument's name, for the message (``"x"``, ``"val_y"``).
+
+    Raises:
+        ValueError: if ``arr`` holds NaN or inf; the message names the first row holding one
+            and the ``check_finite=False`` way out.
+
+    Example:
+        >>> import numpy as np
+        >>> check_finite(np.array([[0.0], [np.inf]]), "x")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: x holds NaN or inf (first at row 1); clean the data, or pass ...
+    """
     if arr.dtype.kind != "f":
         return
     # Blocks of rows: a memory-mapped data set larger than memory is read a block at a time.
@@ -127,7 +146,18 @@ def check_finite(arr: np.ndarray, argument: str) -> None:
 
 
 def check_lengths(**arrays: np.ndarray | None) -> int:
-    """All given arrays must have the same number of examples; return it."""
+    """All given arrays must have the same number of examples; return it.
+
+    Args:
+        **arrays: the arrays by argument name (``x=..., y=...``); None values are skipped.
+            At least one must be an array.
+
+    Returns:
+        The common number of examples (the length of the first axis).
+
+    Raises:
+        ValueError: if two arrays differ in length; the message lists every length by name.
+    """
     lengths = {name: a.shape[0] for name, a in arrays.items() if a is not None}
     if len(set(lengths.values())) > 1:
         described = ", ".join(f"{name} has {n}" for name, n in lengths.items())
@@ -136,12 +166,37 @@ def check_lengths(**arrays: np.ndarray | None) -> int:
 
 
 def check_positive_int(value: Any, argument: str, *, minimum: int = 1) -> int:
-    """``value`` must be an int ≥ ``minimum`` (a TypeError for other types, else ValueError)."""
+    """``value`` as an int ≥ ``minimum``.
+
+    Args:
+        value: what the caller passed (a Python or NumPy integer; bools are refused).
+        argument: the argument's name, for the message.
+        minimum: the smallest value accepted (default 1).
+
+    Returns:
+        ``int(value)``.
+
+    Raises:
+        TypeError: if ``value`` is not an integer (raised by :func:`fnn.checks.check_int`).
+        ValueError: if ``value`` is below ``minimum``.
+    """
     return check_int(value, argument, minimum=minimum)
 
 
 def check_validation_freq(value: Any) -> None:
-    """Keras's ``validation_freq``: an int ≥ 1 (every n-th epoch) or a list of epochs (from 1)."""
+    """Check Keras's ``validation_freq``: an int ≥ 1 or a collection of epochs counted from 1.
+
+    An int ``n`` validates after every n-th epoch; a list, tuple, set or range names the
+    (1-based) epochs after which to validate.
+
+    Args:
+        value: the ``validation_freq`` that ``fit`` received.
+
+    Raises:
+        TypeError: if ``value`` (or an entry of it) is not an integer (raised by
+            :func:`check_positive_int`).
+        ValueError: if ``value`` (or an entry of it) is below 1.
+    """
     if isinstance(value, (list, tuple, set, range)):
         for epoch in value:
             check_positive_int(epoch, "validation_freq entries")
@@ -150,7 +205,16 @@ def check_validation_freq(value: Any) -> None:
 
 
 def check_sample_weight(weights: np.ndarray, argument: str = "sample_weight") -> None:
-    """Per-example weights: shape (n,), finite and non-negative."""
+    """Check per-example weights: shape ``(n,)``, finite and non-negative.
+
+    Args:
+        weights: the weights as a NumPy array (already converted by :func:`to_numpy`).
+        argument: the argument's name, for messages (default ``"sample_weight"``).
+
+    Raises:
+        ValueError: if ``weights`` is not 1-D, holds NaN or inf, or holds a negative weight
+            (the message names the first such row).
+    """
     if weights.ndim != 1:
         raise ValueError(f"{argument} must have shape (n,), got shape {weights.shape}.")
     check_finite(weights, argument)
@@ -162,7 +226,27 @@ def check_sample_weight(weights: np.ndarray, argument: str = "sample_weight") ->
 
 
 def check_class_weight(class_weight: Any, num_classes: int) -> dict[int, float]:
-    """``class_weight``: a dict {class index in [0, num_classes): finite weight >= 0}."""
+    """Check Keras's ``class_weight``: a dict ``{class index: weight}``.
+
+    Classes left out keep weight 1 (applied by :func:`prepare_weights`).
+
+    Args:
+        class_weight: the dict ``fit`` received; keys are int class indices in
+            ``[0, num_classes)``, values finite numbers ≥ 0.
+        num_classes: the number of classes of the model's output (2 for a single sigmoid unit).
+
+    Returns:
+        A new dict with Python ``int`` keys and ``float`` weights.
+
+    Raises:
+        TypeError: if ``class_weight`` is not a dict, or a key is not an int.
+        ValueError: if a key is outside ``[0, num_classes)`` or a weight is negative, NaN,
+            inf or not a number.
+
+    Example:
+        >>> check_class_weight({0: 1, 1: 2.5}, num_classes=2)
+        {0: 1.0, 1: 2.5}
+    """
     if not isinstance(class_weight, dict):
         raise TypeError(
             f"class_weight must be a dict {{class index: weight}}, got "
@@ -184,14 +268,46 @@ def check_class_weight(class_weight: Any, num_classes: int) -> dict[int, float]:
 
 
 def check_batch_size(batch_size: Any, argument: str = "batch_size") -> int:
-    """A batch size: None means Keras's default, 32; otherwise an int >= 1."""
+    """A batch size: None means Keras's default, 32; otherwise an int ≥ 1.
+
+    Args:
+        batch_size: the batch size received, or None.
+        argument: the argument's name, for messages (default ``"batch_size"``).
+
+    Returns:
+        The batch size as an int (32 for None).
+
+    Raises:
+        TypeError: if ``batch_size`` is neither None nor an integer (raised by
+            :func:`check_positive_int`).
+        ValueError: if ``batch_size`` is below 1.
+    """
     return check_positive_int(32 if batch_size is None else batch_size, argument)
 
 
 def split_validation(
     arrays: list[np.ndarray | None], validation_split: float
 ) -> tuple[list[np.ndarray | None], list[np.ndarray | None]]:
-    """Keras's ``validation_split``: the last fraction of examples, taken before shuffling."""
+    """Keras's ``validation_split``: the last fraction of examples, taken before shuffling.
+
+    Args:
+        arrays: ``[x, y, sample_weight]`` of one length; None entries stay None.
+        validation_split: the fraction in ``[0, 1)`` of examples to hold out, from the end.
+
+    Returns:
+        ``(train, validation)``: two lists like ``arrays``, the first
+        ``int(n * (1 - validation_split))`` examples and the rest (views, not copies).
+
+    Raises:
+        ValueError: if ``validation_split`` is not a number in ``[0, 1)``, or it leaves no
+            training or no validation example.
+
+    Example:
+        >>> import numpy as np
+        >>> train, val = split_validation([np.arange(10), None], 0.2)
+        >>> train[0].tolist(), val[0].tolist(), val[1]
+        ([0, 1, 2, 3, 4, 5, 6, 7], [8, 9], None)
+    """
     if not is_number(validation_split) or not 0.0 <= validation_split < 1.0:
         raise ValueError(f"validation_split must be a float in [0, 1), got {validation_split!r}.")
     n = next(a for a in arrays if a is not None).shape[0]
@@ -207,8 +323,19 @@ def split_validation(
 
 
 def check_shuffle(shuffle: Any) -> bool | str:
-    """Keras's ``shuffle``: True, False, or ``"batch"`` (treated as True: fnn shuffles examples
-    within each epoch's program)."""
+    """Check Keras's ``shuffle``: True, False, or ``"batch"``.
+
+    fnn treats ``"batch"`` as True: it shuffles examples within each epoch's program.
+
+    Args:
+        shuffle: the value ``fit`` received (a Python or NumPy bool, or ``"batch"``).
+
+    Returns:
+        ``bool(shuffle)``, or the string ``"batch"``.
+
+    Raises:
+        TypeError: for any other value.
+    """
     if shuffle is True or shuffle is False or isinstance(shuffle, (bool, np.bool_)):
         return bool(shuffle)
     if shuffle == "batch":
@@ -220,9 +347,28 @@ def check_shuffle(shuffle: Any) -> bool | str:
 
 # -- a model's data --------------------------------------------------------------------------
 def prepare_x(model: Any, x: Any, argument: str = "x", check: bool = True) -> np.ndarray:
-    """``x`` for ``model`` as float32 NumPy (int32 ids for a model that starts with an
-    ``Embedding``, each id checked against its vocabulary), building the model from its shape if
-    needed."""
+    """``x`` for ``model`` as float32 NumPy, building the model from its shape if needed.
+
+    For a model whose first layer is an ``Embedding``, ``x`` holds ids instead: each is checked
+    against the vocabulary and the result is int32 (and the finite check is skipped).
+
+    Args:
+        model: the model specification (``layers``, ``built``, ``build``, ``input_shape``).
+        x: the inputs, any array-like :func:`to_numpy` accepts, shape ``(n, *input_shape)``.
+        argument: the argument's name, for messages (default ``"x"``).
+        check: whether to refuse NaN and inf (default True; ``check_finite`` in ``fit``).
+
+    Returns:
+        The inputs as a NumPy array of shape ``(n, *model.input_shape)``, float32 (int32 ids
+        for an ``Embedding`` model).
+
+    Raises:
+        TypeError: if ``x`` is not array data or does not hold numbers (see :func:`to_numpy`).
+        ValueError: if ``x`` is refused by :func:`to_numpy` (None, ragged, empty, missing
+            values), holds NaN/inf (with ``check``) or out-of-vocabulary ids; if the model is
+            unbuilt and ``x`` has fewer than 2 dimensions; or if each example's shape differs
+            from the model's input shape.
+    """
     first = model.layers[0] if model.layers else None
     if first is not None and hasattr(first, "check_ids"):
         arr = to_numpy(x, argument)
@@ -272,8 +418,26 @@ def _sparse_labels(arr: np.ndarray, argument: str, units: int, check: bool) -> n
 
 
 def prepare_y(model: Any, y: Any, argument: str = "y", check: bool = True) -> np.ndarray:
-    """Targets for ``model``'s loss: int32 labels for sparse cross-entropy, else float32 of the
-    output's shape (1-D targets of a single output unit get their unit axis)."""
+    """Targets for ``model``'s loss, checked against its output.
+
+    Args:
+        model: the built model specification (``output_shape``, ``loss``).
+        y: the targets, any array-like :func:`to_numpy` accepts.
+        argument: the argument's name, for messages (default ``"y"``).
+        check: whether to refuse NaN and inf (default True).
+
+    Returns:
+        For ``SparseCategoricalCrossentropy``: int32 class labels of shape ``(n,)`` (a
+        ``(n, 1)`` column is flattened). Otherwise float32 of shape ``(n, *output_shape)``;
+        1-D targets of a single output unit get their unit axis, ``(n,)`` → ``(n, 1)``.
+
+    Raises:
+        TypeError: if ``y`` is not array data or does not hold numbers (see :func:`to_numpy`).
+        ValueError: if ``y`` is refused by :func:`to_numpy` or holds NaN/inf (with ``check``);
+            if sparse labels are not 1-D, not whole numbers or outside the model's
+            classes; or if, for a built-in loss, the targets' shape differs from the output's
+            (with a hint for integer labels given to categorical cross-entropy).
+    """
     arr = to_numpy(y, argument)
     out_shape = model.output_shape
     loss = model.loss
@@ -307,7 +471,22 @@ def prepare_weights(
     class_weight: Any,
     argument: str = "sample_weight",
 ) -> np.ndarray | None:
-    """Per-example weights: ``sample_weight`` times the class weight of each example's class."""
+    """Per-example weights: ``sample_weight`` times the class weight of each example's class.
+
+    An example's class is its label (sparse labels), its argmax (one-hot targets), or
+    ``y > 0.5`` for a single output unit.
+
+    Args:
+        model: the built model specification (``output_shape``).
+        y: the prepared targets, from :func:`prepare_y`.
+        sample_weight: per-example weights of shape ``(n,)``, or None.
+        class_weight: Keras's ``{class index: weight}`` dict, or None.
+        argument: the name of ``sample_weight``, for messages (default ``"sample_weight"``).
+
+    Returns:
+        float32 weights of shape ``(n,)``, or None when both ``sample_weight`` and
+        ``class_weight`` are None.
+    """
     weights = None
     if sample_weight is not None:
         weights = to_numpy(sample_weight, argument, dtype=np.float32)
@@ -335,7 +514,21 @@ def prepare_xy(
     prefix: str = "",
     check: bool = True,
 ) -> list[np.ndarray | None]:
-    """``[x, y, sample_weight or None]`` for ``model``, checked and of one length."""
+    """``[x, y, sample_weight or None]`` for ``model``, checked and of one length.
+
+    Args:
+        model: the model specification (see :func:`prepare_x` and :func:`prepare_y`).
+        x: the inputs.
+        y: the targets.
+        sample_weight: per-example weights of shape ``(n,)``, or None (default).
+        class_weight: Keras's ``{class index: weight}`` dict, or None (default).
+        prefix: put before each argument name in messages (``"val_"`` for validation data).
+        check: whether to refuse NaN and inf (default True).
+
+    Returns:
+        ``[x, y, weights]`` as NumPy arrays (see :func:`prepare_x`, :func:`prepare_y`,
+        :func:`prepare_weights`); ``weights`` is None when no weighting was asked for.
+    """
     xa = prepare_x(model, x, prefix + "x", check)
     ya = prepare_y(model, y, prefix + "y", check)
     wa = prepare_weights(model, ya, sample_weight, class_weight, prefix + "sample_weight")
@@ -344,7 +537,21 @@ def prepare_xy(
 
 
 def prepare_validation(model: Any, validation_data: Any, check: bool) -> list[Any]:
-    """``validation_data``: ``(x_val, y_val)`` or ``(x_val, y_val, val_sample_weight)``."""
+    """Check and convert ``fit``'s ``validation_data``.
+
+    Args:
+        model: the model specification.
+        validation_data: a tuple or list ``(x_val, y_val)`` or
+            ``(x_val, y_val, val_sample_weight)``, as in Keras.
+        check: whether to refuse NaN and inf.
+
+    Returns:
+        ``[x_val, y_val, val_weights or None]``, as from :func:`prepare_xy` (messages name
+        ``val_x``, ``val_y``, ``val_sample_weight``).
+
+    Raises:
+        ValueError: if ``validation_data`` is not a tuple or list of 2 or 3 items.
+    """
     if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
         raise ValueError(
             "validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
@@ -391,9 +598,39 @@ def fit_plan(
 ) -> FitPlan:
     """Every check of ``fit``'s arguments and data, before anything changes.
 
-    ``model`` is the facade's model specification (``built``, ``build``, ``input_shape``,
-    ``output_shape``, ``loss``); a lazy build from ``x`` is undone if a later check fails.
-    ``check_batch(batch_size, argument)`` is the distribution's batch-size rule.
+    The keyword arguments are ``Sequential.fit``'s, with Keras's meanings; see there. A lazy
+    build from ``x`` is undone if a later check fails.
+
+    Args:
+        model: the facade's model specification (``built``, ``build``, ``input_shape``,
+            ``output_shape``, ``loss``, ``snapshot``, ``restore``).
+        x: the training inputs.
+        y: the training targets.
+        batch_size: examples per step; None means 32.
+        epochs: the epoch to train up to (an int ≥ 0).
+        verbose: ``"auto"``, 0, 1 or 2.
+        validation_split: the fraction of examples, from the end, to hold out (0 for none).
+        validation_data: ``(x_val, y_val[, val_sample_weight])`` or None.
+        shuffle: True, False or ``"batch"``.
+        class_weight: ``{class index: weight}`` or None.
+        sample_weight: per-example weights of shape ``(n,)`` or None.
+        initial_epoch: the epoch to start from (an int in ``[0, epochs]``).
+        validation_batch_size: the validation batch size; None means ``batch_size``.
+        validation_freq: an int ≥ 1 or a collection of 1-based epochs.
+        check: whether to refuse NaN and inf in the data (``check_finite``).
+        check_batch: the distribution's batch-size rule, called as
+            ``check_batch(batch_size, argument)``; it raises for a size it cannot split.
+
+    Returns:
+        A :class:`FitPlan` with the validated settings and the host arrays
+        (``arrays``/``val_arrays`` as from :func:`prepare_xy`; ``val_arrays`` None without
+        validation; ``stream`` None).
+
+    Raises:
+        TypeError: if an argument has the wrong type (from the checks called here).
+        ValueError: if ``initial_epoch`` exceeds ``epochs``, both ``validation_split`` and
+            ``validation_data`` are given, or any value or data is refused by the checks
+            called here (which name the argument).
     """
     batch_size = check_batch_size(batch_size)
     epochs = check_positive_int(epochs, "epochs", minimum=0)
@@ -433,8 +670,15 @@ def fit_plan(
 
 @contextlib.contextmanager
 def unchanged_on_error(model: Any) -> Iterator[None]:
-    """Put back the model's snapshot (``model.snapshot()`` / ``model.restore(...)``) if the
-    block raises: a lazy build on refused data leaves no trace."""
+    """Put back the model's snapshot if the block raises: refused data leaves no trace.
+
+    Args:
+        model: anything with ``snapshot()`` and ``restore(snapshot)``.
+
+    Yields:
+        None; on any exception in the block, ``model.restore(...)`` runs and the exception
+        propagates.
+    """
     saved = model.snapshot()
     try:
         yield
@@ -444,7 +688,19 @@ def unchanged_on_error(model: Any) -> Iterator[None]:
 
 
 def is_due(epoch: int, validation_freq: int | Sequence[int]) -> bool:
-    """Keras's ``validation_freq``: validate after epoch ``epoch`` (0-based)?"""
+    """Keras's ``validation_freq``: validate after epoch ``epoch`` (0-based)?
+
+    Args:
+        epoch: the epoch just finished, counted from 0.
+        validation_freq: an int ``n`` (every n-th epoch) or a collection of 1-based epochs.
+
+    Returns:
+        Whether to validate after this epoch.
+
+    Example:
+        >>> [is_due(e, 2) for e in range(4)], is_due(0, [1, 3]), is_due(1, [1, 3])
+        ([False, True, False, True], True, False)
+    """
     if isinstance(validation_freq, int):
         return (epoch + 1) % validation_freq == 0
     return (epoch + 1) in set(validation_freq)

@@ -114,25 +114,27 @@ def terminal_columns(file: TextIO) -> int | None:
 class ProgressBar:
     """A per-epoch progress display over ``total`` steps, advanced with :meth:`update`.
 
-    Args:
-        total: the number of steps in the epoch.
-        desc: the title, e.g. ``"Epoch 3/10"``.
-        file: where to write (default: ``sys.stdout``).
-        use_tqdm: in a notebook, use tqdm's widget when tqdm and ipywidgets are installed.
-        columns: the width to draw at. Default: the terminal's width when ``file`` is a
-            terminal, else no redrawing at all (one line at :meth:`close`).
-
     In a terminal (or with ``columns`` given), each update redraws the line with the running
     logs, the bar shortened to make room; :meth:`close` leaves the epoch's final logs
     (validation entries included). Elsewhere only :meth:`close` writes, one line.
 
-    >>> import io
-    >>> out = io.StringIO()
-    >>> bar = ProgressBar(4, desc="Epoch 1/1", file=out)
-    >>> bar.update(4, {"loss": 0.5})
-    >>> bar.close({"loss": 0.5, "val_loss": 0.75})
-    >>> print(out.getvalue().replace("0.0s", "T"), end="")
-    Epoch 1/1 4/4 - T - loss: 0.5000 - val_loss: 0.7500
+    Args:
+        total: the number of steps in the epoch.
+        desc: the title, e.g. ``"Epoch 3/10"`` (default none).
+        file: where to write (default: ``sys.stdout``).
+        use_tqdm: in a notebook (with ``file`` and ``columns`` left as None), draw tqdm's
+            widget when tqdm and ipywidgets are installed (default True).
+        columns: the width to draw at. Default: the terminal's width when ``file`` is a
+            terminal, else no redrawing at all (one line at :meth:`close`).
+
+    Example:
+        >>> import io
+        >>> out = io.StringIO()
+        >>> bar = ProgressBar(4, desc="Epoch 1/1", file=out)
+        >>> bar.update(4, {"loss": 0.5})
+        >>> bar.close({"loss": 0.5, "val_loss": 0.75})
+        >>> print(out.getvalue().replace("0.0s", "T"), end="")
+        Epoch 1/1 4/4 - T - loss: 0.5000 - val_loss: 0.7500
     """
 
     def __init__(

@@ -32,9 +32,12 @@ is pickled and nothing in it is ever executed:
     ``{"optimizer", "loss", "metrics"}``: the optimizer as the name it was given by (``"adam"``),
     or as :func:`fnn.optimizers.serialize` gives a fnn constructor's result (``{"class_name",
     "config"}``), or None for an Optax transformation that has no fnn name; the loss as
-    :func:`fnn.losses.serialize` gives it, each metric as ``{"name", "fn"}`` with ``fn`` its
-    registered name; ``"epoch"``, the number of completed epochs (``model.epoch``, the
-    ``initial_epoch`` to resume with). The random state is the model's ``seed``: fit derives the
+    :func:`fnn.losses.serialize` gives it, each metric as ``{"name", "weighted", "metric"}``
+    with ``metric`` as :func:`fnn.metrics.serialize` gives it (files of the first version hold
+    ``{"name", "fn"}``, ``fn`` a registered name, and still load), and
+    ``"steps_per_execution"``; ``"epoch"``, the number of completed epochs (``model.epoch``, the
+    ``initial_epoch`` to resume with); ``"callbacks"``, the callbacks' saved states
+    (``model.callback_states``). The random state is the model's ``seed``: fit derives the
     shuffle order from (seed, epoch) and dropout keys from (seed, epoch, step), so the seed and
     the epoch counter are all of it. For ``fnn.weights``: ``"layers"``, the class and name of
     each layer.
@@ -238,12 +241,23 @@ def check_compile_config(config: Any, field: str = "compile") -> dict[str, Any] 
 
 
 def check_epoch(epoch: Any, field: str = "epoch") -> int:
-    """An epoch counter read from a file: an int in [0, 2**31).
+    """Check an epoch counter read from a file: an int in ``[0, 2**31)``.
 
-    >>> check_epoch(2**62)
-    Traceback (most recent call last):
-    ...
-    ValueError: epoch must be an int in [0, 2**31), got 4611686018427387904
+    Args:
+        epoch: the value read (a JSON value: bools and floats are refused).
+        field: how the error message names the value (default ``"epoch"``).
+
+    Returns:
+        ``epoch``, unchanged.
+
+    Raises:
+        ValueError: if ``epoch`` is not an int in ``[0, 2**31)``.
+
+    Example:
+        >>> check_epoch(2**62)
+        Traceback (most recent call last):
+        ...
+        ValueError: epoch must be an int in [0, 2**31), got 4611686018427387904
     """
     if not _is_int(epoch, 0, EPOCH_LIMIT):
         raise _fail(field, "an int in [0, 2**31)", epoch)
@@ -303,7 +317,16 @@ def check_population_record(config: Any) -> dict[str, Any]:
 
 # -- configs ---------------------------------------------------------------------------------
 def sequential_config(model: Sequential) -> dict[str, Any]:
-    """The Sequential's architecture as JSON-able data (see :meth:`Sequential.get_config`)."""
+    """The Sequential's architecture as JSON-able data (see :meth:`Sequential.get_config`).
+
+    Args:
+        model: the model (built or not).
+
+    Returns:
+        ``{"name", "seed", "dtype_policy", "input_shape", "layers"}``: ``input_shape`` a list
+        of ints (no batch axis) or None, ``layers`` one :func:`fnn.layers.layer_to_config`
+        dict per layer. No weights.
+    """
     shape = model.input_shape
     return {
         "name": model.name,
@@ -315,7 +338,20 @@ def sequential_config(model: Sequential) -> dict[str, Any]:
 
 
 def sequential_from_config(cls: type[Sequential], config: dict[str, Any]) -> Sequential:
-    """A new, built (when the config has an input shape) model from :func:`sequential_config`."""
+    """A new model from :func:`sequential_config`'s data (see :meth:`Sequential.from_config`).
+
+    Args:
+        cls: the model class to instantiate (:class:`fnn.models.Sequential`).
+        config: the architecture, as :func:`sequential_config` returns it.
+
+    Returns:
+        A new, uncompiled ``cls`` with freshly initialized weights (from the config's seed),
+        built when the config (or its first layer) has an input shape.
+
+    Raises:
+        ValueError: if the config is not valid (see :func:`check_model_config`), or a layer's
+            config is refused by its constructor.
+    """
     check_model_config(config, "config")
     model = cls(
         [layer_from_config(c) for c in config["layers"]],
@@ -329,7 +365,21 @@ def sequential_from_config(cls: type[Sequential], config: dict[str, Any]) -> Seq
 
 
 def compile_config(model: Sequential) -> dict[str, Any] | None:
-    """The compile settings by name; a ValueError for anything that has no registered name."""
+    """The model's compile settings as JSON-able data, everything by name.
+
+    Args:
+        model: the model.
+
+    Returns:
+        None for an uncompiled model, else ``{"optimizer", "loss", "metrics",
+        "steps_per_execution"}`` (the form is described in this module's docstring). An
+        optimizer given as an Optax transformation without a fnn name is saved as None.
+
+    Raises:
+        ValueError: if the loss is a custom ``Loss`` subclass or a function that is not
+            registered, or a metric is built on an unregistered function (before anything is
+            written).
+    """
     if model.optimizer is None:
         return None
     loss = None
@@ -376,6 +426,21 @@ def compile_from_config(
     config: dict[str, Any],
     optimizer: str | optax.GradientTransformation | None,
 ) -> None:
+    """Compile ``model`` with the settings :func:`compile_config` saved.
+
+    Args:
+        model: the model to compile.
+        config: the compile settings, as :func:`compile_config` returns them (checked with
+            :func:`check_compile_config` first).
+        optimizer: an optimizer (name or Optax transformation) to compile with instead of the
+            saved one; None to rebuild the saved one (only fnn's registered names and
+            constructors are called).
+
+    Raises:
+        ValueError: if ``config["metrics"]`` is not a list of metric entries, or a saved name
+            (optimizer, loss, metric) is unknown to fnn's registries.
+        KeyError: if ``optimizer`` is None and ``config`` has no ``"optimizer"``.
+    """
     if optimizer is None:
         optimizer = config["optimizer"]
         if isinstance(optimizer, str):
@@ -461,7 +526,20 @@ class _DoesNotFitError(Exception):
 
 # -- records -------------------------------------------------------------------------------
 def save_model(model: Sequential, path: str | os.PathLike[str]) -> None:
-    """Save architecture, weights, state, optimizer state, compile settings and epoch counter."""
+    """Save everything needed to predict and to continue training (``model.save``).
+
+    Writes a ``fnn.model`` archive atomically: the architecture, weights, non-trainable state,
+    optimizer state, compile settings, epoch counter and callback states (the format is
+    described in this module's docstring).
+
+    Args:
+        model: the model; an unbuilt model is saved without arrays.
+        path: the file to write (replaced if it exists; by convention ``*.fnn``).
+
+    Raises:
+        ValueError: if the loss or a metric cannot be saved by name (see
+            :func:`compile_config`); nothing is written then.
+    """
     groups: dict[str, list[tuple[str, np.ndarray]]] = {
         "params": archive.leaves(model.params) if model.built else [],
         "state": archive.leaves(model.state) if model.built else [],
@@ -478,7 +556,18 @@ def save_model(model: Sequential, path: str | os.PathLike[str]) -> None:
 
 
 def save_weights(model: Sequential, path: str | os.PathLike[str]) -> None:
-    """Save the layers' parameters and non-trainable state only."""
+    """Save the layers' parameters and non-trainable state only (``model.save_weights``).
+
+    Writes a ``fnn.weights`` archive atomically; read it with :func:`load_weights` into a model
+    of the same architecture.
+
+    Args:
+        model: a built model.
+        path: the file to write (replaced if it exists).
+
+    Raises:
+        ValueError: if ``model`` is not built.
+    """
     _require_built(model, "save_weights")
     groups = {"params": archive.leaves(model.params), "state": archive.leaves(model.state)}
     config = {
@@ -594,7 +683,17 @@ def load_sequential(
 
 
 def check_callback_states(value: Any) -> dict[str, Any]:
-    """The ``"callbacks"`` block of a file: ``{callback key: {name: number, list or None}}``."""
+    """Check the ``"callbacks"`` block of a file: ``{callback key: {name: value}}``.
+
+    Args:
+        value: the block read from config.json, or None (files without one).
+
+    Returns:
+        ``value``, or an empty dict for None.
+
+    Raises:
+        ValueError: if ``value`` is not a dict of dicts with string keys.
+    """
     if value is None:
         return {}
     if not isinstance(value, dict) or not all(
@@ -613,9 +712,19 @@ def load_model(
 ) -> Sequential:
     """Load a model saved by ``model.save`` as a :class:`fnn.models.Sequential`.
 
-    The same as :func:`fnn.models.load_model`; see :func:`load_sequential` for the arguments.
-    (``fnn.models`` is imported when this is called, not when this module is imported: the
-    records do not depend on the model class.)
+    The same as :func:`fnn.models.load_model`. (``fnn.models`` is imported when this is
+    called, not when this module is imported: the records do not depend on the model class.)
+
+    Args:
+        path: the file written by ``model.save``.
+        compile: False returns the model uncompiled (no optimizer state restored); default
+            True, as in Keras.
+        optimizer: an optimizer to compile with instead of the saved one; required when the
+            model was compiled with an Optax transformation that has no fnn name.
+
+    Returns:
+        The model, with its weights, state, optimizer state, compile settings, ``epoch`` and
+        seed as saved.
 
     Raises:
         ValueError: the file is not a valid fnn model file, or does not describe a valid model.
@@ -686,9 +795,19 @@ def _require_built(model: Any, method: str) -> None:
 
 # -- populations -----------------------------------------------------------------------------
 def save_population(pop: Any, path: str | os.PathLike[str]) -> None:
-    """Write a :class:`fnn.Population` (format ``"fnn.population"``): the model's config and
-    compile settings, the members' stacked arrays, seeds, hyperparameters, epoch counter,
-    callback states and the last fit's history."""
+    """Write a :class:`fnn.Population` (format ``"fnn.population"``), atomically.
+
+    The file holds the model's config and compile settings, the members' stacked arrays,
+    seeds, hyperparameters, epoch counter, callback states and the last fit's history.
+
+    Args:
+        pop: the population (:meth:`fnn.population.Population.save` calls this).
+        path: the file to write (replaced if it exists).
+
+    Raises:
+        ValueError: if the model's loss or a metric cannot be saved by name (see
+            :func:`compile_config`).
+    """
     groups = {
         "params": archive.leaves(pop.params),
         "state": archive.leaves(pop.state),
@@ -724,8 +843,20 @@ def load_population(
     *,
     optimizer: optax.GradientTransformation | str | None = None,
 ) -> Any:
-    """Read a population file into ``pop_cls`` (over a ``model_cls`` model). The members'
-    shapes are compared with the file's manifests before any array is read.
+    """Read a population file into ``pop_cls`` (over a ``model_cls`` model).
+
+    The members' shapes are compared with the file's manifests before any array is read.
+
+    Args:
+        pop_cls: the population class (:class:`fnn.population.Population`).
+        model_cls: the model class (:class:`fnn.models.Sequential`).
+        path: the file written by :func:`save_population`.
+        optimizer: an optimizer to compile with instead of the saved one; required when the
+            model was compiled with an Optax transformation that has no fnn name.
+
+    Returns:
+        A compiled ``pop_cls`` with the saved arrays, seeds, hyperparameters, epoch counter,
+        callback states and history.
 
     Raises:
         ValueError: the file is not a valid population file.

@@ -23,7 +23,17 @@ HEADER = ("Layer (type)", "Output Shape", "Param #")
 
 @dataclasses.dataclass(frozen=True)
 class SummaryTable:
-    """One row per layer: ``(name (type), output shape, param count)``; ``"?"`` when unbuilt."""
+    """A model summary as data: one row per layer, and the parameter totals.
+
+    Args:
+        name: the model's name (the ``Model: "..."`` heading).
+        rows: one ``("name (Type)", output shape, param count)`` tuple of strings per layer,
+            inner layers of combinators after their combinator; shape and count are ``"?"``
+            when the model is not built.
+        trainable: the number of trainable parameters (the layers' params).
+        non_trainable: the number of non-trainable parameters (the layers' state, such as
+            batch normalization's moving statistics).
+    """
 
     name: str
     rows: list[tuple[str, str, str]]
@@ -32,6 +42,7 @@ class SummaryTable:
 
     @property
     def total(self) -> int:
+        """All parameters: ``trainable + non_trainable``."""
         return self.trainable + self.non_trainable
 
 
@@ -43,16 +54,18 @@ def summarize(model: Any) -> SummaryTable:
     once. Counts carry thousands separators, as Keras prints them.
 
     Args:
-        model: the model.
+        model: the :class:`~fnn.models.Sequential` model; if it is not built yet, every row's
+            shape and count are ``"?"`` and the totals 0.
 
     Returns:
-        The table.
+        A :class:`SummaryTable` (render it with :func:`to_text` or :func:`to_html`).
 
-    >>> from fnn.models import Sequential
-    >>> from fnn.layers import Dense, Residual
-    >>> table = summarize(Sequential([Dense(40, input_shape=30), Residual(Dense(40))]))
-    >>> [row[0] for row in table.rows], table.rows[1][2], table.total
-    (['dense (Dense)', 'residual (Residual)', '  Dense'], '1,640', 2880)
+    Example:
+        >>> from fnn.models import Sequential
+        >>> from fnn.layers import Dense, Residual
+        >>> table = summarize(Sequential([Dense(40, input_shape=30), Residual(Dense(40))]))
+        >>> [row[0] for row in table.rows], table.rows[1][2], table.total
+        (['dense (Dense)', 'residual (Residual)', '  Dense'], '1,640', 2880)
     """
     layers = model.layers
     built = model.built
@@ -70,14 +83,30 @@ def printable(text: str) -> str:
     r"""``text`` with control characters (terminal escape sequences from a crafted file's layer
     names) shown as ``\x1b``-style escapes instead of acting on the terminal.
 
-    >>> printable("dense\x1b[2J")
-    'dense\\x1b[2J'
+    Args:
+        text: the text to show.
+
+    Returns:
+        ``text`` with every non-printable character replaced by its ``unicode_escape`` form.
+
+    Example:
+        >>> printable("dense\x1b[2J")
+        'dense\\x1b[2J'
     """
     return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)
 
 
 def label(layer: Any, depth: int = 0) -> str:
-    """``"name (Type)"``, or the type alone for an unnamed inner layer, indented by depth."""
+    """The first column of a layer's row: ``"name (Type)"``, or ``"Type"`` for an unnamed layer.
+
+    Args:
+        layer: the layer.
+        depth: how deeply it is nested in combinators; each level indents by two spaces
+            (default 0).
+
+    Returns:
+        The label, its name made :func:`printable`.
+    """
     kind = type(layer).__name__
     return "  " * depth + (kind if layer.name is None else f"{printable(str(layer.name))} ({kind})")
 
@@ -85,7 +114,19 @@ def label(layer: Any, depth: int = 0) -> str:
 def layer_rows(
     layer: Any, params: Any, state: Any, input_shape: Any, depth: int
 ) -> list[tuple[str, str, str]]:
-    """The rows of one built layer and, for a combinator, of the layers inside it."""
+    """The rows of one built layer and, for a combinator, of the layers inside it.
+
+    Args:
+        layer: the layer.
+        params: its parameters (a pytree of arrays), counted as trainable.
+        state: its state (a pytree of arrays), counted with the params in its row.
+        input_shape: the shape of its input, batch dimension included (``None``).
+        depth: its nesting level, for :func:`label`.
+
+    Returns:
+        A list of ``(label, output shape, param count)`` string tuples: the layer's own row
+        first, then, recursively, the rows of the layers inside a ``Serial``/``Parallel``.
+    """
     count = count_params(params) + count_params(state)
     rows = [(label(layer, depth), format_shape(layer.output_shape(input_shape)), f"{count:,}")]
     if isinstance(layer, (Serial, Parallel)):
@@ -104,7 +145,15 @@ def _totals(table: SummaryTable) -> list[str]:
 
 
 def to_text(table: SummaryTable) -> list[str]:
-    """The printed summary, line by line."""
+    """The printed summary, line by line.
+
+    Args:
+        table: the summary, from :func:`summarize`.
+
+    Returns:
+        The lines (no trailing newlines): heading, column titles, one line per row separated
+        by rules, then the three totals, as ``Sequential.summary()`` prints them.
+    """
     rows = [HEADER, *table.rows]
     widths = [max(len(r[c]) for r in rows) + 2 for c in range(3)]
     line = "-" * sum(widths)
@@ -116,13 +165,32 @@ def to_text(table: SummaryTable) -> list[str]:
 
 
 def indented(text: str) -> str:
-    """``text`` escaped for HTML, its leading spaces (the nesting of inner layers) kept."""
+    """``text`` escaped for HTML, its leading spaces (the nesting of inner layers) kept.
+
+    Args:
+        text: one table cell.
+
+    Returns:
+        The cell with each leading space as ``&nbsp;`` and the rest HTML-escaped.
+
+    Example:
+        >>> indented("  <Dense>")
+        '&nbsp;&nbsp;&lt;Dense&gt;'
+    """
     body = text.lstrip(" ")
     return "&nbsp;" * (len(text) - len(body)) + html.escape(body)
 
 
 def to_html(table: SummaryTable) -> str:
-    """The summary as an HTML table (what notebooks show for a model)."""
+    """The summary as an HTML table (what notebooks show for a model).
+
+    Args:
+        table: the summary, from :func:`summarize`.
+
+    Returns:
+        One ``<div>`` holding the heading, a ``<table>`` of the rows and the totals, with every
+        name HTML-escaped.
+    """
 
     def tr(cells: tuple[str, ...], tag: str) -> str:
         return "<tr>" + "".join(f"<{tag}>{indented(c)}</{tag}>" for c in cells) + "</tr>"

@@ -303,7 +303,13 @@ def _dispatch(name: str, indexed: bool) -> Any:
                 getattr(cb, name)({} if logs is None else logs)
 
     hook.__name__ = name
-    hook.__doc__ = getattr(Callback, name).__doc__
+    summary = (getattr(Callback, name).__doc__ or "").strip().splitlines()[0]
+    position = "the epoch's index" if "epoch" in name else "the step's index"
+    index = f"\n    index: {position}, from 0 (see :meth:`Callback.{name}`)." if indexed else ""
+    hook.__doc__ = (
+        f"{summary}\n\nCalls each callback's ``{name}`` in turn.\n\nArgs:{index}\n"
+        "    logs: passed on to each callback; None becomes ``{}``.\n"
+    )
     return hook
 
 

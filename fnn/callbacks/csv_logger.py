@@ -12,20 +12,27 @@ from fnn.callbacks.base import Callback
 class CSVLogger(Callback):
     """Append one row per epoch (``epoch`` then the logs, sorted by name) to ``filename``.
 
-    Args:
-        filename: the CSV file's path.
-        separator: the column separator.
-        append: add to an existing file (no second header) instead of overwriting it.
-
     The file is flushed after each row, so an interrupted fit keeps every finished epoch.
 
-    >>> import os, tempfile, numpy as np, fnn
-    >>> path = os.path.join(tempfile.mkdtemp(), "log.csv")
-    >>> model = fnn.Sequential([fnn.layers.Dense(1, input_shape=2)])
-    >>> model.compile(optimizer="sgd", loss="mse")
-    >>> _ = model.fit(np.ones((8, 2)), np.ones(8), epochs=2, verbose=0, callbacks=[CSVLogger(path)])
-    >>> open(path).read().splitlines()[0]
-    'epoch,loss,val_loss'
+    Args:
+        filename: the CSV file's path.
+        separator: the column separator, one character (default ``","``).
+        append: add to an existing file (no second header) instead of overwriting it
+            (default False).
+
+    Raises:
+        TypeError: if ``filename`` is not a str or path-like.
+        ValueError: if ``separator`` is not a single character.
+
+    Example:
+        >>> import os, tempfile, numpy as np, fnn
+        >>> path = os.path.join(tempfile.mkdtemp(), "log.csv")
+        >>> model = fnn.Sequential([fnn.layers.Dense(1, input_shape=2)])
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> logger = CSVLogger(path)
+        >>> _ = model.fit(np.ones((8, 2)), np.ones(8), epochs=2, verbose=0, callbacks=[logger])
+        >>> open(path).read().splitlines()[0]
+        'epoch,loss,val_loss'
     """
 
     def __init__(self, filename: str | os.PathLike, separator: str = ",", append: bool = False):

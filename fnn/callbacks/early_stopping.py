@@ -21,23 +21,32 @@ class EarlyStopping(Callback):
     ``wait`` and ``best_epoch`` are then arrays with one entry per member.
 
     Args:
-        monitor: the log entry to watch, e.g. ``"val_loss"`` or ``"accuracy"``.
-        min_delta: a change smaller than this does not count as an improvement.
-        patience: epochs without improvement after which training stops.
-        verbose: 1 prints a line when stopping and when restoring.
-        mode: ``"min"``, ``"max"`` or ``"auto"`` (accuracy-like names are maximised).
-        baseline: training stops if the monitored value does not beat it within ``patience``.
+        monitor: the log entry to watch, e.g. ``"accuracy"`` (default ``"val_loss"``).
+        min_delta: a change smaller than this does not count as an improvement (default 0).
+        patience: epochs without improvement after which training stops (default 0).
+        verbose: 1 prints a line when stopping and when restoring (default 0).
+        mode: ``"min"``, ``"max"`` or ``"auto"`` (the default: accuracy-like names are maximised).
+        baseline: training stops if the monitored value does not beat it within ``patience``
+            (default None: no baseline).
         restore_best_weights: at the end of training, put back the weights (params and state)
-            of the best epoch.
-        start_from_epoch: epochs to wait before watching (a warm-up).
+            of the best epoch (default False).
+        start_from_epoch: epochs to wait before watching (a warm-up; default 0).
 
-    >>> import numpy as np, fnn
-    >>> model = fnn.Sequential([fnn.layers.Dense(1, input_shape=2)])
-    >>> model.compile(optimizer="sgd", loss="mse")
-    >>> stop = EarlyStopping(monitor="loss", patience=0, min_delta=100.0)
-    >>> history = model.fit(np.ones((8, 2)), np.ones(8), epochs=10, verbose=0, callbacks=[stop])
-    >>> len(history.epoch), stop.stopped_epoch
-    (2, 1)
+    Raises:
+        TypeError: if ``monitor`` is not a non-empty str, ``min_delta`` or ``baseline`` is not a
+            finite number, or a count (``patience``, ``verbose``, ``start_from_epoch``) is not an
+            int.
+        ValueError: if ``mode`` is not ``"auto"``, ``"min"`` or ``"max"``, or a count is
+            negative.
+
+    Example:
+        >>> import numpy as np, fnn
+        >>> model = fnn.Sequential([fnn.layers.Dense(1, input_shape=2)])
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> stop = EarlyStopping(monitor="loss", patience=0, min_delta=100.0)
+        >>> history = model.fit(np.ones((8, 2)), np.ones(8), epochs=10, verbose=0, callbacks=[stop])
+        >>> len(history.epoch), stop.stopped_epoch
+        (2, 1)
     """
 
     def __init__(

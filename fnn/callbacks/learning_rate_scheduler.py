@@ -20,15 +20,20 @@ class LearningRateScheduler(Callback):
     Args:
         schedule: ``(epoch: int, lr: float) -> float`` or ``(epoch: int) -> float`` (both
             Keras forms), epochs counted from 0.
-        verbose: 1 prints the rate set at each epoch.
+        verbose: 1 prints the rate set at each epoch (default 0).
 
-    >>> import numpy as np, fnn
-    >>> model = fnn.Sequential([fnn.layers.Dense(1, input_shape=2)])
-    >>> model.compile(optimizer="sgd", loss="mse")
-    >>> halve = LearningRateScheduler(lambda epoch, lr: lr / 2)
-    >>> h = model.fit(np.ones((8, 2)), np.ones(8), epochs=3, verbose=0, callbacks=[halve])
-    >>> [round(lr, 5) for lr in h.history["learning_rate"]]
-    [0.005, 0.0025, 0.00125]
+    Raises:
+        TypeError: if ``schedule`` is not callable, or ``verbose`` is not an int.
+        ValueError: if ``verbose`` is negative.
+
+    Example:
+        >>> import numpy as np, fnn
+        >>> model = fnn.Sequential([fnn.layers.Dense(1, input_shape=2)])
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> halve = LearningRateScheduler(lambda epoch, lr: lr / 2)
+        >>> h = model.fit(np.ones((8, 2)), np.ones(8), epochs=3, verbose=0, callbacks=[halve])
+        >>> [round(lr, 5) for lr in h.history["learning_rate"]]
+        [0.005, 0.0025, 0.00125]
     """
 
     def __init__(self, schedule: Callable[..., float], verbose: int = 0) -> None:

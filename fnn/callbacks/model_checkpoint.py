@@ -20,31 +20,42 @@ class ModelCheckpoint(Callback):
     names the file by the best member's value (lowest for ``mode="min"``, highest for
     ``"max"``) and saves the whole population.
 
+    Each save is atomic (see :mod:`fnn.saving`): a crash mid-save keeps the previous file.
+
     Args:
         filepath: where to save; may hold ``{epoch}`` (1-based, as in Keras) and log fields,
             e.g. ``"ckpt-{epoch:02d}-{val_loss:.3f}.fnn"``. Missing directories are created.
-        monitor: the log to watch for ``save_best_only`` (``"val_loss"``, ``"accuracy"``, ...).
-        verbose: 1 prints a line when saving (and when the monitored value did not improve).
-        save_best_only: save only when ``monitor`` improves on the best value so far.
-        save_weights_only: ``model.save_weights`` instead of ``model.save``.
-        mode: ``"min"``, ``"max"`` or ``"auto"`` (max for accuracies, min otherwise).
-        save_freq: ``"epoch"``, or an int ``N``: save after every N train steps, checked at
-            the end of each execution (compile with ``steps_per_execution`` dividing ``N``
-            to save exactly every N steps; the default execution is the whole epoch).
-        initial_value_threshold: with ``save_best_only``, the value to beat at first.
+        monitor: the log to watch for ``save_best_only`` (default ``"val_loss"``).
+        verbose: 1 prints a line when saving (and when the monitored value did not improve);
+            default 0.
+        save_best_only: save only when ``monitor`` improves on the best value so far (default
+            False).
+        save_weights_only: ``model.save_weights`` instead of ``model.save`` (default False).
+        mode: ``"min"``, ``"max"`` or ``"auto"`` (the default: max when ``monitor`` contains
+            ``"acc"`` or starts with ``"fmeasure"``, min otherwise).
+        save_freq: ``"epoch"`` (the default), or an int ``N``: save after every N train
+            steps, checked at the end of each execution (compile with ``steps_per_execution``
+            dividing ``N`` to save exactly every N steps; the default execution is the whole
+            epoch).
+        initial_value_threshold: with ``save_best_only``, the value to beat at first (default
+            None: any finite value).
 
-    Each save is atomic (see :mod:`fnn.saving`): a crash mid-save keeps the previous file.
+    Raises:
+        TypeError: if ``filepath`` is not a str or path-like, or ``monitor`` is not a str.
+        ValueError: if ``mode`` is not ``"auto"``, ``"min"`` or ``"max"``, or ``save_freq`` is
+            neither ``"epoch"`` nor an int >= 1.
 
-    >>> import os, tempfile
-    >>> import numpy as np
-    >>> import fnn
-    >>> model = fnn.Sequential([fnn.layers.Dense(1, input_shape=2)])
-    >>> model.compile(optimizer="sgd", loss="mse")
-    >>> folder = tempfile.mkdtemp()
-    >>> ckpt = ModelCheckpoint(os.path.join(folder, "m-{epoch:02d}.fnn"), monitor="loss")
-    >>> _ = model.fit(np.ones((8, 2)), np.ones((8, 1)), epochs=2, callbacks=[ckpt], verbose=0)
-    >>> sorted(os.listdir(folder))
-    ['m-01.fnn', 'm-02.fnn']
+    Example:
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> import fnn
+        >>> model = fnn.Sequential([fnn.layers.Dense(1, input_shape=2)])
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> folder = tempfile.mkdtemp()
+        >>> ckpt = ModelCheckpoint(os.path.join(folder, "m-{epoch:02d}.fnn"), monitor="loss")
+        >>> _ = model.fit(np.ones((8, 2)), np.ones((8, 1)), epochs=2, callbacks=[ckpt], verbose=0)
+        >>> sorted(os.listdir(folder))
+        ['m-01.fnn', 'm-02.fnn']
     """
 
     def __init__(

@@ -25,22 +25,29 @@ class ReduceLROnPlateau(Callback):
     ``logs["learning_rate"]`` records the rate each epoch used.
 
     Args:
-        monitor: the log entry to watch.
-        factor: the multiplier, in (0, 1).
-        patience: epochs without improvement before the rate is lowered.
-        verbose: 1 prints a line when the rate changes.
-        mode: ``"min"``, ``"max"`` or ``"auto"`` (accuracy-like names are maximised).
-        min_delta: a change smaller than this does not count as an improvement.
-        cooldown: epochs to wait after a reduction before counting again.
-        min_lr: the rate never goes below this.
+        monitor: the log entry to watch (default ``"val_loss"``).
+        factor: the multiplier, in (0, 1) (default 0.1).
+        patience: epochs without improvement before the rate is lowered (default 10).
+        verbose: 1 prints a line when the rate changes (default 0).
+        mode: ``"min"``, ``"max"`` or ``"auto"`` (the default: accuracy-like names are maximised).
+        min_delta: a change smaller than this does not count as an improvement (default 1e-4).
+        cooldown: epochs to wait after a reduction before counting again (default 0).
+        min_lr: the rate never goes below this (default 0).
 
-    >>> import numpy as np, fnn
-    >>> model = fnn.Sequential([fnn.layers.Dense(1, input_shape=2)])
-    >>> model.compile(optimizer="sgd", loss="mse")
-    >>> plateau = ReduceLROnPlateau(monitor="loss", factor=0.5, patience=0, min_delta=100.0)
-    >>> h = model.fit(np.ones((8, 2)), np.ones(8), epochs=3, verbose=0, callbacks=[plateau])
-    >>> [round(lr, 5) for lr in h.history["learning_rate"]]
-    [0.01, 0.01, 0.005]
+    Raises:
+        TypeError: if ``monitor`` is not a non-empty str, ``factor``, ``min_delta`` or ``min_lr`` is
+            not a finite number, or a count (``patience``, ``verbose``, ``cooldown``) is not an int.
+        ValueError: if ``factor`` is not in (0, 1), ``min_lr`` is negative, ``mode`` is not
+            ``"auto"``, ``"min"`` or ``"max"``, or a count is negative.
+
+    Example:
+        >>> import numpy as np, fnn
+        >>> model = fnn.Sequential([fnn.layers.Dense(1, input_shape=2)])
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> plateau = ReduceLROnPlateau(monitor="loss", factor=0.5, patience=0, min_delta=100.0)
+        >>> h = model.fit(np.ones((8, 2)), np.ones(8), epochs=3, verbose=0, callbacks=[plateau])
+        >>> [round(lr, 5) for lr in h.history["learning_rate"]]
+        [0.01, 0.01, 0.005]
     """
 
     def __init__(

@@ -51,8 +51,16 @@ MAX_CONFIG_BYTES = 16 * 2**20
 def keras_key(class_name: str) -> str:
     """Keras's snake-case name of a layer class (``BatchNormalization`` -> ``batch_normalization``).
 
-    >>> keras_key("BatchNormalization"), keras_key("Conv2D"), keras_key("Dense")
-    ('batch_normalization', 'conv2d', 'dense')
+    Args:
+        class_name: the layer's class name (characters other than letters, digits and ``_``
+            are dropped).
+
+    Returns:
+        The lower-case, underscore-separated name Keras derives layer names from.
+
+    Example:
+        >>> keras_key("BatchNormalization"), keras_key("Conv2D"), keras_key("Dense")
+        ('batch_normalization', 'conv2d', 'dense')
     """
     name = re.sub(r"\W+", "", class_name)
     name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
