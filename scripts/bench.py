@@ -1285,6 +1285,9 @@ DEFINITIONS = {
     "contender ran (top level: over the whole run), from /proc/stat less this process's own "
     "CPU time; above ~0.1 the timings are suspect",
     "overhead_vs_fnn": "fnn_verbose only: its median epoch time divided by fnn's (verbose=0)",
+    "ratio_spread": "min and max of ratio_to_floor over the interleaved rounds (--rounds); "
+    "ratio_to_floor is then their median",
+    "round_medians": "each round's median epoch time (--rounds)",
 }
 
 
@@ -1489,10 +1492,56 @@ def add_ratios(rows: list[dict[str, Any]]) -> None:
             row["overhead_vs_fnn"] = row["epoch_s_median"] / fnn if fnn else None
 
 
+def ratio_spread(row: dict[str, Any]) -> str:
+    """``"(min-max) "`` of a row's per-round ratios, when there were several rounds."""
+    low_high = row.get("ratio_spread")
+    if not low_high or len(row.get("round_medians", ())) < 2:
+        return ""
+    return f"({low_high[0]:.2f}-{low_high[1]:.2f}) "
+
+
+def merge_rounds(rounds: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One row per contender from interleaved rounds (each round: every contender once, in
+    turn, ratios taken within the round). The merged row's epoch times are all the rounds'
+    together (median over them); ``ratio_to_floor`` is the median of the per-round ratios, with
+    their min and max in ``ratio_spread`` and each round's median epoch in ``round_medians``.
+    A contender that failed in any round keeps its first failed row."""
+    merged = []
+    for rows in zip(*rounds, strict=True):
+        failed = [r for r in rows if r["status"] != "ok"]
+        if failed:
+            merged.append(failed[0])
+            continue
+        row = dict(rows[0])
+        examples = row["examples_per_s"] * row["epoch_s_median"]
+        steps = row["epoch_s_median"] / row["step_us"] * 1e6
+        times = [t for r in rows for t in r["epoch_s"]]
+        median = statistics.median(times)
+        row.update(
+            epoch_s=times,
+            epoch_s_median=median,
+            examples_per_s=examples / median,
+            step_us=median / steps * 1e6,
+            gflops=row["gflops"] * row["epoch_s_median"] / median,
+            round_medians=[r["epoch_s_median"] for r in rows],
+            host_busy_by_others=max((r.get("host_busy_by_others") or 0.0) for r in rows),
+        )
+        ratios = [r["ratio_to_floor"] for r in rows if r.get("ratio_to_floor") is not None]
+        if ratios:
+            row["ratio_to_floor"] = statistics.median(ratios)
+            row["ratio_spread"] = [min(ratios), max(ratios)]
+        if row.get("overhead_vs_fnn") is not None:
+            row["overhead_vs_fnn"] = statistics.median(r["overhead_vs_fnn"] for r in rows)
+        merged.append(row)
+    return merged
+
+
 def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     """Measure the matmul peak, then every selected contender on every selected workload."""
     workloads = QUICK_WORKLOADS if args.quick else WORKLOADS
     timed_epochs = args.epochs if args.epochs is not None else (2 if args.quick else 5)
+    if args.rounds is None:
+        args.rounds = 1 if args.quick else 3
     device = describe_device()
     on_cpu = device["backend"] == "cpu"
     n = 1024 if on_cpu else 2048
@@ -1536,21 +1585,30 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         }
         x, y = make_data(wl, args.seed)
         ctx = Context(wl, x, y, timed_epochs, args.seed, args.budget, args.timeout)
-        rows = []
-        for contender in CONTENDERS:
-            if contender.name not in args.contenders:
-                continue
-            if contender.only_workloads and name not in contender.only_workloads:
-                continue
-            if isinstance(wl, CnnWorkload) and contender.name not in CNN_CONTENDERS:
-                continue
-            print(f"[bench] {name}: {contender.name} ...", end="", file=sys.stderr, flush=True)
-            start = time.perf_counter()
-            rows.append(measure(contender, ctx))
-            elapsed = time.perf_counter() - start
-            print(f" {rows[-1]['status']} ({elapsed:.1f} s)", file=sys.stderr, flush=True)
-        add_ratios(rows)
-        report["results"].extend(rows)
+        chosen = [
+            c
+            for c in CONTENDERS
+            if c.name in args.contenders
+            and not (c.only_workloads and name not in c.only_workloads)
+            and not (isinstance(wl, CnnWorkload) and c.name not in CNN_CONTENDERS)
+        ]
+        rounds = []
+        for r in range(args.rounds):  # contenders take turns: a quiet moment favours none
+            rows = []
+            for contender in chosen:
+                print(
+                    f"[bench] {name} (round {r + 1}/{args.rounds}): {contender.name} ...",
+                    end="",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                start = time.perf_counter()
+                rows.append(measure(contender, ctx))
+                elapsed = time.perf_counter() - start
+                print(f" {rows[-1]['status']} ({elapsed:.1f} s)", file=sys.stderr, flush=True)
+            add_ratios(rows)
+            rounds.append(rows)
+        report["results"].extend(merge_rounds(rounds))
         if args.profile is not None:
             print(f"[bench] {name}: profiling one fnn epoch ...", file=sys.stderr, flush=True)
             report.setdefault("profile", []).append(profile_fnn_epoch(ctx, args.profile / name))
@@ -1654,7 +1712,7 @@ def format_report(report: dict[str, Any]) -> str:
                 f"{_fmt(r.get('gflops'), '.2f'):>8} "
                 f"{_fmt(None if frac is None else 100 * frac, '.2f'):>6} "
                 f"{_fmt(None if mem is None else mem / 2**20, '.0f'):>8} "
-                f"{_fmt(r.get('ratio_to_floor'), '.2f'):>7}  {status[:120]}"
+                f"{_fmt(r.get('ratio_to_floor'), '.2f'):>7}  {ratio_spread(r)}{status[:120]}"
             )
     lines += (
         []
@@ -1737,6 +1795,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=positive,
         default=None,
         help="timed epochs after the warm-up epoch (default: 5, or 2 with --quick)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=positive,
+        default=None,
+        help="rounds of the table, the contenders taking turns in each (default: 3, or 1 with "
+        "--quick); ratios are the median of the rounds' ratios, min-max beside them",
     )
     parser.add_argument(
         "--budget",

@@ -208,3 +208,36 @@ def test_cnn_workload_runs_for_the_floor_and_fnn() -> None:
         assert r["status"] == "ok", r["error"]
         assert r["workload"] == "cnn" and r["examples_per_s"] > 0 and r["ratio_to_floor"] > 0
     assert bench.parse_args(["--quick", "--cnn"]).cnn
+
+
+def test_rounds_merge_into_one_row_per_contender_with_the_median_ratio_and_its_spread():
+    bench = load_bench()
+
+    def row(contender, epochs, ratio, status="ok"):
+        if status != "ok":
+            return {"contender": contender, "status": status, "error": "boom"}
+        median = sorted(epochs)[len(epochs) // 2]
+        return {
+            "contender": contender,
+            "status": status,
+            "epoch_s": epochs,
+            "epoch_s_median": median,
+            "examples_per_s": 1000 / median,
+            "step_us": median / 10 * 1e6,
+            "gflops": 2.0 / median,
+            "ratio_to_floor": ratio,
+            "host_busy_by_others": 0.0,
+        }
+
+    rounds = [
+        [row("floor", [1.0], 1.0), row("fnn", [2.0], 2.0), row("keras", [], None, "error")],
+        [row("floor", [0.5], 1.0), row("fnn", [0.6], 1.2), row("keras", [], None, "error")],
+        [row("floor", [1.0], 1.0), row("fnn", [1.5], 1.5), row("keras", [], None, "error")],
+    ]
+    floor, fnn, keras = bench.merge_rounds(rounds)
+    assert fnn["epoch_s"] == [2.0, 0.6, 1.5] and fnn["epoch_s_median"] == 1.5
+    assert fnn["ratio_to_floor"] == 1.5 and fnn["ratio_spread"] == [1.2, 2.0]
+    assert fnn["round_medians"] == [2.0, 0.6, 1.5]
+    assert abs(fnn["examples_per_s"] - 1000 / 1.5) < 1e-9 and abs(fnn["step_us"] - 1.5e5) < 1e-6
+    assert floor["epoch_s_median"] == 1.0 and keras["status"] == "error"
+    assert bench.ratio_spread(fnn) == "(1.20-2.00) "
