@@ -29,6 +29,17 @@ def epoch_order(
     """Example indices for one epoch: ``(order (steps, batch_size), rest (n % batch_size,))``.
 
     Every example is used once; the last, smaller batch is ``rest`` (empty when it divides).
+
+    Args:
+        n: the number of examples in the data set.
+        batch_size: examples per step; ``steps = n // batch_size``.
+        seed: the shuffle seed; with ``epoch`` it seeds NumPy's ``default_rng([seed, epoch])``.
+        epoch: the epoch number (0-based): each epoch has its own order, whatever ran before.
+        shuffle: permute the examples (Keras's ``fit(shuffle=True)``); False: ``0..n-1``.
+
+    Returns:
+        ``(order, rest)``: int32 indices, ``order`` of shape ``(n // batch_size, batch_size)``
+        and ``rest`` of shape ``(n % batch_size,)``.
     """
     if shuffle:
         idx = np.random.default_rng([seed, epoch]).permutation(n).astype(np.int32)
@@ -44,7 +55,12 @@ DEVICE_MEMORY_FRACTION = 0.5
 
 def default_device_budget() -> int | None:
     """Bytes of data ``fit`` keeps on the device at most: a fraction of the accelerator's memory,
-    or None (no limit) where the backend reports none (CPU: the data is in host memory anyway)."""
+    or None (no limit) where the backend reports none (CPU: the data is in host memory anyway).
+
+    Returns:
+        ``DEVICE_MEMORY_FRACTION`` of the first local device's ``bytes_limit``, as an int; None
+        when the device reports no memory limit.
+    """
     import jax
 
     stats = jax.local_devices()[0].memory_stats() or {}
@@ -77,6 +93,23 @@ def place(
     Memory-mapped arrays (``np.memmap``, or views of one) always stream in chunks of at most
     :data:`MAPPED_CHUNK_BYTES` when no smaller budget is given: data on disk, possibly larger
     than memory, is never read whole.
+
+    Args:
+        arrays: the pass's host arrays (e.g. ``[x, y, sample_weight]``), rows first; None for an
+            absent one. All present arrays have the same number of rows.
+        batch_size: examples per step; a streamed chunk holds a whole number of batches.
+        max_device_bytes: the most bytes of data to hold on the device at once; None: no limit
+            (the data goes whole unless it is memory-mapped).
+        put: moves a list of host arrays to the device (e.g. sharded over devices); None:
+            ``jnp.asarray`` each.
+
+    Returns:
+        A :class:`Placement`: ``device`` set (arrays resident, ``chunk`` None), or ``chunk`` set
+        (examples per streamed chunk, ``device`` None).
+
+    Raises:
+        ValueError: if ``max_device_bytes`` cannot hold even one batch of ``batch_size``
+            examples.
     """
     nbytes = sum(a.nbytes for a in arrays if a is not None)
     if any(is_mapped(a) for a in arrays if a is not None):
@@ -99,7 +132,14 @@ MAPPED_CHUNK_BYTES = 32 << 20
 
 
 def is_mapped(a: Any) -> bool:
-    """Whether ``a`` is backed by a memory map (an ``np.memmap`` or a view of one)."""
+    """Whether ``a`` is backed by a memory map (an ``np.memmap`` or a view of one).
+
+    Args:
+        a: any object; its chain of ``.base`` objects is followed to the bottom.
+
+    Returns:
+        True when ``a`` or one of its bases is an ``np.memmap`` or an ``mmap.mmap``.
+    """
     while a is not None:
         if isinstance(a, (np.memmap, mmap.mmap)):
             return True
@@ -125,8 +165,16 @@ def bucket_rows(n: int, batch_size: int) -> int:
     count of the form ``m * 2**e`` with ``m`` in 8..16 (at most ~1/8 padding, ~3% on
     average; ~8 programs per doubling of the data). Up to 16 batches are used exactly.
 
-    >>> bucket_rows(1000, 32), bucket_rows(1001, 32), bucket_rows(60000, 32)
-    (1024, 1024, 61440)
+    Args:
+        n: the number of real examples.
+        batch_size: examples per step.
+
+    Returns:
+        The padded row count: a multiple of ``batch_size``, at least ``n``.
+
+    Example:
+        >>> bucket_rows(1000, 32), bucket_rows(1001, 32), bucket_rows(60000, 32)
+        (1024, 1024, 61440)
     """
     steps = -(-n // batch_size)
     if steps > 16:
@@ -136,7 +184,15 @@ def bucket_rows(n: int, batch_size: int) -> int:
 
 
 def pad_rows(a: np.ndarray, rows: int) -> np.ndarray:
-    """``a`` with zero rows appended up to ``rows`` (``a`` itself when it has them)."""
+    """``a`` with zero rows appended up to ``rows`` (``a`` itself when it has them).
+
+    Args:
+        a: an array, rows first.
+        rows: the number of rows wanted.
+
+    Returns:
+        An array of ``max(rows, len(a))`` rows and ``a``'s dtype: ``a``'s rows, then zeros.
+    """
     if a.shape[0] >= rows:
         return a
     pad = np.zeros((rows - a.shape[0], *a.shape[1:]), a.dtype)
@@ -158,10 +214,11 @@ def pad_to_bucket(
     Returns:
         ``(padded arrays, real rows)``.
 
-    >>> import numpy as np
-    >>> padded, rows = pad_to_bucket([np.arange(5.0), None], 4)
-    >>> padded[0].tolist(), padded[1], rows
-    ([0.0, 1.0, 2.0, 3.0, 4.0, 0.0, 0.0, 0.0], None, 5)
+    Example:
+        >>> import numpy as np
+        >>> padded, rows = pad_to_bucket([np.arange(5.0), None], 4)
+        >>> padded[0].tolist(), padded[1], rows
+        ([0.0, 1.0, 2.0, 3.0, 4.0, 0.0, 0.0, 0.0], None, 5)
     """
     import jax
 
@@ -208,6 +265,19 @@ def epoch_pieces(
     own orders, each member's chunk is gathered and the data gets a leading member axis). The
     batches, their order and the step numbers are the same either way, so streaming changes
     nothing numerically.
+
+    Args:
+        placement: where the data lives, from :func:`place`.
+        order: the epoch's example indices, ``(steps, batch)`` or ``(steps, N, batch)``, as
+            from :func:`epoch_order`.
+        rest: the indices of the smaller last batch, ``(r,)`` (or ``(r, N)``); may be empty.
+        pieces: with resident data and no ``steps_per_piece``, about how many calls to split
+            the epoch into (1: the whole epoch in one call).
+        steps_per_piece: with resident data, steps per call (Keras's ``steps_per_execution``);
+            None: use ``pieces``.
+
+    Returns:
+        An iterator of :class:`Piece`, in epoch order; together they cover every step once.
     """
     steps, batch_size = order.shape[0], (order.shape[-1] if order.ndim >= 2 else 0)
     if placement.chunk is None:
@@ -253,7 +323,15 @@ def epoch_pieces(
 
 
 def sequential_pieces(placement: Placement) -> Iterator[tuple[Any, ...]]:
-    """Device data for an in-order pass (evaluate, predict): whole, or chunk by chunk."""
+    """Device data for an in-order pass (evaluate, predict): whole, or chunk by chunk.
+
+    Args:
+        placement: where the data lives, from :func:`place`.
+
+    Returns:
+        An iterator of device array tuples (None for an absent array): the resident arrays
+        once, or each chunk of ``placement.chunk`` consecutive rows, in order.
+    """
     if placement.chunk is None:
         assert placement.device is not None  # resident: no chunks, the arrays on the device
         yield placement.device

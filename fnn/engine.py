@@ -133,7 +133,20 @@ class Engine:
         self.cache: dict[tuple[str, int | None], Any] = {}
 
     def compiled(self, kind: str, batch_size: int | None = None) -> Any:
-        """The jitted ``"train"``, ``"eval"`` or ``"predict"`` function (built once)."""
+        """The jitted ``"train"``, ``"eval"`` or ``"predict"`` function (built once).
+
+        Args:
+            kind: ``"train"`` (``(ts, data, order, rest, step0) -> (ts, sums)``),
+                ``"train_member_data"`` (the same, the data with a leading member axis),
+                ``"eval"`` (``(params, state, data, rows) -> sums``) or ``"predict"``
+                (``(params, state, x) -> y``).
+            batch_size: examples per step for ``"eval"`` and ``"predict"`` (part of the cache
+                key: each batch size is its own program); None for the train functions (their
+                batch size comes from the order's shape).
+
+        Returns:
+            The jitted function, from :attr:`cache` when it was built before.
+        """
         key = (kind, batch_size)
         if key not in self.cache:
             self.cache[key] = getattr(self, f"_build_{kind}")(batch_size)
@@ -175,7 +188,18 @@ class Engine:
 
     # -- passes ---------------------------------------------------------------------------------
     def train_piece(self, ts: training.TrainState, piece: data_lib.Piece) -> tuple[Any, Any]:
-        """One compiled call: the steps of ``piece``. Returns ``(ts, sums)`` (on the device)."""
+        """One compiled call: the steps of ``piece``.
+
+        Args:
+            ts: the train state before the piece (members on axis 0 for a population).
+            piece: the piece's data, step order, last smaller batch and first step number, from
+                :func:`fnn.data.epoch_pieces` or a pipeline.
+
+        Returns:
+            ``(ts, sums)``, both on the device (not synced): the train state after the piece's
+            steps (epoch counter unchanged) and its summed loss, count and metric states (see
+            :func:`fnn.training.means`).
+        """
         loop = self.compiled("train_member_data" if piece.members_data else "train")
         return loop(
             ts,
@@ -219,7 +243,18 @@ class Engine:
     def predict(
         self, ts: training.TrainState, placed: data_lib.Placement, batch_size: int, rows: int
     ) -> np.ndarray:
-        """The network's outputs over ``placed``, as NumPy (members first for a population)."""
+        """The network's outputs over ``placed``, as NumPy (members first for a population).
+
+        Args:
+            ts: the train state (its params and layer state are used).
+            placed: the inputs, ``[x]``, placed by the distribution.
+            batch_size: examples per step.
+            rows: the number of rows of ``x`` in this process (padding included); the
+                distribution fetches this process's rows with it.
+
+        Returns:
+            ``(rows, *output_shape)``; ``(N, rows, *output_shape)`` for a population of N.
+        """
         loop = self.compiled("predict", batch_size)
         axis = 0 if self.lift.members is None else 1
         outputs = []
@@ -284,7 +319,19 @@ class PipelineFeed:
 
     def peek(self, epoch: int) -> list[Any]:
         """Read and check the first batch (the model is built from it if need be); it is given
-        back as the first batch of ``epoch``."""
+        back as the first batch of ``epoch``.
+
+        Args:
+            epoch: the epoch whose batches are read (the source's shuffle may depend on it);
+                the next :meth:`pieces` of the same source yields that epoch, this batch first.
+
+        Returns:
+            The first batch's arrays after the door checks, ``[x, y, sample_weight]`` (y and
+            sample_weight None for a source without targets); also kept as ``first_arrays``.
+
+        Raises:
+            ValueError: if the source gives no batch at all.
+        """
         batches = self.source.batches(epoch)
         try:
             first = next(batches)
@@ -303,13 +350,28 @@ class PipelineFeed:
         return spec.batch_size
 
     def steps_per_epoch(self) -> int | None:
-        """Batches per epoch, where known (steps, or a sequence's length)."""
+        """Batches per epoch, where known (steps, or a sequence's length).
+
+        Returns:
+            The source's ``steps`` when given, else ``len()`` of a sequence, else None (a
+            generator or loader of unknown length).
+        """
         if self.source.steps is not None:
             return self.source.steps
         return len(self.source.data) if self.source.is_sequence else None
 
     def prepare(self, arrays: Any, prefix: str) -> list[Any]:
-        """The door for one chunk's host arrays (``prefix`` names it in messages)."""
+        """The door for one chunk's host arrays (``prefix`` names it in messages).
+
+        Args:
+            arrays: the chunk's host arrays ``(x, y, sample_weight)`` (y and sample_weight None
+                where absent).
+            prefix: put before the argument names in error messages, e.g. ``"batches 0-7: "``.
+
+        Returns:
+            ``[x, y, sample_weight]`` checked and converted by :mod:`fnn.inputs` (with
+            ``class_weight`` folded into the weights); ``[x, None, None]`` without targets.
+        """
         x, y, w = arrays
         if not self.source.with_targets:
             return [inputs.prepare_x(self.spec, x, prefix + "x", self.check), None, None]
@@ -325,7 +387,22 @@ class PipelineFeed:
     def pieces(
         self, epoch: int, steps: int | None, progress: bool, source: pipelines.Source | None = None
     ) -> Iterator[Iterator[data_lib.Piece]]:
-        """The epoch's compiled calls: chunks prepared and moved on a background thread."""
+        """The epoch's compiled calls: chunks prepared and moved on a background thread.
+
+        A context manager: leaving it stops the prefetch thread.
+
+        Args:
+            epoch: the epoch to read (for the source's shuffle); after :meth:`peek`, the peeked
+                batch comes first.
+            steps: batches in the epoch, if known (bounds the steps per chunk).
+            progress: whether a progress bar shows the epoch (then, with ``steps`` known, a
+                chunk holds at most ``steps / PROGRESS_UPDATES`` steps).
+            source: the source to read; None: the training source.
+
+        Yields:
+            An iterator of :class:`fnn.data.Piece`, one per chunk of steps, their data already
+            on the device.
+        """
         source = source or self.source
         batches = source.batches(epoch)
         if source is self.source and self._first_epoch is not None:
@@ -349,7 +426,20 @@ class PipelineFeed:
             yield (to_piece(chunk) for chunk in ready)
 
     def evaluate(self, trainer: Trainer, engine: Engine, source: pipelines.Source) -> Any:
-        """Summed eval logs over one pass of ``source`` (its chunks in order)."""
+        """The eval results over one pass of ``source`` (its chunks in order).
+
+        Args:
+            trainer: the model or population (its train state is used).
+            engine: the engine whose eval function runs.
+            source: the pipeline to evaluate on (the evaluation or validation source).
+
+        Returns:
+            ``{name: value}``: the per-example means of the loss and metrics (floats, or arrays
+            ``(N,)`` for a population), as :func:`fnn.training.means` gives them.
+
+        Raises:
+            ValueError: if ``source`` gives no batch.
+        """
         sums = None
         ts = trainer.train_state
         with self.pieces(0, source.steps, False, source) as pieces:
@@ -363,7 +453,16 @@ class PipelineFeed:
         return training.means(sums, engine.metrics)
 
     def predict(self, trainer: Trainer, engine: Engine) -> np.ndarray:
-        """The outputs over one pass of the source (members first for a population)."""
+        """The outputs over one pass of the source (members first for a population).
+
+        Args:
+            trainer: the model or population (its train state is used).
+            engine: the engine whose predict function runs.
+
+        Returns:
+            ``(n, *output_shape)`` as NumPy, ``n`` the examples the source gave;
+            ``(N, n, *output_shape)`` for a population.
+        """
         ts = trainer.train_state
         loop = engine.compiled("predict", self.batch_size)
         outputs = []
@@ -374,7 +473,15 @@ class PipelineFeed:
         return outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=axis)
 
     def evaluate_validation(self, trainer: Trainer, engine: Engine) -> Any:
-        """One pass of the validation source."""
+        """One pass of the validation source.
+
+        Args:
+            trainer: the model or population (its train state is used).
+            engine: the engine whose eval function runs.
+
+        Returns:
+            The validation results, as :meth:`evaluate` gives them.
+        """
         assert self.validation is not None
         return self.evaluate(trainer, engine, self.validation)
 
@@ -469,18 +576,37 @@ class Trainer:
     # -- hooks for the facades ------------------------------------------------------------------
     def commit_epoch(self, old: training.TrainState, new: training.TrainState) -> Any:
         """The train state to keep after an epoch (``new``; a population keeps frozen members'
-        ``old`` state)."""
+        ``old`` state).
+
+        Args:
+            old: the train state before the epoch.
+            new: the train state after it (epoch counter already advanced).
+
+        Returns:
+            The train state to commit: ``new`` here.
+        """
         return new
 
     def begin_fit(self) -> None:
         """Called when a fit starts, before the callbacks (a population unfreezes members)."""
 
     def summarize_logs(self, logs: dict[str, Any]) -> dict[str, float]:
-        """Logs as progress shows them (floats)."""
+        """Logs as progress shows them (floats).
+
+        Args:
+            logs: ``{name: value}`` of an epoch or an evaluation.
+
+        Returns:
+            The logs to show: ``logs`` itself here (a population summarizes its members).
+        """
         return logs
 
     def describe_logs(self) -> str:
-        """A suffix for the verbose=2 epoch line and evaluate's line."""
+        """A suffix for the verbose=2 epoch line and evaluate's line.
+
+        Returns:
+            The text to append (empty here).
+        """
         return ""
 
     # -- the loops --------------------------------------------------------------------------------
@@ -883,7 +1009,11 @@ class Trainer:
         return np.stack([p[0] for p in pairs], axis=1), np.stack([p[1] for p in pairs], axis=1)
 
     def order_seeds(self) -> tuple[int, ...]:
-        """The seeds whose permutations order the examples (one, or one per member)."""
+        """The seeds whose permutations order the examples (one, or one per member).
+
+        Returns:
+            The first of :attr:`seeds` alone here: one order for the model.
+        """
         return self.seeds[:1]
 
     @overload
@@ -992,6 +1122,10 @@ class Trainer:
 
         Returns:
             ``(n, *output_shape)``; ``(N, n, *output_shape)`` for a population.
+
+        Raises:
+            ValueError: if the model has no layers, or an argument is invalid.
+            TypeError: an argument of the wrong type.
         """
         dist = self.engine_distribution()
         batch_size = inputs.check_batch_size(batch_size)
@@ -1033,11 +1167,19 @@ class Trainer:
         return feed
 
     def engine_distribution(self) -> distributed_lib.Distribution:
-        """The distribution the engine uses (checked before the engine is built)."""
+        """The distribution the engine uses (checked before the engine is built).
+
+        Returns:
+            The spec's resolved :class:`fnn.distributed.Distribution`.
+        """
         return self.spec.distribution_strategy
 
     def predict_engine(self) -> Engine:
-        """The engine for predict (an uncompiled model predicts too)."""
+        """The engine for predict (an uncompiled model predicts too).
+
+        Returns:
+            :attr:`engine` here.
+        """
         return self.engine
 
     def _ordered(self, logs: dict[str, Any]) -> dict[str, Any]:
@@ -1072,6 +1214,10 @@ def check_idle(owner: Any, method: str) -> None:
     evaluate or predict runs, e.g. from a callback: the running loop would go on with stale
     compiled functions and optimizer state.
 
+    Args:
+        owner: the model or population about to change.
+        method: the method's name, for the message (e.g. ``"compile"``).
+
     Raises:
         RuntimeError: the model is busy.
     """
@@ -1104,7 +1250,17 @@ def _exclusive(owner: Any, method: str) -> Iterator[None]:
 
 def evaluate_result(logs: dict[str, Any], names: Sequence[str], return_dict: bool) -> Any:
     """Keras's evaluate result: the dict, else the loss alone without metrics, else
-    ``[loss, *metrics]``."""
+    ``[loss, *metrics]``.
+
+    Args:
+        logs: ``{name: value}`` of the evaluation.
+        names: the model's ``metrics_names``, in order (``"loss"`` first).
+        return_dict: return ``logs`` itself.
+
+    Returns:
+        ``logs`` when ``return_dict``; else the loss value when ``names`` is ``["loss"]``;
+        else the list of values in ``names``'s order.
+    """
     if return_dict:
         return logs
     values = [logs[k] for k in names]

@@ -353,6 +353,10 @@ class Loss:
             y_pred: the model's outputs, ``(batch, ...)``.
             sample_weight: optional weights, one per example or per per-example-loss entry;
                 None (the default) weighs every example 1.
+            valid: fnn's extension, keyword only: a boolean ``(batch,)`` mask of the rows that
+                exist; the other rows (padding added so that similar numbers of examples share
+                one compiled program) are left out of the loss, the mask and every count, as if
+                absent. None: all rows.
 
         Returns:
             A scalar for ``"sum_over_batch_size"``, ``"mean"``, ``"sum"`` and

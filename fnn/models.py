@@ -58,7 +58,15 @@ class CompileSettings(NamedTuple):
     distribution: distributed_lib.Distribution
 
     def transformation(self, num_params: int | None) -> optax.GradientTransformation:
-        """The optimizer for a model of ``num_params`` parameters (None: not built yet)."""
+        """The optimizer for a model of ``num_params`` parameters (None: not built yet).
+
+        Args:
+            num_params: the model's parameter count; None (or 0) before the model is built.
+
+        Returns:
+            ``compile``'s optimizer as an Optax transformation, wrapped in ``optax.flatten``
+            when it was given by name and ``num_params`` is at most :data:`FLATTEN_MAX_PARAMS`.
+        """
         spec = self.args["optimizer"]
         tx = optimizers_lib.get(spec)
         if isinstance(spec, str) and num_params and num_params <= FLATTEN_MAX_PARAMS:
@@ -108,6 +116,7 @@ class Sequential(Trainer):
 
     @property
     def seeds(self) -> tuple[int, ...]:
+        """The model's seed alone, ``(seed,)`` (a population has one per member)."""
         return (self.seed,)
 
     @property
@@ -134,15 +143,25 @@ class Sequential(Trainer):
         return self._engine[1]
 
     def snapshot(self) -> Any:
-        """What a lazy build changes, for :func:`fnn.inputs.unchanged_on_error`."""
+        """What a lazy build changes, for :func:`fnn.inputs.unchanged_on_error`.
+
+        Returns:
+            ``(train_state, input_shape, optimizer)``, to give back to :meth:`restore`.
+        """
         return (self.train_state, self._input_shape, self.optimizer)
 
     def restore(self, saved: Any) -> None:
+        """Put back what :meth:`snapshot` saved (after a failed lazy build).
+
+        Args:
+            saved: a :meth:`snapshot` result.
+        """
         self.train_state, self._input_shape, self.optimizer = saved
 
     # -- building ---------------------------------------------------------------------------
     @property
     def layers(self) -> list[Layer]:
+        """The layers, in order (a copy of the list; an ``Input`` is not one of them)."""
         return list(self._layers)
 
     @property
@@ -157,14 +176,17 @@ class Sequential(Trainer):
 
     @property
     def built(self) -> bool:
+        """Whether the parameters exist (an input shape is known)."""
         return self.train_state is not None
 
     @property
     def input_shape(self) -> tuple[int, ...] | None:
+        """The shape of one example, no batch axis (None until known)."""
         return self._input_shape
 
     @property
     def output_shape(self) -> tuple[int, ...] | None:
+        """The shape of one output, no batch axis (None until the input shape is known)."""
         if self._input_shape is None:
             return None
         return self.net.output_shape(self._input_shape)
@@ -173,7 +195,22 @@ class Sequential(Trainer):
         return root_key(self.seed, purpose)
 
     def add(self, layer: Layer) -> None:
-        """Append a layer. The first layer (or an earlier ``build``) fixes the input shape."""
+        """Append a layer. The first layer (or an earlier ``build``) fixes the input shape.
+
+        A layer without a name gets its class's in snake case (``dense``, ``dense_1``, ...). An
+        :class:`fnn.layers.Input` only sets the input shape, as in Keras. When the input shape
+        is known the model is built (or the new layer's parameters are created from
+        ``layer_key(seed, index)``); the optimizer state then starts afresh.
+
+        Args:
+            layer: a fnn layer, e.g. :class:`fnn.layers.Dense`.
+
+        Raises:
+            TypeError: if ``layer`` is not a fnn layer.
+            ValueError: if a layer of the same name is in the model, or an ``Input`` is not
+                the first layer.
+            RuntimeError: if the model is training or predicting (e.g. from a callback).
+        """
         check_idle(self, "add")
         if not isinstance(layer, Layer):
             raise TypeError(
@@ -206,7 +243,15 @@ class Sequential(Trainer):
 
     def pop(self) -> Layer:
         """Remove and return the last layer (Keras's ``Sequential.pop``); the other layers keep
-        their weights, the optimizer state starts afresh."""
+        their weights, the optimizer state starts afresh.
+
+        Returns:
+            The removed layer. Popping the last one leaves the model unbuilt.
+
+        Raises:
+            ValueError: if the model has no layers.
+            RuntimeError: if the model is training or predicting (e.g. from a callback).
+        """
         check_idle(self, "pop")
         if not self._layers:
             raise ValueError("The model has no layers to pop.")
@@ -234,7 +279,19 @@ class Sequential(Trainer):
 
     def build(self, input_shape: int | Sequence[int]) -> None:
         """Create the parameters for inputs of ``input_shape`` (no batch axis), in one compiled
-        program; layer ``i`` is initialised from ``fold_in(fold_in(key(seed), 0), i)``."""
+        program; layer ``i`` is initialised from ``fold_in(fold_in(key(seed), 0), i)``.
+
+        Parameters take the dtype policy's variable dtype; the optimizer state starts afresh.
+
+        Args:
+            input_shape: one example's shape, an int or a sequence of ints (Keras's
+                ``build(input_shape)`` without the batch axis).
+
+        Raises:
+            ValueError: if the model has no layers, or ``input_shape`` does not suit them.
+            TypeError: if ``input_shape`` is not an int or a sequence of ints.
+            RuntimeError: if the model is training or predicting (e.g. from a callback).
+        """
         check_idle(self, "build")
         if not self._layers:
             raise ValueError("The model has no layers; add one before building it.")
@@ -337,6 +394,7 @@ class Sequential(Trainer):
 
     @property
     def metrics_names(self) -> list[str]:
+        """``["loss", *compiled metric names]``: the order of evaluate's list result."""
         return ["loss", *(m.name for m in self.compiled_metrics)]
 
     # -- calling ----------------------------------------------------------------------------
@@ -358,6 +416,16 @@ class Sequential(Trainer):
 
         Keyword arguments (``state=``, ``key=``, ``training=``) follow the layer contract; use
         ``model.net.call`` for the new state too.
+
+        Args:
+            params: parameters shaped as :attr:`params` (one entry per layer).
+            x: a batch of inputs, ``(batch, *input_shape)``.
+            **kwargs: passed on to the network's ``apply``: ``state=`` (the layer state;
+                required when a layer keeps running statistics), ``key=`` (a PRNG key for
+                dropout), ``training=`` (default False).
+
+        Returns:
+            The outputs, ``(batch, *output_shape)``.
         """
         return self.net.apply(params, x, **kwargs)
 
@@ -366,12 +434,27 @@ class Sequential(Trainer):
         super()._require_built(f"model.{method}()")
 
     def get_weights(self) -> list[np.ndarray]:
-        """All weights as NumPy arrays in Keras's order (per layer: kernel, bias, ...)."""
+        """All weights as NumPy arrays in Keras's order (per layer: kernel, bias, ...).
+
+        Returns:
+            A list of NumPy arrays, non-trainable weights (e.g. moving statistics) included,
+            as Keras's ``get_weights``.
+        """
         self._require_built("get_weights")
         return [np.asarray(w) for w in self.net.weights_of(self.params, self.state)]
 
     def set_weights(self, weights: Sequence[Any]) -> None:
-        """Replace all weights, given in :meth:`get_weights`'s order and shapes."""
+        """Replace all weights, given in :meth:`get_weights`'s order and shapes.
+
+        Args:
+            weights: a list (or tuple) of arrays of numbers, one per weight, as
+                :meth:`get_weights` returns them.
+
+        Raises:
+            TypeError: if ``weights`` is not a list or tuple, or an array does not hold
+                numbers.
+            ValueError: if the number of arrays or their shapes differ from the model's.
+        """
         self._require_built("set_weights")
         shapes = Serial(self._layers).input_shapes(self._input_shape)
         expected = [
@@ -406,12 +489,22 @@ class Sequential(Trainer):
         self.train_state = self.train_state._replace(params=params, state=state)
 
     def count_params(self) -> int:
-        """Number of scalars in the parameters and state."""
+        """Number of scalars in the parameters and state.
+
+        Returns:
+            The count, trainable and non-trainable weights together (Keras's
+            ``count_params``).
+        """
         self._require_built("count_params")
         return count_params(self.params) + count_params(self.state)
 
     def summary(self, print_fn: Any = print) -> None:
-        """Print the layers, their output shapes and parameter counts (trainable and not)."""
+        """Print the layers, their output shapes and parameter counts (trainable and not).
+
+        Args:
+            print_fn: called with each line of the summary (Keras's argument); default
+                ``print``.
+        """
         for line in summary_lib.to_text(summary_lib.summarize(self)):
             print_fn(line)
 
@@ -457,6 +550,9 @@ class Sequential(Trainer):
         Architecture, weights, non-trainable state, optimizer state, compile settings, the
         epoch counter and the seed, in fnn's zip format (see :mod:`fnn.saving`); read it with
         :func:`fnn.models.load_model`.
+
+        Args:
+            filepath: the file to write (any extension; Keras uses ``.keras``).
         """
         saving.save_model(self, filepath)
 
@@ -465,6 +561,9 @@ class Sequential(Trainer):
 
         The format follows the extension: ``.safetensors`` writes safetensors (tensors named
         ``dense/kernel``, ...; see :mod:`fnn.interop.safetensors`), anything else fnn's archive.
+
+        Args:
+            filepath: the file to write; its extension picks the format.
         """
         if os.fspath(filepath).endswith(".safetensors"):
             from fnn.interop.safetensors import save_safetensors
@@ -479,6 +578,10 @@ class Sequential(Trainer):
         Accepts what :meth:`save_weights` or :meth:`save` wrote, ``.safetensors`` files, and
         Keras 3's ``.weights.h5`` and ``.keras`` files for the layers fnn has
         (:mod:`fnn.interop.keras`; needs h5py).
+
+        Args:
+            filepath: the file to read; ``.safetensors``, ``.weights.h5`` and ``.keras`` pick
+                those readers, anything else is read as fnn's archive.
         """
         path = os.fspath(filepath)
         if path.endswith(".safetensors"):
@@ -497,6 +600,11 @@ class Sequential(Trainer):
         symbolic batch size unless ``batch_size`` is given), loadable with
         ``jax.export.deserialize`` where fnn is not installed (see :mod:`fnn.export`).
 
+        Args:
+            filepath: where to write the serialized artifact.
+            batch_size: a fixed batch size for the exported function; None: symbolic (any
+                batch size at call time).
+
         Returns:
             The ``jax.export.Exported`` object.
         """
@@ -505,12 +613,24 @@ class Sequential(Trainer):
         return export_model(self, filepath, batch_size=batch_size)
 
     def get_config(self) -> dict[str, Any]:
-        """The architecture as JSON-able data: name, seed, input shape and layer configs."""
+        """The architecture as JSON-able data: name, seed, input shape and layer configs.
+
+        Returns:
+            A dict of plain Python values; :meth:`from_config` rebuilds the model from it
+            (weights not included).
+        """
         return saving.sequential_config(self)
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Sequential:
-        """A new model (built if the config has an input shape) from :meth:`get_config`."""
+        """A new model (built if the config has an input shape) from :meth:`get_config`.
+
+        Args:
+            config: a dict as :meth:`get_config` returns it.
+
+        Returns:
+            A new, uncompiled model of this class, with fresh weights from its seed.
+        """
         return saving.sequential_from_config(cls, config)
 
 
@@ -522,6 +642,20 @@ def load_model(
 ) -> Sequential:
     """Load a model saved by :meth:`Sequential.save` (see :func:`fnn.saving.load_sequential`).
 
+    Architecture, weights, layer state, optimizer state, compile settings, epoch counter and
+    seed are restored, so ``fit`` continues exactly as if never interrupted.
+
+    Args:
+        filepath: the file :meth:`Sequential.save` wrote.
+        compile: False: return the model uncompiled (no optimizer state restored), as
+            Keras's ``load_model(compile=False)``.
+        optimizer: the optimizer to compile with instead of the saved one (needed when the
+            model was compiled with an Optax transformation that has no fnn name); the saved
+            optimizer state is restored into it. Not with ``compile=False``.
+
+    Returns:
+        The loaded :class:`Sequential`.
+
     Raises:
         ValueError: the file is not a valid fnn model file, or does not describe a valid model.
     """
@@ -532,12 +666,27 @@ def root_key(seed: Any, purpose: int) -> jax.Array:
     """The key a model with ``seed`` derives for ``purpose`` (0: initialisation, 1: dropout).
 
     ``seed`` may be traced, so ``jax.vmap`` over seeds gives many models' keys at once.
+
+    Args:
+        seed: the model's seed (an int, or a traced integer).
+        purpose: 0 for initialisation, 1 for the dropout root.
+
+    Returns:
+        ``fold_in(jax.random.key(seed), purpose)``, a typed PRNG key.
     """
     return jax.random.fold_in(jax.random.key(seed), purpose)
 
 
 def layer_key(seed: Any, index: int) -> jax.Array:
-    """The initialisation key of layer ``index`` in a model with ``seed``."""
+    """The initialisation key of layer ``index`` in a model with ``seed``.
+
+    Args:
+        seed: the model's seed (an int, or a traced integer).
+        index: the layer's position in ``model.layers`` (0-based).
+
+    Returns:
+        ``fold_in(root_key(seed, 0), index)``, a typed PRNG key.
+    """
     return jax.random.fold_in(root_key(seed, 0), index)
 
 

@@ -82,6 +82,11 @@ CPU_PARALLEL_MEMBERS = 8
 class Population(Trainer):
     """``size`` copies of a compiled :class:`~fnn.models.Sequential`, trained side by side.
 
+    Attributes ``params``, ``state`` and ``opt_state`` are the members' pytrees stacked along a
+    leading axis of length N; ``train_state`` holds them with the counters. ``active`` says which
+    members still train (callbacks freeze the others, see :meth:`freeze`); ``hyperparams`` holds
+    each swept hyperparameter's per-member values, ``(N,)`` arrays, once the members are built.
+
     Args:
         model: a compiled Sequential; its layers, loss, metrics, optimizer and distribution are
             reused (the model itself is left untouched).
@@ -105,9 +110,22 @@ class Population(Trainer):
             members replicated), or :class:`~fnn.distributed.MemberParallel` (members split
             across devices, no communication).
 
-    Attributes ``params``, ``state`` and ``opt_state`` are the members' pytrees stacked along a
-    leading axis of length N; ``train_state`` holds them with the counters. ``active`` says which
-    members still train (callbacks freeze the others, see :meth:`freeze`).
+    Raises:
+        TypeError: if ``model`` is not a Sequential, ``hyperparams`` not a dict, or a value of
+            the wrong type (``size``, ``seeds``, a hyperparameter's values).
+        ValueError: if ``model`` is not compiled with an optimizer and a loss, ``size``,
+            ``seeds`` or ``parallel_members`` is invalid, a hyperparameter name is unknown, has
+            not N values, is not finite, or comes from a schedule, or the distribution cannot
+            hold the members.
+
+    Example:
+        >>> import fnn
+        >>> from fnn.layers import Dense
+        >>> model = fnn.Sequential([Dense(1, input_shape=2)])
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> pop = fnn.Population(model, size=4, hyperparams={"learning_rate": 0.1})
+        >>> pop.seeds, pop.params[0]["kernel"].shape
+        ((0, 1, 2, 3), (4, 2, 1))
     """
 
     def __init__(
@@ -173,14 +191,17 @@ class Population(Trainer):
     # -- the train state --------------------------------------------------------------------
     @property
     def built(self) -> bool:
+        """Whether the members' parameters exist (the input shape is known)."""
         return self.train_state is not None
 
     @property
     def metrics_names(self) -> list[str]:
+        """``["loss", *compiled metric names]``, as the model's."""
         return self._spec.metrics_names
 
     @property
     def members(self) -> int:
+        """The number of members, N (the leading axis of every train-state leaf)."""
         return self.size
 
     @property
@@ -195,9 +216,19 @@ class Population(Trainer):
         return _PopulationSpec(self)
 
     def engine_distribution(self) -> distributed_lib.Distribution:
+        """The population's distribution (``distribution``, else the model's).
+
+        Returns:
+            The resolved :class:`fnn.distributed.Distribution`.
+        """
         return self._distribution
 
     def order_seeds(self) -> tuple[int, ...]:
+        """The seeds whose permutations order each epoch's examples.
+
+        Returns:
+            Member 0's seed alone with ``shared_order``, else every member's seed.
+        """
         return self.seeds[:1] if self.shared_order else self.seeds
 
     @property
@@ -221,7 +252,15 @@ class Population(Trainer):
         return self._engine[1]
 
     def commit_epoch(self, old: training.TrainState, new: training.TrainState) -> Any:
-        """Frozen members (see :meth:`freeze`) keep their state from before the epoch."""
+        """Frozen members (see :meth:`freeze`) keep their state from before the epoch.
+
+        Args:
+            old: the members' train state before the epoch.
+            new: their train state after it.
+
+        Returns:
+            ``new`` for the active members and ``old`` for the frozen ones, leaf by leaf.
+        """
         if self.active.all():
             return new
         mask = jnp.asarray(self.active)
@@ -232,16 +271,34 @@ class Population(Trainer):
         return jax.tree.map(pick, new, old)
 
     def summarize_logs(self, logs: dict[str, Any]) -> dict[str, float]:
+        """The members' mean of each log, for progress and evaluate's line.
+
+        Args:
+            logs: ``{name: (N,) values}`` of an epoch or an evaluation.
+
+        Returns:
+            ``{name: mean over members}``, floats.
+        """
         return {k: float(np.mean(v)) for k, v in logs.items()}
 
     def describe_logs(self) -> str:
+        """Says that the values shown are means over the members.
+
+        Returns:
+            ``" (mean of N members)"``.
+        """
         return f" (mean of {self.size} members)"
 
     def freeze(self, members: Any) -> None:
         """Stop training the given members (a bool mask of length N, or indices): from the next
         epoch on their state stays as it is (callbacks such as EarlyStopping call this);
         training stops once every member is frozen. ``fit`` unfreezes all members when it
-        starts."""
+        starts.
+
+        Args:
+            members: which members to freeze: a bool mask of length N, or an int index or
+                indices; members frozen before stay frozen.
+        """
         mask = np.zeros(self.size, bool)
         mask[np.asarray(members)] = True
         self.active &= ~mask
@@ -367,8 +424,25 @@ class Population(Trainer):
         reduce: str | None = None,
     ) -> np.ndarray:
         """Every member's outputs, shape ``(N, n, *output)``; ``reduce="mean"`` gives the
-        ensemble mean over members, shape ``(n, *output)``. Other arguments as
-        :meth:`fnn.models.Sequential.predict`."""
+        ensemble mean over members, shape ``(n, *output)``.
+
+        Args:
+            x: inputs, or a pipeline of batches (as :meth:`fnn.models.Sequential.predict`).
+            batch_size: examples per step (default 32).
+            verbose: accepted for Keras compatibility (nothing is printed).
+            steps: batches to take from a pipeline (None: until it is exhausted).
+            check_finite: scan ``x`` for NaN and inf first.
+            max_device_bytes: data above this many bytes streams from the host in chunks
+                (``"auto"``: half the accelerator's memory; None: no limit).
+            reduce: None for every member's outputs, or ``"mean"`` for their mean.
+
+        Returns:
+            A NumPy array, ``(N, n, *output_shape)``, or ``(n, *output_shape)`` with
+            ``reduce="mean"``.
+
+        Raises:
+            ValueError: if ``reduce`` is not None or ``"mean"``, or the data is invalid.
+        """
         if reduce not in (None, "mean"):
             raise ValueError(f"reduce must be None or 'mean', got {reduce!r}.")
         out = super().predict(
@@ -391,7 +465,20 @@ class Population(Trainer):
 
     def member(self, index: int) -> Sequential:
         """Member ``index`` as a plain, compiled Sequential: its seed, parameters, state and
-        optimizer state (per-member hyperparameters included), ready to fit on alone."""
+        optimizer state (per-member hyperparameters included), ready to fit on alone.
+
+        Args:
+            index: the member's position, in ``[-N, N)`` (negative counts from the end).
+
+        Returns:
+            A new, compiled :class:`~fnn.models.Sequential` holding a copy of the member's
+            train state (epoch counter and dropout key included); a swept dropout rate becomes
+            its Dropout layers' ``rate``.
+
+        Raises:
+            TypeError: if ``index`` is not an int.
+            ValueError: if ``index`` is out of range, or the members are not built yet.
+        """
         self._require_built("member")
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
             raise TypeError(f"index must be an int, got {type(index).__name__}: {index!r}.")
@@ -423,6 +510,19 @@ class Population(Trainer):
 
         ``metric`` defaults to ``"val_loss"`` when validation ran, else ``"loss"``; ``mode``
         ``"min"``, ``"max"`` or ``"auto"`` (max for accuracies, as Keras's callbacks decide).
+
+        Args:
+            metric: a key of ``population.history.history`` (e.g. ``"val_accuracy"``); None:
+                ``"val_loss"`` if validation ran, else ``"loss"``.
+            mode: ``"min"``, ``"max"``, or ``"auto"`` (``"max"`` when the name contains
+                ``acc`` or ``auc``, else ``"min"``).
+
+        Returns:
+            The index of the best member; a NaN value ranks last.
+
+        Raises:
+            ValueError: if the population has not been fit, ``metric`` is not in its history,
+                or ``mode`` is not one of the three.
         """
         if self.history is None or not self.history.history:
             raise ValueError("best() ranks members by their last fit: call population.fit first.")
@@ -440,7 +540,15 @@ class Population(Trainer):
         return int(np.argmin(values) if mode == "min" else np.argmax(values))
 
     def best(self, metric: str | None = None, mode: str = "auto") -> Sequential:
-        """The best member (see :meth:`best_index`) as a plain Sequential."""
+        """The best member (see :meth:`best_index`) as a plain Sequential.
+
+        Args:
+            metric: as in :meth:`best_index`.
+            mode: as in :meth:`best_index`.
+
+        Returns:
+            That member, as :meth:`member` gives it.
+        """
         return self.member(self.best_index(metric, mode))
 
     # -- saving -----------------------------------------------------------------------------
@@ -452,7 +560,16 @@ class Population(Trainer):
         batch_size: int | None = None,
     ) -> Any:
         """A ``jax.export`` artifact of one member's inference function (``member=i``) or of
-        the whole population (outputs ``(N, batch, ...)``); see :mod:`fnn.export`."""
+        the whole population (outputs ``(N, batch, ...)``); see :mod:`fnn.export`.
+
+        Args:
+            filepath: where to write the serialized artifact.
+            member: export only this member; None: every member.
+            batch_size: a fixed batch size; None: symbolic (any batch size at call time).
+
+        Returns:
+            The ``jax.export.Exported`` object.
+        """
         from fnn.export import export_model
 
         return export_model(self, filepath, member=member, batch_size=batch_size)
@@ -462,7 +579,11 @@ class Population(Trainer):
         and ``.npy`` members, no pickles, written atomically), format ``"fnn.population"``: the
         model's config and compile settings, the members' stacked arrays, seeds, per-member
         hyperparameters, the epoch counter, the callbacks' state and the last fit's history.
-        Read it with :func:`load_population`."""
+        Read it with :func:`load_population`.
+
+        Args:
+            path: the file to write.
+        """
         self._require_built("save")
         saving.save_population(self, path)
 
@@ -516,6 +637,15 @@ def load_population(
     ``optimizer`` replaces the saved one; it is required when the model was compiled with an
     Optax transformation that has no fnn name (as for :func:`fnn.models.load_model`). Any file
     that is not a valid population raises a ValueError before anything large is allocated.
+
+    Args:
+        path: the file :meth:`Population.save` wrote.
+        optimizer: the optimizer to compile with instead of the saved one; the saved
+            optimizer state is restored into it.
+
+    Returns:
+        The compiled :class:`Population`: its members' arrays, seeds, hyperparameters, epoch
+        counter, callbacks' state and last fit's history as saved.
     """
     return saving.load_population(Population, Sequential, path, optimizer=optimizer)
 

@@ -115,7 +115,21 @@ class Objective(NamedTuple):
 
 
 def objective(net: Layer, loss: Any) -> Objective:
-    """Resolve ``loss`` for ``net``, fusing a final softmax/sigmoid into the loss when exact."""
+    """Resolve ``loss`` for ``net``, fusing a final softmax/sigmoid into the loss when exact.
+
+    When ``net`` ends in softmax and the loss is (sparse) categorical cross-entropy on
+    probabilities, or in sigmoid with binary cross-entropy, the objective's network stops before
+    that activation and its loss is the same loss with ``from_logits=True`` (label smoothing,
+    reduction and ``ignore_class`` kept); ``to_output`` then applies the activation for metrics.
+
+    Args:
+        net: the network (a layer, e.g. :func:`fnn.layers.serial`).
+        loss: a loss name, :class:`fnn.losses.Loss` or function (see :func:`fnn.losses.get`).
+
+    Returns:
+        An :class:`Objective` ``(net, loss, to_output)``; unfused, ``net`` itself, the resolved
+        loss and the identity.
+    """
     loss_obj = losses_lib.get(loss)
     act = net.output_activation
     fusible = (
@@ -445,6 +459,20 @@ def make_train_loop(
     ``shard_batch(arrays, axis)`` (optional) annotates the batch arrays, batch axis ``axis``,
     before the steps see them: :meth:`fnn.distributed.DataParallel.shard_batch` shards them
     across devices.
+
+    Args:
+        train_step: a step from :func:`make_train_step` (its per-metric states are merged over
+            the pass), or any ``step(ts, batch, key) -> (ts, logs)`` (each log summed × batch
+            size).
+        shard_batch: annotates batch arrays (``(arrays, axis) -> arrays``); None: left as they
+            are.
+        unroll: ``lax.scan``'s ``unroll`` for the steps (1: no unrolling; when the epoch has at
+            most ``unroll`` steps and ``unroll > 1``, fully unrolled).
+
+    Returns:
+        The pure loop function ``loop(ts, data, order, rest, step0) -> (ts, sums)``; for a step
+        from :func:`make_train_step`, ``sums`` is ``{"loss", "count", "metric_states"}`` (turn
+        it into results with :func:`means`).
     """
     shard = shard_batch or _no_sharding
 
@@ -491,6 +519,18 @@ def make_eval_loop(
     rest is padding (so that passes over similar numbers of examples share one program), left
     out of the loss, every metric and the count exactly as if absent. It needs an eval step
     built by :func:`make_eval_step` (its ``states`` take the rows' mask).
+
+    Args:
+        eval_step: a step from :func:`make_eval_step`, or any ``step(params, state, batch) ->
+            logs`` (then ``valid_rows`` cannot be used).
+        batch_size: examples per step; a last, smaller batch takes the remaining rows.
+        shard_batch: annotates batch arrays (``(arrays, axis) -> arrays``); None: left as they
+            are.
+
+    Returns:
+        The pure loop function ``loop(params, state, data, valid_rows=None) -> sums`` (turn
+        ``sums`` into results with :func:`means`); calling it with ``valid_rows`` on a
+        hand-written step raises ``TypeError``.
     """
     shard = shard_batch or _no_sharding
     acc = _accumulator(eval_step)
@@ -525,7 +565,18 @@ def make_eval_loop(
 def make_predict_loop(
     net: Layer, batch_size: int, shard_batch: ShardBatch | None = None
 ) -> Callable[..., jax.Array]:
-    """Fuse inference: ``loop(params, state, x) -> y`` over batches in order, outputs stacked."""
+    """Fuse inference: ``loop(params, state, x) -> y`` over batches in order, outputs stacked.
+
+    Args:
+        net: the network, run in inference mode (``training=False``).
+        batch_size: examples per step; a last, smaller batch takes the remaining rows.
+        shard_batch: annotates each input batch (``(arrays, axis) -> arrays``); None: left as
+            it is.
+
+    Returns:
+        The pure loop function ``loop(params, state, x) -> y``: ``y`` has one output row per
+        row of ``x``, in order.
+    """
     shard = shard_batch or _no_sharding
 
     def loop(params, state, x):
@@ -554,7 +605,18 @@ def make_predict_loop(
 def means(sums: dict[str, Any], metrics: Sequence[Any] = ()) -> dict[str, Any]:
     """Turn a loop's ``sums`` (fetched to the host) into the pass's results: the mean loss per
     example and each metric's value from its accumulated state (``metrics``: the step's
-    ``.metrics``); floats, or arrays of shape ``(N,)`` for the sums of N lifted members."""
+    ``.metrics``); floats, or arrays of shape ``(N,)`` for the sums of N lifted members.
+
+    Args:
+        sums: a fused loop's sums: ``count``, ``loss`` (and any other summed log) and, for
+            steps built here, ``metric_states``.
+        metrics: the metric objects whose states are in ``sums["metric_states"]`` (the step's
+            ``.metrics``); empty: only the summed logs are averaged.
+
+    Returns:
+        ``{name: value}``: the loss (and other summed logs) divided by ``count``, then each
+        metric's computed value; Python floats, or float64 arrays ``(N,)`` for N members.
+    """
     count = np.asarray(sums["count"], np.float64)
     out: dict[str, Any] = {}
     for k, v in sums.items():
