@@ -201,18 +201,19 @@ def pad_rows(a: np.ndarray, rows: int) -> np.ndarray:
 
 def pad_to_bucket(
     arrays: list[np.ndarray | None], batch_size: int
-) -> tuple[list[np.ndarray | None], int]:
+) -> tuple[list[np.ndarray | None], int | None]:
     """``arrays`` padded to :func:`bucket_rows` rows for an evaluation pass, with copies of
     their first row (finite wherever the data is: padding never brings a NaN into a masked
-    sum), and the number of real rows. With several processes (each holding its own rows) the
-    arrays are left as they are.
+    sum), and the number of real rows. With several processes (each holding its own rows, the
+    distribution pads them) and for memory-mapped data (never read whole) the arrays are left
+    as they are, and the rows are None: all real.
 
     Args:
         arrays: the pass's ``(x, y, sample_weight or None)``, rows first.
         batch_size: examples per step.
 
     Returns:
-        ``(padded arrays, real rows)``.
+        ``(padded arrays, real rows or None)``.
 
     Example:
         >>> import numpy as np
@@ -224,7 +225,9 @@ def pad_to_bucket(
 
     n = next(a for a in arrays if a is not None).shape[0]
     target = bucket_rows(n, batch_size)
-    if target == n or jax.process_count() > 1 or any(is_mapped(a) for a in arrays):
+    if jax.process_count() > 1 or any(is_mapped(a) for a in arrays):
+        return arrays, None
+    if target == n:
         return arrays, n
     return [None if a is None else _pad_first(a, target) for a in arrays], n
 

@@ -806,7 +806,7 @@ class Trainer:
         engine: Engine,
         cbs: CallbackList,
         placed: data_lib.Placement | None,
-        placed_val: tuple[data_lib.Placement, int] | None,
+        placed_val: tuple[data_lib.Placement, int | None] | None,
         n: int | None,
         steps_per_epoch: int | None,
         verbose: int,

@@ -964,7 +964,7 @@ class AUC(Metric):
         label = (y_true.astype(jnp.float32) > 0.5).astype(jnp.float32)
         w = jnp.ones_like(y_pred)
         if sample_weight is not None:
-            sw = _weights(sample_weight)
+            sw = jnp.asarray(sample_weight, jnp.float32)
             w = w * sw.reshape(sw.shape + (1,) * (y_pred.ndim - sw.ndim))
         if not self.multi_label and self.label_weights is not None:
             w = w * jnp.asarray(self.label_weights, jnp.float32)
@@ -1157,7 +1157,7 @@ class FBetaScore(Metric):
         pred = pred.astype(jnp.float32)
         w = jnp.ones((y_true.shape[0], 1), jnp.float32)
         if sample_weight is not None:
-            w = _weights(sample_weight).reshape(-1, 1)
+            w = jnp.asarray(sample_weight, jnp.float32).reshape(-1, 1)
         axis = None if self.average == "micro" else 0
 
         def wsum(v: jax.Array) -> jax.Array:
@@ -1346,7 +1346,7 @@ class R2Score(Metric):
                 f"R2Score expects 2D inputs (batch_size, output_dim); got "
                 f"y_true.shape={y_true.shape} and y_pred.shape={y_pred.shape}."
             )
-        w = jnp.ones((), jnp.float32) if sample_weight is None else _weights(sample_weight)
+        w = jnp.asarray(1.0 if sample_weight is None else sample_weight, jnp.float32)
         if w.ndim == 1:
             w = w[:, None]
         w = jnp.broadcast_to(w, y_true.shape)

@@ -285,7 +285,10 @@ def test_evaluate_on_a_slightly_different_number_of_examples_compiles_nothing_ne
     assert compiles == []
     np.testing.assert_allclose(again, reference, rtol=1e-6)
     # the padded pass equals one over exactly the real rows, computed batch by batch
-    batches = [model.evaluate(x[i : i + 32], y[i : i + 32], verbose=0) for i in range(0, 983, 32)]
-    sizes = [min(32, 983 - i) for i in range(0, 983, 32)]
+    starts = range(0, 983, 32)
+    batches = [
+        model.evaluate(x[i : min(i + 32, 983)], y[i : min(i + 32, 983)], verbose=0) for i in starts
+    ]
+    sizes = [min(i + 32, 983) - i for i in starts]
     expected = np.average(np.array(batches), axis=0, weights=sizes)
     np.testing.assert_allclose(reference, expected, rtol=1e-5)
