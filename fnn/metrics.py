@@ -274,6 +274,8 @@ def _samplewise(values: jax.Array, sample_weight: jax.Array | None) -> tuple[jax
     values = values * w
     if w.ndim > 1:
         w = jnp.mean(w, axis=tuple(range(1, w.ndim)))
+    if values.ndim > 1:  # per-entry weights: Keras averages each example's weighted entries
+        values = jnp.mean(values, axis=tuple(range(1, values.ndim)))
     return jnp.sum(values), jnp.sum(w)
 
 

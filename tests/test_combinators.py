@@ -205,3 +205,13 @@ def test_fan_out_then_concat_multiplies_the_last_axis(n, width, depth):
     assert net.output_shape(shape) == (*shape[:-1], n * width)
     y = net.apply(net.init(jax.random.key(0), shape), jnp.ones((3, *shape)))
     assert y.shape == (3, *net.output_shape(shape))
+
+
+def test_a_frozen_combinator_reloads_frozen():
+    from fnn.layers.base import layer_from_config, layer_to_config
+
+    block = Serial([Dense(4), Dense(2)])
+    block.trainable = False
+    again = layer_from_config(layer_to_config(block))
+    assert type(again) is Serial and again.trainable is False
+    assert layer_from_config(layer_to_config(Serial([Dense(4)]))).trainable is True

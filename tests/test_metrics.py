@@ -332,3 +332,13 @@ def test_functions_align_a_trailing_axis_as_keras():
     np.testing.assert_allclose(
         metrics.binary_accuracy(y, p).reshape(-1), np.asarray(keras_value).reshape(-1)
     )
+
+
+def test_per_entry_sample_weights_average_each_example_as_keras_does():
+    # weights of the values' full shape (n, 3): Keras averages each example's weighted entries
+    w = RNG.uniform(0.1, 2.0, size=(N, 3)).astype(np.float32)
+    theirs = keras.metrics.MeanSquaredError()
+    theirs.update_state(REG_T[..., None], REG_P[..., None], sample_weight=w)
+    ours = metrics.get("mse")
+    state = ours.update(ours.initial_state(), REG_T[..., None], REG_P[..., None], w)
+    np.testing.assert_allclose(float(ours.compute(state)), float(theirs.result()), rtol=1e-5)

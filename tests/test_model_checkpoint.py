@@ -155,3 +155,13 @@ def test_in_fit_each_epoch_file_holds_that_epoch(tmp_path):
         loaded = load_model(template.format(epoch=epoch + 1, val_loss=val_loss))
         assert loaded.epoch == epoch + 1
         assert all(np.array_equal(a, b) for a, b in zip(loaded.get_weights(), seen[epoch]))
+
+
+@pytest.mark.parametrize(
+    ("monitor", "mode"),
+    [("val_auc", "max"), ("val_precision", "max"), ("val_accuracy", "max"), ("val_loss", "min")],
+)
+def test_auto_mode_maximises_what_keras_maximises(tmp_path, monitor, mode):
+    from fnn.callbacks import ModelCheckpoint
+
+    assert ModelCheckpoint(str(tmp_path / "m.keras"), monitor=monitor).mode == mode

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from fnn.callbacks import monitor as monitor_lib
 from fnn.callbacks.base import Callback
 from fnn.distributed import is_primary
 
@@ -31,8 +32,9 @@ class ModelCheckpoint(Callback):
         save_best_only: save only when ``monitor`` improves on the best value so far (default
             False).
         save_weights_only: ``model.save_weights`` instead of ``model.save`` (default False).
-        mode: ``"min"``, ``"max"`` or ``"auto"`` (the default: max when ``monitor`` contains
-            ``"acc"`` or starts with ``"fmeasure"``, min otherwise).
+        mode: ``"min"``, ``"max"`` or ``"auto"`` (the default: max when ``monitor`` names an
+            accuracy, AUC, precision or recall, min otherwise; see
+            :func:`fnn.callbacks.monitor.auto_mode`).
         save_freq: ``"epoch"`` (the default), or an int ``N``: save after every N train
             steps, checked at the end of each execution (compile with ``steps_per_execution``
             dividing ``N`` to save exactly every N steps; the default execution is the whole
@@ -90,8 +92,8 @@ class ModelCheckpoint(Callback):
         self.save_best_only = bool(save_best_only)
         self.save_weights_only = bool(save_weights_only)
         self.save_freq = save_freq
-        if mode == "auto":
-            mode = "max" if "acc" in monitor or monitor.startswith("fmeasure") else "min"
+        if mode == "auto":  # the rule EarlyStopping and ReduceLROnPlateau use (Keras 3's)
+            mode = monitor_lib.auto_mode(monitor)
         self.mode = mode
         if initial_value_threshold is None:
             initial_value_threshold = math.inf if mode == "min" else -math.inf

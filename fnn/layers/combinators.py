@@ -174,16 +174,26 @@ class _Combinator(Layer):
         """The combinator's name and its inner layers' configs.
 
         Returns:
-            ``{"name": ..., "layers": [layer_to_config(layer), ...]}`` (``trainable`` is not
-            part of it).
+            ``{"name": ..., "layers": [layer_to_config(layer), ...]}``, with
+            ``"trainable": False`` for a frozen combinator (so a saved model reloads frozen).
         """
-        return {"name": self.name, "layers": [layer_to_config(x) for x in self.layers]}
+        config: dict[str, Any] = {
+            "name": self.name,
+            "layers": [layer_to_config(x) for x in self.layers],
+        }
+        if not self.trainable:
+            config["trainable"] = False
+        return config
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Layer:
         config = dict(config)
         layers = [layer_from_config(c) for c in config.pop("layers", [])]
-        return cls._from_layers(layers, **config)
+        trainable = config.pop("trainable", True)
+        layer = cls._from_layers(layers, **config)
+        if trainable is False:
+            layer.trainable = False
+        return layer
 
     @classmethod
     def _from_layers(cls, layers: list[Layer], **config: Any) -> Layer:
