@@ -267,6 +267,9 @@ def _samplewise(values: jax.Array, sample_weight: jax.Array | None) -> tuple[jax
         if values.ndim > 1:
             values = jnp.mean(values, axis=tuple(range(1, values.ndim)))
         return jnp.sum(values), jnp.asarray(values.shape[0] if values.ndim else 1, jnp.float32)
+    if values.ndim == 0:  # one value per batch (a function that reduces): the batch counts once
+        present = (jnp.sum(jnp.asarray(sample_weight, jnp.float32)) > 0).astype(jnp.float32)
+        return values * present, present
     values, w = losses_lib.squeeze_or_expand_to_same_rank(values, sample_weight)
     if values.ndim > w.ndim:
         values = jnp.mean(values, axis=tuple(range(w.ndim, values.ndim)))
