@@ -184,18 +184,21 @@ def bucket_rows(n: int, batch_size: int) -> int:
 
 
 def pad_rows(a: np.ndarray, rows: int) -> np.ndarray:
-    """``a`` with zero rows appended up to ``rows`` (``a`` itself when it has them).
+    """``a`` with rows appended up to ``rows`` (``a`` itself when it has them): copies of its
+    first row (finite wherever the data is, so padding never brings a NaN into a masked sum),
+    or zeros when ``a`` has no rows.
 
     Args:
         a: an array, rows first.
         rows: the number of rows wanted.
 
     Returns:
-        An array of ``max(rows, len(a))`` rows and ``a``'s dtype: ``a``'s rows, then zeros.
+        An array of ``max(rows, len(a))`` rows and ``a``'s dtype: ``a``'s rows, then the padding.
     """
     if a.shape[0] >= rows:
         return a
-    pad = np.zeros((rows - a.shape[0], *a.shape[1:]), a.dtype)
+    shape = (rows - a.shape[0], *a.shape[1:])
+    pad = np.broadcast_to(a[:1], shape) if a.shape[0] else np.zeros(shape, a.dtype)
     return np.concatenate([a, pad], axis=0)
 
 
@@ -227,16 +230,7 @@ def pad_to_bucket(
     target = bucket_rows(n, batch_size)
     if jax.process_count() > 1 or any(is_mapped(a) for a in arrays):
         return arrays, None
-    if target == n:
-        return arrays, n
-    return [None if a is None else _pad_first(a, target) for a in arrays], n
-
-
-def _pad_first(a: np.ndarray, rows: int) -> np.ndarray:
-    if a.shape[0] == 0:
-        return a
-    pad = np.broadcast_to(a[:1], (rows - a.shape[0], *a.shape[1:]))
-    return np.concatenate([a, pad], axis=0)
+    return [None if a is None else pad_rows(a, target) for a in arrays], n
 
 
 class Piece(NamedTuple):
