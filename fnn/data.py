@@ -235,14 +235,34 @@ def pad_to_bucket(
 
 class Piece(NamedTuple):
     """One call of an epoch's fused program: its data, the order of its steps (indices into
-    ``data``), the smaller last batch (``rest``), the epoch step it starts at, and whether the
-    data has a leading member axis (a population's own orders, streamed)."""
+    ``data``), the smaller last batch (``rest``), the epoch step it starts at, whether the data
+    has a leading member axis (a population's own orders, streamed), and, for a padded piece
+    (one program for calls of different lengths, see :func:`epoch_pieces`), how many rows of
+    ``order`` and entries of ``rest`` are real (None: all)."""
 
     data: tuple[Any, ...]
     order: np.ndarray
     rest: np.ndarray
     first_step: int
     members_data: bool = False
+    steps: int | None = None
+    rest_rows: int | None = None
+
+    @property
+    def step_count(self) -> int:
+        """The piece's real steps, its last smaller batch included."""
+        steps = self.order.shape[0] if self.steps is None else self.steps
+        rest = self.rest.shape[0] if self.rest_rows is None else self.rest_rows
+        return steps + (1 if rest else 0)
+
+
+def _pad_rows_with_zeros(a: np.ndarray, rows: int, axis: int = 0) -> np.ndarray:
+    """Index array ``a`` padded with zeros (a valid example index) to ``rows`` along ``axis``."""
+    if a.shape[axis] >= rows:
+        return a
+    shape = list(a.shape)
+    shape[axis] = rows - a.shape[axis]
+    return np.concatenate([a, np.zeros(shape, a.dtype)], axis=axis)
 
 
 def epoch_pieces(
@@ -251,6 +271,8 @@ def epoch_pieces(
     rest: np.ndarray,
     pieces: int = 1,
     steps_per_piece: int | None = None,
+    pad_steps: bool = False,
+    pad_rest: bool = False,
 ) -> Iterator[Piece]:
     """The calls that make up one training epoch.
 
@@ -263,6 +285,14 @@ def epoch_pieces(
     batches, their order and the step numbers are the same either way, so streaming changes
     nothing numerically.
 
+    Padding makes calls of different lengths one program (see
+    :func:`fnn.training.make_train_loop`): with ``pad_steps`` every call's order has the same
+    number of rows (resident: ``steps_per_piece``, or the piece size rounded up by
+    :func:`bucket_rows`, at most ~1/8 more; streamed: the chunk's steps), the real count in
+    :attr:`Piece.steps`; with ``pad_rest`` too, every call's ``rest`` has ``batch`` entries, the
+    real count in :attr:`Piece.rest_rows` (0 for all but the last call). The steps that run are
+    the same either way.
+
     Args:
         placement: where the data lives, from :func:`place`.
         order: the epoch's example indices, ``(steps, batch)`` or ``(steps, N, batch)``, as
@@ -272,11 +302,14 @@ def epoch_pieces(
             the epoch into (1: the whole epoch in one call).
         steps_per_piece: with resident data, steps per call (Keras's ``steps_per_execution``);
             None: use ``pieces``.
+        pad_steps: pad every call's order to one length.
+        pad_rest: pad every call's last batch to ``batch`` entries (with ``pad_steps`` only).
 
     Returns:
         An iterator of :class:`Piece`, in epoch order; together they cover every step once.
     """
     steps, batch_size = order.shape[0], (order.shape[-1] if order.ndim >= 2 else 0)
+    pad_rest = pad_rest and pad_steps and batch_size > 0
     if placement.chunk is None:
         assert placement.device is not None  # resident: no chunks, the arrays on the device
         if steps_per_piece is not None:
@@ -287,12 +320,27 @@ def epoch_pieces(
         # With a fixed number of steps per piece (steps_per_execution), the smaller last batch
         # is a step of its own: it joins the last piece only while that piece has room.
         alone = steps_per_piece is not None and steps and starts[-1] + size <= steps
+        calls = []
         for j, start in enumerate(starts):
             last = j == len(starts) - 1 and not (alone and rest.shape[0])
-            part = rest if last else rest[:0]
-            yield Piece(placement.device, order[start : start + size], part, start)
+            calls.append((order[start : start + size], rest if last else rest[:0], start))
         if alone and rest.shape[0]:
-            yield Piece(placement.device, order[steps:], rest, steps)
+            calls.append((order[steps:], rest, steps))
+        # Bucketed as evaluate buckets rows: steps and the last batch together, so that an
+        # epoch's order and its data (see pad_to_bucket) share a bucket.
+        rows = size if steps_per_piece is not None else bucket_rows(size + bool(rest.shape[0]), 1)
+        for part, part_rest, start in calls:
+            if not pad_steps:
+                yield Piece(placement.device, part, part_rest, start)
+                continue
+            yield Piece(
+                placement.device,
+                _pad_rows_with_zeros(part, rows),
+                _pad_rows_with_zeros(part_rest, batch_size) if pad_rest else part_rest,
+                start,
+                steps=part.shape[0],
+                rest_rows=part_rest.shape[0] if pad_rest else None,
+            )
         return
     members = order.ndim == 3
     per_chunk = max(placement.chunk // batch_size, 1) if batch_size else 1
@@ -300,22 +348,28 @@ def epoch_pieces(
         last = start + per_chunk >= steps
         k = min(per_chunk, steps - start)
         block = order[start : start + k]
-        idx: np.ndarray
+        chunk_rest = rest if last else rest[:0]
         if members:  # (k, N, batch) -> per member (N, k * batch [+ rest])
             idx = block.transpose(1, 0, 2).reshape(block.shape[1], -1)
-            if last:
-                idx = np.concatenate([idx, rest.T], axis=1)
+            tail = chunk_rest.T
         else:
-            idx = block.reshape(-1)
-            if last:
-                idx = np.concatenate([idx, rest])
+            idx, tail = block.reshape(-1), chunk_rest
+        kept = k
+        if pad_steps:  # every chunk the same shape: per_chunk steps (+ batch rows of rest)
+            kept = per_chunk
+            idx = _pad_rows_with_zeros(idx, per_chunk * batch_size, axis=idx.ndim - 1)
+            if pad_rest:
+                tail = _pad_rows_with_zeros(tail, batch_size, axis=tail.ndim - 1)
+        idx = np.concatenate([idx, tail], axis=idx.ndim - 1)
         local = np.arange(idx.shape[-1], dtype=np.int32)
         yield Piece(
             _gather(placement, idx),
-            local[: k * batch_size].reshape(k, batch_size),
-            local[k * batch_size :],
+            local[: kept * batch_size].reshape(kept, batch_size),
+            local[kept * batch_size :],
             start,
             members,
+            steps=k if pad_steps else None,
+            rest_rows=chunk_rest.shape[0] if pad_rest else None,
         )
 
 

@@ -63,9 +63,14 @@ CPU_CONV_STEPS = 8
 
 def _has_conv(layer: Any) -> bool:
     """Whether ``layer`` is or contains a convolution (``lax.conv``-based layer)."""
-    if getattr(layer, "is_convolution", False):
+    return _any_layer(layer, "is_convolution")
+
+
+def _any_layer(layer: Any, flag: str) -> bool:
+    """Whether ``layer`` or any layer inside it has the class flag ``flag`` set."""
+    if getattr(layer, flag, False):
         return True
-    return any(_has_conv(inner) for inner in getattr(layer, "layers", ()) or ())
+    return any(_any_layer(inner, flag) for inner in getattr(layer, "layers", ()) or ())
 
 
 class Lift:
@@ -129,6 +134,12 @@ class Engine:
         self.unrolled_steps = (
             CPU_CONV_STEPS if jax.default_backend() == "cpu" and _has_conv(net) else None
         )
+        #: Whether an epoch's calls pad their step order to one length, and their smaller last
+        #: batch to a whole one (see :func:`fnn.data.epoch_pieces`): fits on different numbers
+        #: of examples then share the epoch program. Not with unrolled steps (their count is
+        #: fixed), nor the last batch for a network that mixes rows (batch statistics).
+        self.pads_steps = self.unrolled_steps is None
+        self.pads_rest = self.pads_steps and not _any_layer(net, "mixes_rows")
         #: The jitted functions, by ``(kind, batch_size)``.
         self.cache: dict[tuple[str, int | None], Any] = {}
 
@@ -163,15 +174,16 @@ class Engine:
         step = training.make_train_step(self.net, self.loss, self.optimizer, self.metrics)
         loop = training.make_train_loop(step, dist.shard_batch, self.unrolled_steps or 1)
 
-        def train(ts, data, order, rest, step0):
+        def train(ts, data, order, rest, step0, steps=None, rest_rows=None):
+            counts = (steps, rest_rows)
             if lift.members is None:
-                return loop(ts, data, order, rest, step0)
+                return loop(ts, data, order, rest, step0, *counts)
             if order.ndim == 3:  # each member's own order, stacked step-major: (steps, N, batch)
                 mapped = (ts, order.swapaxes(0, 1), rest.swapaxes(0, 1))
-                return lift(lambda t, o, r: loop(t, data, o, r, step0), mapped)
+                return lift(lambda t, o, r: loop(t, data, o, r, step0, *counts), mapped)
             if members_data:  # streamed chunks gathered per member: data (N, chunk, ...)
-                return lift(lambda t, d: loop(t, d, order, rest, step0), (ts, data))
-            return lift(lambda t: loop(t, data, order, rest, step0), (ts,))
+                return lift(lambda t, d: loop(t, d, order, rest, step0, *counts), (ts, data))
+            return lift(lambda t: loop(t, data, order, rest, step0, *counts), (ts,))
 
         return dist.jit(train)
 
@@ -201,12 +213,14 @@ class Engine:
             :func:`fnn.training.means`).
         """
         loop = self.compiled("train_member_data" if piece.members_data else "train")
+        counts = [None if c is None else jnp.int32(c) for c in (piece.steps, piece.rest_rows)]
         return loop(
             ts,
             piece.data,
             jnp.asarray(piece.order),
             jnp.asarray(piece.rest),
             jnp.int32(piece.first_step),
+            *counts,
         )
 
     def evaluate(
@@ -777,7 +791,14 @@ class Trainer:
 
         placed = placed_val = None
         if plan.arrays is not None:
-            placed = dist.place(plan.arrays, batch_size, budget)
+            arrays = plan.arrays
+            nbytes = sum(a.nbytes for a in arrays if a is not None)
+            if engine.pads_steps and (budget is None or nbytes * 9 // 8 <= budget):
+                # Resident data padded to a bucket of rows (never indexed: the order covers the
+                # real ones), so that a fit on a slightly different number of examples reuses
+                # the epoch program.
+                arrays, _ = data_lib.pad_to_bucket(arrays, batch_size)
+            placed = dist.place(arrays, batch_size, budget)
             if plan.val_arrays is not None:
                 val_arrays, val_rows = data_lib.pad_to_bucket(plan.val_arrays, plan.val_batch)
                 placed_val = (dist.place(val_arrays, plan.val_batch, budget), val_rows)
@@ -830,7 +851,15 @@ class Trainer:
                 chosen = self.spec.steps_per_execution
                 per_piece = chosen or engine.unrolled_steps
                 updates = PROGRESS_UPDATES if bar is not None and bar.live else 1
-                pieces = data_lib.epoch_pieces(placed, order, rest, updates, per_piece)
+                pieces = data_lib.epoch_pieces(
+                    placed,
+                    order,
+                    rest,
+                    updates,
+                    per_piece,
+                    pad_steps=engine.pads_steps,
+                    pad_rest=engine.pads_rest,
+                )
                 new, sums = self._run_epoch(engine, start, pieces, bar, cbs, chosen is not None)
             else:
                 stream = plan.stream
@@ -976,7 +1005,7 @@ class Trainer:
                 cbs.on_train_batch_end(last, to_logs(sums))
 
         for piece in pieces:
-            steps = piece.order.shape[0] + (1 if piece.rest.shape[0] else 0)
+            steps = piece.step_count
             if hooked:
                 cbs.on_train_batch_begin(piece.first_step)
             if commit_each:

@@ -292,3 +292,67 @@ def test_evaluate_on_a_slightly_different_number_of_examples_compiles_nothing_ne
     sizes = [min(i + 32, 983) - i for i in starts]
     expected = np.average(np.array(batches), axis=0, weights=sizes)
     np.testing.assert_allclose(reference, expected, rtol=1e-5)
+
+
+def unpadded(model: Sequential) -> Sequential:
+    """``model`` with its engine's epoch padding off: the exact shapes, for reference."""
+    model.engine.pads_steps = model.engine.pads_rest = False
+    return model
+
+
+def test_fit_on_a_slightly_different_number_of_examples_compiles_nothing_new():
+    x, y, _ = make_classification(1100)
+    model = seed_model()
+    model.fit(x[:1000], y[:1000], epochs=1, verbose=0)
+    with count_compiles() as compiles:
+        for n in (1013, 990, 1021, 1000):  # other full-step counts and other last batches
+            model.fit(x[:n], y[:n], epochs=1, verbose=0)
+    assert compiles == []
+
+
+@pytest.mark.parametrize("n", [1013, 1024, 20])
+def test_a_padded_epoch_trains_exactly_as_the_unpadded_one(n):
+    """The padded order's extra steps never run, and the masked last batch gives the gradient,
+    loss, metrics and count of the smaller batch (n=20: the epoch is only that batch)."""
+    x, y, _ = make_classification(n)
+    padded, exact = seed_model(), unpadded(seed_model())
+    hp = padded.fit(x, y, epochs=2, verbose=0)
+    he = exact.fit(x, y, epochs=2, verbose=0)
+    for a, b in zip(padded.get_weights(), exact.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-6)
+    for name in ("loss", "accuracy"):
+        np.testing.assert_allclose(hp.history[name], he.history[name], rtol=1e-5)
+    assert int(padded.train_state.step) == int(exact.train_state.step) == 2 * -(-n // 32)
+
+
+def test_batch_statistics_keep_the_exact_last_batch():
+    """BatchNormalization mixes a batch's rows: its last batch is never padded (the steps
+    are), and training equals the unpadded engine's."""
+    from fnn.layers import BatchNormalization
+
+    def model():
+        m = Sequential(seed=0)
+        m.add(Dense(16, input_shape=10))
+        m.add(BatchNormalization())
+        m.add(Dense(10, activation="softmax"))
+        m.compile(loss="categorical_crossentropy", optimizer="adam")
+        return m
+
+    x, y, _ = make_classification(1013)
+    padded, exact = model(), unpadded(model())
+    assert padded.engine.pads_steps and not padded.engine.pads_rest
+    padded.fit(x, y, epochs=1, verbose=0)
+    exact.fit(x, y, epochs=1, verbose=0)
+    for a, b in zip(padded.get_weights(), exact.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_every_streamed_chunk_and_progress_piece_is_one_program():
+    x, y, _ = make_classification(333)  # 48-example chunks of 16: 7 chunks, the last partial
+    model = seed_model()
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, max_device_bytes=4000)
+    assert model.engine.compiled("train")._cache_size() == 1
+    x, y, _ = make_classification(3210)  # progress pieces of ~5 steps, the last one shorter
+    model = seed_model()
+    model.fit(x, y, epochs=1, verbose=1)
+    assert model.engine.compiled("train")._cache_size() == 1

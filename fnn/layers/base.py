@@ -184,6 +184,11 @@ class Layer:
     multi_input: bool | None = False
     #: Whether the layer reads integer ids (Embedding): no cast to a compute dtype before it.
     integer_input: bool = False
+    #: Whether the layer's output for one example depends on the other examples of its batch
+    #: (BatchNormalization's batch statistics): training then never pads a smaller last batch
+    #: to full size (see :func:`fnn.training.make_train_loop`). A custom layer that mixes rows
+    #: must set it.
+    mixes_rows: bool = False
     #: Keras's ``layer.trainable``: False freezes the layer's parameters (the training engine
     #: leaves them unchanged); saved in the config when False.
     trainable: bool = True

@@ -192,6 +192,7 @@ class BatchNormalization(_Normalization):
         ("state", "moving_variance"),
     )
     has_state = True
+    mixes_rows = True  # batch statistics in training
 
     def __init__(
         self,
