@@ -156,9 +156,18 @@ def check_lengths(**arrays: np.ndarray | None) -> int:
         The common number of examples (the length of the first axis).
 
     Raises:
-        ValueError: if two arrays differ in length; the message lists every length by name.
+        ValueError: if two arrays differ in length (the message lists every length by name), or
+            if no array was given (all None, or no argument).
+
+    Example:
+        >>> import numpy as np
+        >>> check_lengths(x=np.zeros((3, 2)), y=np.zeros(3), sample_weight=None)
+        3
     """
     lengths = {name: a.shape[0] for name, a in arrays.items() if a is not None}
+    if not lengths:
+        given = ", ".join(f"{name}=None" for name in arrays) or "no argument"
+        raise ValueError(f"check_lengths needs at least one array to count, got {given}.")
     if len(set(lengths.values())) > 1:
         described = ", ".join(f"{name} has {n}" for name, n in lengths.items())
         raise ValueError(f"Inputs must have the same number of examples: {described}.")

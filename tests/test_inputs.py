@@ -59,3 +59,13 @@ def test_sparse_function_loss_gets_int_labels_and_trains():
     reference = classifier("sparse_categorical_crossentropy").evaluate(X, LABELS, verbose=0)
     assert loss == pytest.approx(reference, rel=1e-5)
     assert inputs.prepare_y(model, LABELS.astype(float)).dtype == np.int32
+
+
+def test_check_lengths_counts_the_arrays_given_and_refuses_none_at_all():
+    assert inputs.check_lengths(x=np.zeros((4, 2)), y=None, sample_weight=np.ones(4)) == 4
+    with pytest.raises(ValueError, match=r"x has 4, y has 3"):
+        inputs.check_lengths(x=np.zeros((4, 2)), y=np.zeros(3))
+    with pytest.raises(ValueError, match=r"at least one array.*got x=None, y=None"):
+        inputs.check_lengths(x=None, y=None)
+    with pytest.raises(ValueError, match=r"at least one array.*no argument"):
+        inputs.check_lengths()
