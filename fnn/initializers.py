@@ -23,7 +23,7 @@ import dataclasses
 import math
 import numbers
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
@@ -315,7 +315,11 @@ _DISTRIBUTIONS = {
 }
 
 
-def variance_scaling(scale: float, mode: str, distribution: str) -> InitializerFunction:
+def variance_scaling(
+    scale: float,
+    mode: Literal["fan_in", "fan_out", "fan_avg"],
+    distribution: Literal["truncated_normal", "normal", "uniform"],
+) -> InitializerFunction:
     """``jax.nn.initializers.variance_scaling`` with Keras's fans for shapes of rank < 2.
 
     A shape of rank >= 2 is a ``(..., in, out)`` kernel, as in JAX and Keras (the same values
