@@ -310,13 +310,19 @@ class Serial(_Combinator):
 
         Returns:
             A new :class:`Serial` of the same layers, name and ``compute_dtype``, the last one
-            replaced by its ``without_output_activation()``.
+            replaced by its ``without_output_activation()``; an empty Serial (the identity,
+            which has no activation) gives an equal empty one.
 
         Raises:
             NotImplementedError: the last layer has no output activation to remove.
+
+        Example:
+            >>> Serial([]).without_output_activation().layers
+            []
         """
+        last = [self.layers[-1].without_output_activation()] if self.layers else []
         return Serial(
-            [*self.layers[:-1], self.layers[-1].without_output_activation()],
+            [*self.layers[:-1], *last],
             name=self.name,
             compute_dtype=self.compute_dtype,
         )
