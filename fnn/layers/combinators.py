@@ -33,6 +33,7 @@ from fnn.layers.base import (
     Shape,
     State,
     as_shape,
+    check_weight_count,
     format_shape,
     is_multi_shape,
     layer_from_config,
@@ -159,15 +160,17 @@ class _Combinator(Layer):
     def from_weights(
         self, weights: Sequence[Any], params: Params, state: State
     ) -> tuple[Params, State]:
+        counts = [
+            len(layer.weights_of(p, s))
+            for layer, p, s in zip(self.layers, params, state, strict=True)
+        ]
+        check_weight_count(self, weights, sum(counts), "")
         new_params, new_state, i = [], [], 0
-        for layer, p, s in zip(self.layers, params, state, strict=True):
-            k = len(layer.weights_of(p, s))
+        for layer, p, s, k in zip(self.layers, params, state, counts, strict=True):
             p, s = layer.from_weights(weights[i : i + k], p, s)
             new_params.append(p)
             new_state.append(s)
             i += k
-        if i != len(weights):
-            raise ValueError(f"{self.describe()} holds {i} weight arrays, got {len(weights)}.")
         return new_params, new_state
 
     def get_config(self) -> dict[str, Any]:
