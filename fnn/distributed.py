@@ -60,7 +60,15 @@ from jax.sharding import PartitionSpec as P
 
 from fnn import data as data_lib
 
-__all__ = ["DataParallel", "Distribution", "get", "initialize", "is_primary", "on_primary"]
+__all__ = [
+    "DataParallel",
+    "Distribution",
+    "MemberParallel",
+    "get",
+    "initialize",
+    "is_primary",
+    "on_primary",
+]
 
 T = TypeVar("T")
 

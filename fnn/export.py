@@ -42,6 +42,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from fnn.checks import is_int
+
 
 def _check_path(path: Any) -> None:
     if path is not None and not isinstance(path, (str, os.PathLike)):
@@ -51,12 +53,14 @@ def _check_path(path: Any) -> None:
 def _batch_dim(batch_size: int | None) -> Any:
     if batch_size is None:
         return jax.export.symbolic_shape("batch")[0]
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(
-            f"batch_size must be None (a symbolic batch size) or a positive int, got "
-            f"{batch_size!r}."
+    accepted = "None (a symbolic batch size) or a positive int"
+    if not is_int(batch_size):
+        raise TypeError(
+            f"batch_size must be {accepted}, got {type(batch_size).__name__}: {batch_size!r}."
         )
-    return batch_size
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be {accepted}, got {batch_size!r}.")
+    return int(batch_size)
 
 
 def _inference_function(model: Any, member: int | None) -> tuple[Any, tuple[int, ...]]:
@@ -122,7 +126,7 @@ def export_model(
 
     Raises:
         ValueError: an unbuilt model, a bad ``batch_size``, or ``member`` for a plain model.
-        TypeError: ``path`` of the wrong type.
+        TypeError: ``path`` or ``batch_size`` of the wrong type (a bool is not an int).
 
     Example:
         >>> import numpy as np, fnn

@@ -23,12 +23,13 @@ import dataclasses
 import math
 import numbers
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
 from jax.nn import initializers as jinit
 
+from fnn.checks import check_seed
 from fnn.registry import Registry, resolve, unknown_name_error
 
 InitializerFunction = Callable[..., jax.Array]
@@ -163,8 +164,9 @@ class Initializer:
 
     def _check_seed(self) -> None:
         seed = getattr(self, "seed", None)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-            raise ValueError(f"{type(self).__name__}(seed=...) must be an int >= 0 or None.")
+        if seed is not None:
+            # A NumPy int is kept as a Python int, so that the config stays JSON-able.
+            object.__setattr__(self, "seed", check_seed(seed, f"{type(self).__name__}(seed=...)"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -215,8 +217,9 @@ class RandomNormal(Initializer):
             key decides.
 
     Raises:
-        TypeError: ``mean`` or ``stddev`` is not a real number.
-        ValueError: a non-finite ``mean``/``stddev``, ``stddev <= 0`` or a bad ``seed``.
+        TypeError: ``mean`` or ``stddev`` is not a real number, or ``seed`` not an int.
+        ValueError: a non-finite ``mean``/``stddev``, ``stddev <= 0``, or a ``seed`` outside
+            [0, 2**32 - 1].
 
     Example:
         >>> import jax
@@ -252,8 +255,9 @@ class TruncatedNormal(Initializer):
             key decides.
 
     Raises:
-        TypeError: ``mean`` or ``stddev`` is not a real number.
-        ValueError: a non-finite ``mean``/``stddev``, ``stddev <= 0`` or a bad ``seed``.
+        TypeError: ``mean`` or ``stddev`` is not a real number, or ``seed`` not an int.
+        ValueError: a non-finite ``mean``/``stddev``, ``stddev <= 0``, or a ``seed`` outside
+            [0, 2**32 - 1].
     """
 
     mean: float = 0.0
@@ -280,8 +284,9 @@ class RandomUniform(Initializer):
             key decides.
 
     Raises:
-        TypeError: ``minval`` or ``maxval`` is not a real number.
-        ValueError: a non-finite bound, ``minval >= maxval`` or a bad ``seed``.
+        TypeError: ``minval`` or ``maxval`` is not a real number, or ``seed`` not an int.
+        ValueError: a non-finite bound, ``minval >= maxval``, or a ``seed`` outside
+            [0, 2**32 - 1].
     """
 
     minval: float = -0.05
@@ -310,12 +315,52 @@ _DISTRIBUTIONS = {
 }
 
 
+def variance_scaling(
+    scale: float,
+    mode: Literal["fan_in", "fan_out", "fan_avg"],
+    distribution: Literal["truncated_normal", "normal", "uniform"],
+) -> InitializerFunction:
+    """``jax.nn.initializers.variance_scaling`` with Keras's fans for shapes of rank < 2.
+
+    A shape of rank >= 2 is a ``(..., in, out)`` kernel, as in JAX and Keras (the same values
+    as JAX's). Keras's ``compute_fans`` gives a 1-D shape ``(n,)`` ``fan_in = fan_out = n`` and
+    a scalar shape ``()`` fans of 1, where JAX refuses both.
+
+    Args:
+        scale: the variance's numerator, > 0.
+        mode: ``"fan_in"``, ``"fan_out"`` or ``"fan_avg"``.
+        distribution: JAX's name: ``"truncated_normal"``, ``"normal"`` or ``"uniform"``.
+
+    Returns:
+        An initializer ``init(key, shape, dtype=None) -> jax.Array``.
+
+    Example:
+        >>> import jax
+        >>> init = variance_scaling(3.0, "fan_avg", "uniform")
+        >>> bool(abs(init(jax.random.key(0), (12,))).max() <= (3 * 3.0 / 12) ** 0.5)
+        True
+    """
+    kernel = jinit.variance_scaling(scale, mode, distribution)
+    # Every mode divides by the same fan below rank 2: draw an (fan, 1) kernel by its fan_in.
+    vector = jinit.variance_scaling(scale, "fan_in", distribution)
+
+    def init(key: jax.Array, shape: Sequence[int], dtype: Any = None) -> jax.Array:
+        shape = tuple(shape)
+        if len(shape) >= 2:
+            return kernel(key, shape, _dtype(dtype))
+        fan = shape[0] if shape else 1
+        return vector(key, (fan, 1), _dtype(dtype)).reshape(shape)
+
+    return init
+
+
 @dataclasses.dataclass(frozen=True)
 class VarianceScaling(Initializer):
     """Keras's ``VarianceScaling``: variance ``scale / fan`` (fans from a ``(.., in, out)`` shape).
 
     ``fan_in`` is the size of axis -2 and ``fan_out`` of axis -1, each times the product of
-    the leading (receptive-field) axes, so the shape must have rank >= 2 when called.
+    the leading (receptive-field) axes; as in Keras, a 1-D shape ``(n,)`` has both fans ``n``
+    and a scalar shape ``()`` both 1.
 
     Args:
         scale: the variance's numerator, a finite number > 0 (default 1.0).
@@ -328,8 +373,9 @@ class VarianceScaling(Initializer):
             key decides.
 
     Raises:
-        TypeError: ``scale`` is not a real number.
-        ValueError: for a bad ``scale``, ``mode``, ``distribution`` or ``seed``.
+        TypeError: ``scale`` is not a real number, or ``seed`` not an int.
+        ValueError: for a bad ``scale``, ``mode`` or ``distribution``, or a ``seed`` outside
+            [0, 2**32 - 1].
 
     Example:
         >>> import jax
@@ -353,7 +399,7 @@ class VarianceScaling(Initializer):
         self._check_seed()
 
     def generate(self, key, shape, dtype):
-        init = jinit.variance_scaling(self.scale, self.mode, _DISTRIBUTIONS[self.distribution])
+        init = variance_scaling(self.scale, self.mode, _DISTRIBUTIONS[self.distribution])
         return init(key, shape, dtype)
 
 
@@ -385,7 +431,8 @@ def _fixed_variance(
         "    seed: an int >= 0 that fixes the values whatever key is passed; None (default): "
         "the key decides.\n\n"
         "Raises:\n"
-        "    ValueError: ``seed`` is not an int >= 0 or None.\n"
+        "    TypeError: ``seed`` is not an int or None (a bool is not an int).\n"
+        "    ValueError: ``seed`` is negative or above 2**32 - 1.\n"
     )
     Fixed.__module__ = __name__
     return Fixed
@@ -412,8 +459,8 @@ class Orthogonal(Initializer):
             key decides.
 
     Raises:
-        TypeError: ``gain`` is not a real number.
-        ValueError: ``gain`` is NaN or infinite, or ``seed`` is bad.
+        TypeError: ``gain`` is not a real number, or ``seed`` not an int.
+        ValueError: ``gain`` is NaN or infinite, or ``seed`` is negative or above 2**32 - 1.
 
     Example:
         >>> import jax, jax.numpy as jnp
@@ -511,12 +558,12 @@ register("zeros", zeros)
 register("ones", ones)
 register("random_normal", random_normal)
 register("random_uniform", random_uniform)
-register("glorot_uniform", jinit.glorot_uniform())
-register("glorot_normal", jinit.glorot_normal())
-register("he_uniform", jinit.he_uniform())
-register("he_normal", jinit.he_normal())
-register("lecun_uniform", jinit.lecun_uniform())
-register("lecun_normal", jinit.lecun_normal())
+register("glorot_uniform", variance_scaling(1.0, "fan_avg", "uniform"))
+register("glorot_normal", variance_scaling(1.0, "fan_avg", "truncated_normal"))
+register("he_uniform", variance_scaling(2.0, "fan_in", "uniform"))
+register("he_normal", variance_scaling(2.0, "fan_in", "truncated_normal"))
+register("lecun_uniform", variance_scaling(1.0, "fan_in", "uniform"))
+register("lecun_normal", variance_scaling(1.0, "fan_in", "truncated_normal"))
 for _name, _obj in (
     ("truncated_normal", TruncatedNormal()),
     ("orthogonal", Orthogonal()),

@@ -156,9 +156,18 @@ def check_lengths(**arrays: np.ndarray | None) -> int:
         The common number of examples (the length of the first axis).
 
     Raises:
-        ValueError: if two arrays differ in length; the message lists every length by name.
+        ValueError: if two arrays differ in length (the message lists every length by name), or
+            if no array was given (all None, or no argument).
+
+    Example:
+        >>> import numpy as np
+        >>> check_lengths(x=np.zeros((3, 2)), y=np.zeros(3), sample_weight=None)
+        3
     """
     lengths = {name: a.shape[0] for name, a in arrays.items() if a is not None}
+    if not lengths:
+        given = ", ".join(f"{name}=None" for name in arrays) or "no argument"
+        raise ValueError(f"check_lengths needs at least one array to count, got {given}.")
     if len(set(lengths.values())) > 1:
         described = ", ".join(f"{name} has {n}" for name, n in lengths.items())
         raise ValueError(f"Inputs must have the same number of examples: {described}.")
@@ -395,7 +404,19 @@ def prepare_x(model: Any, x: Any, argument: str = "x", check: bool = True) -> np
     return arr
 
 
-def _sparse_labels(arr: np.ndarray, argument: str, units: int, check: bool) -> np.ndarray:
+def _sparse_rule(loss: Any) -> tuple[bool, int | None]:
+    """Whether ``loss`` takes integer class labels, and its ``ignore_class`` (None: none)."""
+    if isinstance(loss, losses_lib.SparseCategoricalCrossentropy):
+        return True, loss.ignore_class
+    wrapped = (
+        getattr(loss, "fn", None) if isinstance(loss, losses_lib.LossFunctionWrapper) else None
+    )
+    return wrapped is losses_lib.sparse_categorical_crossentropy, None
+
+
+def _sparse_labels(
+    arr: np.ndarray, argument: str, units: int, check: bool, ignore_class: int | None
+) -> np.ndarray:
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
     if arr.ndim != 1:
@@ -407,13 +428,21 @@ def _sparse_labels(arr: np.ndarray, argument: str, units: int, check: bool) -> n
         check_finite(arr, argument)
     if arr.dtype.kind == "f" and not np.all(arr == np.round(arr)):
         raise ValueError(f"{argument} must hold integer class labels, got fractions.")
-    # Range check on the values as given, before any cast can wrap them.
-    bad = np.flatnonzero((arr < 0) | (arr >= units))
-    if bad.size:
-        raise ValueError(
-            f"{argument} holds label {arr[bad[0]].item()!r} at row {bad[0]}, outside the "
-            f"model's {units} classes [0, {units - 1}]."
-        )
+    # Range check on the values as given, before any cast can wrap them: a min and a max over
+    # the labels (which the int32 cast below reads anyway); rows are looked for only on failure.
+    if arr.size and (arr.min() < 0 or arr.max() >= units):
+        bad = (arr < 0) | (arr >= units)
+        if ignore_class is not None:
+            bad &= arr != ignore_class
+        rows = np.flatnonzero(bad)
+        if rows.size:
+            ignored = (
+                "" if ignore_class is None else f", nor the loss's ignore_class={ignore_class}"
+            )
+            raise ValueError(
+                f"{argument} holds label {arr[rows[0]].item()!r} at row {rows[0]}, outside the "
+                f"valid range [0, {units}) of the model's {units} classes{ignored}."
+            )
     return arr.astype(np.int32)
 
 
@@ -427,22 +456,26 @@ def prepare_y(model: Any, y: Any, argument: str = "y", check: bool = True) -> np
         check: whether to refuse NaN and inf (default True).
 
     Returns:
-        For ``SparseCategoricalCrossentropy``: int32 class labels of shape ``(n,)`` (a
-        ``(n, 1)`` column is flattened). Otherwise float32 of shape ``(n, *output_shape)``;
+        For ``SparseCategoricalCrossentropy`` (or the function
+        :func:`fnn.losses.sparse_categorical_crossentropy`): int32 class labels of shape
+        ``(n,)`` (a ``(n, 1)`` column is flattened), each in ``[0, num_classes)`` or equal to
+        the loss's ``ignore_class``. Otherwise float32 of shape ``(n, *output_shape)``;
         1-D targets of a single output unit get their unit axis, ``(n,)`` → ``(n, 1)``.
 
     Raises:
         TypeError: if ``y`` is not array data or does not hold numbers (see :func:`to_numpy`).
         ValueError: if ``y`` is refused by :func:`to_numpy` or holds NaN/inf (with ``check``);
-            if sparse labels are not 1-D, not whole numbers or outside the model's
-            classes; or if, for a built-in loss, the targets' shape differs from the output's
-            (with a hint for integer labels given to categorical cross-entropy).
+            if sparse labels are not 1-D, not whole numbers or outside ``[0, num_classes)``
+            (and not ``ignore_class``); or if, for a built-in loss, the targets' shape differs
+            from the output's (with a hint for integer labels given to categorical
+            cross-entropy).
     """
     arr = to_numpy(y, argument)
     out_shape = model.output_shape
     loss = model.loss
-    if isinstance(loss, losses_lib.SparseCategoricalCrossentropy):
-        return _sparse_labels(arr, argument, out_shape[-1], check)
+    sparse, ignore_class = _sparse_rule(loss)
+    if sparse:
+        return _sparse_labels(arr, argument, out_shape[-1], check, ignore_class)
     arr = arr.astype(np.float32, copy=False)
     if arr.ndim == 1 and out_shape == (1,):
         arr = arr[:, None]

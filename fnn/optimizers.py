@@ -667,9 +667,15 @@ def deserialize(config: dict[str, Any]) -> optax.GradientTransformation:
     Raises:
         ValueError: ``config["config"]`` is not a dict of plain values, the name is unknown, or
             a value is out of range.
-        TypeError: ``class_name`` is missing or not a str, an argument the constructor does
-            not take, or a value of the wrong type.
+        TypeError: ``config`` is not a dict, ``class_name`` is missing or not a str, an
+            argument the constructor does not take, or a value of the wrong type.
     """
+    if not isinstance(config, dict):
+        raise TypeError(
+            "config must be a dict {'class_name': name, 'config': {argument: value}} as "
+            "serialize writes it (for a name such as 'adam', use fnn.optimizers.get), got "
+            f"{type(config).__name__}: {config!r}."
+        )
     kwargs = config.get("config", {})
     if not isinstance(kwargs, dict) or not all(
         v is None or isinstance(v, (bool, int, float)) for v in kwargs.values()

@@ -369,3 +369,29 @@ def test_every_hook_gets_a_dict():
 
     linear_model().fit(*regression(), epochs=1, verbose=0, callbacks=[Probe()])
     assert seen == [("train_begin", "absent"), ("epoch_begin", "absent"), ("train_end", "dict")]
+
+
+def test_callback_list_hooks_take_keras_argument_names():
+    import inspect
+
+    from fnn.callbacks.base import CallbackList
+
+    seen = []
+
+    class Probe(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(("epoch_end", epoch, logs))
+
+        def on_test_batch_end(self, batch, logs=None):
+            seen.append(("test_batch_end", batch, logs))
+
+    hooks = CallbackList([Probe()])
+    for name in dir(Callback):
+        if name.startswith("on_"):
+            expected = list(inspect.signature(getattr(Callback, name)).parameters)
+            assert list(inspect.signature(getattr(hooks, name)).parameters) == expected[1:]
+            assert list(inspect.signature(getattr(CallbackList, name)).parameters) == expected
+    assert "epoch: the epoch's index" in CallbackList.on_epoch_end.__doc__
+    hooks.on_epoch_end(epoch=2, logs={"loss": 1.0})
+    hooks.on_test_batch_end(batch=5)
+    assert seen == [("epoch_end", 2, {"loss": 1.0}), ("test_batch_end", 5, {})]

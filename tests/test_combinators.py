@@ -215,3 +215,19 @@ def test_a_frozen_combinator_reloads_frozen():
     again = layer_from_config(layer_to_config(block))
     assert type(again) is Serial and again.trainable is False
     assert layer_from_config(layer_to_config(Serial([Dense(4)]))).trainable is True
+
+
+def test_an_empty_serial_without_output_activation_is_an_equal_empty_serial():
+    net = Serial([], name="empty", compute_dtype="bfloat16")
+    plain = net.without_output_activation()
+    assert isinstance(plain, Serial) and plain is not net and plain.layers == []
+    assert (plain.name, plain.compute_dtype, plain.output_activation) == (
+        "empty",
+        jnp.bfloat16,
+        None,
+    )
+    x = jnp.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(plain.apply(plain.init(jax.random.key(0), 3), x), x)
+    # a non-empty Serial still swaps its last layer for its logits twin
+    head = Serial([Dense(2, activation="softmax")]).without_output_activation()
+    assert head.output_activation is None and head.layers[0].units == 2

@@ -363,3 +363,21 @@ def test_population_data_parallel_and_member_parallel_match_one_device(tmp_path)
     assert out["member_shards"] == 4 and out["shard_shape"][0] == 2
     assert "size=6" in out["uneven_error"] and "4 devices" in out["uneven_error"]
     assert "DataParallel" in out["single_error"]
+
+
+def test_every_public_name_of_the_module_is_exported():
+    import inspect
+
+    import fnn.distributed as module
+
+    defined = {
+        name
+        for name, obj in vars(module).items()
+        if not name.startswith("_")
+        and (inspect.isclass(obj) or inspect.isfunction(obj))
+        and obj.__module__ == module.__name__
+    }
+    assert "MemberParallel" in defined and defined == set(module.__all__)
+    namespace: dict = {}
+    exec("from fnn.distributed import *", namespace)
+    assert namespace["MemberParallel"] is module.MemberParallel

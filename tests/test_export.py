@@ -87,6 +87,14 @@ def test_fixed_batch_size_and_errors(tmp_path):
         export_model(fnn.Sequential([Dense(2)]))
 
 
+@pytest.mark.parametrize("batch_size", [8.0, "8", True, [8]])
+def test_a_batch_size_of_the_wrong_type_is_a_type_error(batch_size):
+    model = fnn.Sequential([Dense(2, input_shape=3)])
+    with pytest.raises(TypeError, match=r"batch_size must be None .* or a positive int, got"):
+        export_model(model, batch_size=batch_size)
+    assert export_model(model, batch_size=np.int64(4)).in_avals[0].shape == (4, 3)
+
+
 def test_population_member_and_stacked(tmp_path):
     model = fnn.Sequential([Dense(5, activation="tanh", input_shape=3), Dense(2)], seed=0)
     model.compile(optimizer="sgd", loss="mse")

@@ -76,3 +76,62 @@ def test_default_dtype_follows_jax_x64():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["float64", "float64", "float64", "float32"]
+
+
+@pytest.mark.parametrize("name", ["glorot_uniform", "he_uniform", "lecun_uniform"])
+def test_variance_scaling_takes_keras_fans_for_1d_and_scalar_shapes(name):
+    # Keras's compute_fans: (n,) has fan_in = fan_out = n, () has both 1; so every mode
+    # divides by the same fan and the uniform limit is sqrt(3 * scale / fan).
+    scale = 2.0 if name.startswith("he") else 1.0
+    for init in (initializers.get(name), initializers.get(initializers.serialize(name))):
+        w = np.asarray(init(KEY, (20000,)))
+        assert w.shape == (20000,) and w.dtype == np.float32
+        limit = np.sqrt(3 * scale / 20000)
+        assert np.abs(w).max() <= limit and np.abs(w).max() > 0.99 * limit
+        assert w.std() == pytest.approx(np.sqrt(scale / 20000), rel=0.02)
+        s = np.asarray(init(KEY, ()))
+        assert s.shape == () and abs(float(s)) <= np.sqrt(3 * scale)
+
+
+@pytest.mark.parametrize(
+    "cls", [initializers.GlorotNormal, initializers.HeNormal, initializers.LecunNormal]
+)
+def test_variance_scaling_classes_accept_1d_and_scalar_shapes(cls):
+    init = cls()
+    std = np.sqrt(init.scale / 20000)
+    w = np.asarray(init(KEY, (20000,)))
+    assert w.shape == (20000,) and w.std() == pytest.approx(std, rel=0.02)
+    assert np.abs(w).max() <= 2 * std / 0.87962566103423978 + 1e-6  # truncated at 2 stddevs
+    for mode in ("fan_in", "fan_out", "fan_avg"):
+        vs = initializers.VarianceScaling(3.0, mode, "untruncated_normal")
+        assert np.asarray(vs(KEY, (20000,))).std() == pytest.approx(np.sqrt(3 / 20000), rel=0.02)
+        assert vs(KEY, ()).shape == ()
+
+
+def test_variance_scaling_kernels_keep_jax_values():
+    # Rank >= 2 keeps JAX's draws exactly (saved seeds reproduce the same weights).
+    for shape in [(5, 3), (3, 3, 4, 6)]:
+        np.testing.assert_array_equal(
+            initializers.get("glorot_uniform")(KEY, shape),
+            jax.nn.initializers.glorot_uniform()(KEY, shape),
+        )
+        np.testing.assert_array_equal(
+            initializers.HeNormal()(KEY, shape), jax.nn.initializers.he_normal()(KEY, shape)
+        )
+
+
+@pytest.mark.parametrize("seed", [1.5, "3", True, [1]])
+def test_a_seed_of_the_wrong_type_is_a_type_error(seed):
+    for cls in (initializers.RandomNormal, initializers.GlorotUniform, initializers.Orthogonal):
+        with pytest.raises(TypeError, match=r"seed"):
+            cls(seed=seed)
+
+
+def test_a_seed_out_of_range_is_a_value_error_and_numpy_ints_are_taken():
+    with pytest.raises(ValueError, match=r"RandomUniform\(seed=\.\.\.\) must be an int in"):
+        initializers.RandomUniform(seed=-1)
+    with pytest.raises(ValueError, match="seed"):
+        initializers.HeNormal(seed=2**32)
+    init = initializers.RandomNormal(seed=np.int64(3))
+    assert type(init.seed) is int and init == initializers.RandomNormal(seed=3)
+    np.testing.assert_array_equal(init(KEY, (3,)), initializers.RandomNormal(seed=3)(KEY, (3,)))

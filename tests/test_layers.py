@@ -193,3 +193,28 @@ def test_trainable_is_a_config_key_and_input_dim_is_keras_legacy():
         Dense(2, input_dim=5, input_shape=5)
     with pytest.raises(ValueError, match="input_dim"):
         Dense(2, input_dim=0)
+
+
+def test_from_weights_names_a_wrong_count_and_a_wrong_shape():
+    from fnn.layers import BatchNormalization
+
+    dense = Dense(2)
+    params = dense.init(jax.random.key(0), 3)
+    with pytest.raises(ValueError, match=r"Dense.from_weights: weights holds 1 array, expected 2"):
+        dense.from_weights([np.ones((3, 2))], params, {})
+    with pytest.raises(ValueError, match=r"weights holds 3 arrays, expected 2 \(kernel, bias\)"):
+        dense.from_weights([np.ones((3, 2)), np.ones(2), np.ones(2)], params, {})
+    with pytest.raises(ValueError, match=r"weights for 'bias' has shape \(3,\), expected \(2,\)"):
+        dense.from_weights([np.ones((3, 2)), np.ones(3)], params, {})
+    bn = BatchNormalization()
+    with pytest.raises(ValueError, match=r"expected 4 \(gamma, beta, moving_mean, moving_variance"):
+        bn.from_weights([np.ones(3)], bn.init(jax.random.key(0), 3), bn.init_state(3))
+    # a combinator counts all its inner layers' arrays before filling any
+    net = serial(Dense(4), Dense(2))
+    p, s = net.init(jax.random.key(0), 3), net.init_state(3)
+    weights = net.weights_of(p, s)
+    for wrong in (weights[:1], weights[:3], [*weights, weights[-1]]):
+        with pytest.raises(ValueError, match=rf"Serial.from_weights: .* {len(wrong)} arrays?, "):
+            net.from_weights(wrong, p, s)
+    new_p, _ = net.from_weights([w + 1 for w in weights], p, s)
+    np.testing.assert_array_equal(new_p[1]["bias"], weights[3] + 1)

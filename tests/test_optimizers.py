@@ -140,3 +140,9 @@ def test_schedules_and_numpy_scalars_are_accepted():
     assert math.isclose(
         optimizers.learning_rate(optimizers.SGD(jnp.float32(0.3)).init({})), 0.3, rel_tol=1e-6
     )
+
+
+@pytest.mark.parametrize("config", [["Adam", {}], 3, "adam", None])
+def test_deserialize_of_a_non_dict_is_a_type_error_naming_config(config):
+    with pytest.raises(TypeError, match=r"config must be a dict \{'class_name'.*got"):
+        optimizers.deserialize(config)

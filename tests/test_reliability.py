@@ -101,7 +101,7 @@ BAD_INPUTS = [
     ("evaluate-x-nan", model, evaluate(x=with_nan(X, 1)), ValueError, ["x holds NaN", "row 1"]),
     ("predict-x-nan", model, predict(x=with_nan(X, 4)), ValueError, ["x holds NaN", "row 4"]),
     # labels
-    ("sparse-label-out-of-range", sparse, fit(y=np.where(LABELS == 0, 3, LABELS)), ValueError, ["y holds label 3", "[0, 2]"]),
+    ("sparse-label-out-of-range", sparse, fit(y=np.where(LABELS == 0, 3, LABELS)), ValueError, ["y holds label 3", "[0, 3)"]),
     ("sparse-label-negative", sparse, fit(y=np.r_[-1, LABELS[1:]]), ValueError, ["label -1 at row 0"]),
     ("sparse-label-fraction", sparse, fit(y=LABELS + 0.5), ValueError, ["y must hold integer class labels"]),
     ("sparse-label-one-hot", sparse, fit(y=Y), ValueError, ["y must hold integer class labels of shape (n,)", "(20, 3)"]),

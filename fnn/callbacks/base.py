@@ -287,25 +287,39 @@ class CallbackList(Callback):
             cb.set_params(params)
 
 
-def _dispatch(name: str, indexed: bool) -> Any:
+def _dispatch(name: str, position: str | None) -> Any:
     """A CallbackList method calling hook ``name`` of every callback in turn; ``logs`` becomes
-    ``{}`` when none is given (Keras passes a dict, so ``logs.get`` always works)."""
-    if indexed:
+    ``{}`` when none is given (Keras passes a dict, so ``logs.get`` always works).
 
-        def hook(self: CallbackList, index: int, logs: dict[str, Any] | None = None) -> None:
-            for cb in self.callbacks:
-                getattr(cb, name)(index, {} if logs is None else logs)
+    ``position`` is the hook's first parameter, named as Keras names it: ``"epoch"``,
+    ``"batch"``, or None for a hook that takes only ``logs``."""
+
+    def call_each(self: CallbackList, *args: Any) -> None:
+        *index, logs = args
+        for cb in self.callbacks:
+            getattr(cb, name)(*index, {} if logs is None else logs)
+
+    if position == "epoch":
+
+        def hook(self: CallbackList, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            call_each(self, epoch, logs)
+
+    elif position == "batch":
+
+        def hook(self: CallbackList, batch: int, logs: dict[str, Any] | None = None) -> None:  # type: ignore[misc]
+            call_each(self, batch, logs)
 
     else:
 
         def hook(self: CallbackList, logs: dict[str, Any] | None = None) -> None:  # type: ignore[misc]
-            for cb in self.callbacks:
-                getattr(cb, name)({} if logs is None else logs)
+            call_each(self, logs)
 
     hook.__name__ = name
     summary = (getattr(Callback, name).__doc__ or "").strip().splitlines()[0]
-    position = "the epoch's index" if "epoch" in name else "the step's index"
-    index = f"\n    index: {position}, from 0 (see :meth:`Callback.{name}`)." if indexed else ""
+    index = ""
+    if position is not None:
+        meaning = "the epoch's index" if position == "epoch" else "the step's index"
+        index = f"\n    {position}: {meaning}, from 0 (see :meth:`Callback.{name}`)."
     hook.__doc__ = (
         f"{summary}\n\nCalls each callback's ``{name}`` in turn.\n\nArgs:{index}\n"
         "    logs: passed on to each callback; None becomes ``{}``.\n"
@@ -321,10 +335,10 @@ for _name in (
     "on_predict_begin",
     "on_predict_end",
 ):
-    setattr(CallbackList, _name, _dispatch(_name, indexed=False))
+    setattr(CallbackList, _name, _dispatch(_name, None))
+for _name in ("on_epoch_begin", "on_epoch_end"):
+    setattr(CallbackList, _name, _dispatch(_name, "epoch"))
 for _name in (
-    "on_epoch_begin",
-    "on_epoch_end",
     "on_train_batch_begin",
     "on_train_batch_end",
     "on_test_batch_begin",
@@ -332,4 +346,4 @@ for _name in (
     "on_predict_batch_begin",
     "on_predict_batch_end",
 ):
-    setattr(CallbackList, _name, _dispatch(_name, indexed=True))
+    setattr(CallbackList, _name, _dispatch(_name, "batch"))

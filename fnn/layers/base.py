@@ -143,6 +143,26 @@ def positive_int(value: Any, argument: str) -> int:
     return check_int(value, argument, minimum=1)
 
 
+def check_weight_count(layer: Layer, weights: Sequence[Any], expected: int, names: str) -> None:
+    """Raise a ValueError unless ``weights`` holds ``expected`` arrays (``from_weights``'s check).
+
+    Args:
+        layer: the layer whose ``from_weights`` was called (named in the message).
+        weights: what was passed as ``weights``.
+        expected: how many arrays the layer holds.
+        names: the weights' names, for the message (may be empty).
+
+    Raises:
+        ValueError: ``len(weights) != expected``; the message gives both counts.
+    """
+    if len(weights) != expected:
+        listed = f" ({names})" if names else ""
+        raise ValueError(
+            f"{layer.describe()}.from_weights: weights holds {len(weights)} "
+            f"array{'' if len(weights) == 1 else 's'}, expected {expected}{listed}."
+        )
+
+
 class Layer:
     """Base class of every fnn layer (Keras's ``keras.layers.Layer`` on a pure-function core).
 
@@ -449,8 +469,7 @@ class Layer:
         """New ``(params, state)`` with :meth:`weights_of`'s arrays replaced by ``weights``.
 
         The inverse of :meth:`weights_of` (Keras's ``set_weights``): each array is cast to the
-        dtype of the one it replaces. Shapes are not checked here (``Sequential.set_weights``
-        checks them against :meth:`weight_shapes`); the inputs are not modified.
+        dtype of the one it replaces and must have its shape; the inputs are not modified.
 
         Args:
             weights: the new arrays (NumPy or JAX), one per entry of :meth:`weights_of`, in
@@ -462,12 +481,30 @@ class Layer:
             The new ``(params, state)``.
 
         Raises:
-            ValueError: ``weights`` holds more or fewer arrays than the layer.
+            ValueError: ``weights`` holds more or fewer arrays than the layer, or an array whose
+                shape differs from the weight it replaces (the message names the weight).
+
+        Example:
+            >>> import jax, numpy as np
+            >>> from fnn.layers import Dense
+            >>> layer = Dense(2)
+            >>> params = layer.init(jax.random.key(0), 3)
+            >>> layer.from_weights([np.ones((3, 2))], params, {})
+            Traceback (most recent call last):
+            ...
+            ValueError: Dense.from_weights: weights holds 1 array, expected 2 (kernel, bias).
         """
         trees = {"params": dict(params), "state": dict(state) if isinstance(state, dict) else state}
         present = [(c, k) for c, k in self.weight_keys if k in trees[c]]
+        check_weight_count(self, weights, len(present), ", ".join(k for _, k in present))
         for (c, k), w in zip(present, weights, strict=True):
-            trees[c][k] = jnp.asarray(w, dtype=trees[c][k].dtype)
+            old = trees[c][k]
+            if tuple(jnp.shape(w)) != tuple(old.shape):
+                raise ValueError(
+                    f"{self.describe()}.from_weights: weights for {k!r} has shape "
+                    f"{tuple(jnp.shape(w))}, expected {tuple(old.shape)}."
+                )
+            trees[c][k] = jnp.asarray(w, dtype=old.dtype)
         return trees["params"], trees["state"]
 
     def describe(self) -> str:

@@ -33,6 +33,7 @@ from fnn.layers.base import (
     Shape,
     State,
     as_shape,
+    check_weight_count,
     format_shape,
     is_multi_shape,
     layer_from_config,
@@ -159,15 +160,17 @@ class _Combinator(Layer):
     def from_weights(
         self, weights: Sequence[Any], params: Params, state: State
     ) -> tuple[Params, State]:
+        counts = [
+            len(layer.weights_of(p, s))
+            for layer, p, s in zip(self.layers, params, state, strict=True)
+        ]
+        check_weight_count(self, weights, sum(counts), "")
         new_params, new_state, i = [], [], 0
-        for layer, p, s in zip(self.layers, params, state, strict=True):
-            k = len(layer.weights_of(p, s))
+        for layer, p, s, k in zip(self.layers, params, state, counts, strict=True):
             p, s = layer.from_weights(weights[i : i + k], p, s)
             new_params.append(p)
             new_state.append(s)
             i += k
-        if i != len(weights):
-            raise ValueError(f"{self.describe()} holds {i} weight arrays, got {len(weights)}.")
         return new_params, new_state
 
     def get_config(self) -> dict[str, Any]:
@@ -310,13 +313,19 @@ class Serial(_Combinator):
 
         Returns:
             A new :class:`Serial` of the same layers, name and ``compute_dtype``, the last one
-            replaced by its ``without_output_activation()``.
+            replaced by its ``without_output_activation()``; an empty Serial (the identity,
+            which has no activation) gives an equal empty one.
 
         Raises:
             NotImplementedError: the last layer has no output activation to remove.
+
+        Example:
+            >>> Serial([]).without_output_activation().layers
+            []
         """
+        last = [self.layers[-1].without_output_activation()] if self.layers else []
         return Serial(
-            [*self.layers[:-1], self.layers[-1].without_output_activation()],
+            [*self.layers[:-1], *last],
             name=self.name,
             compute_dtype=self.compute_dtype,
         )
