@@ -349,6 +349,8 @@ def epoch_pieces(
         k = min(per_chunk, steps - start)
         block = order[start : start + k]
         chunk_rest = rest if last else rest[:0]
+        idx: np.ndarray
+        tail: np.ndarray
         if members:  # (k, N, batch) -> per member (N, k * batch [+ rest])
             idx = block.transpose(1, 0, 2).reshape(block.shape[1], -1)
             tail = chunk_rest.T

@@ -1474,9 +1474,20 @@ def accuracy_for(loss: Any, output_units: int | None = None) -> MetricFunction:
     loss_obj = losses_lib.get(loss) if loss is not None else None
     if output_units == 1:
         return binary_accuracy
-    if isinstance(loss_obj, losses_lib.SparseCategoricalCrossentropy):
+    # The loss as an object, or its per-example function given as the loss (Keras accepts both).
+    fn = (
+        getattr(loss_obj, "fn", None)
+        if isinstance(loss_obj, losses_lib.LossFunctionWrapper)
+        else None
+    )
+    if isinstance(loss_obj, losses_lib.SparseCategoricalCrossentropy) or (
+        fn is losses_lib.sparse_categorical_crossentropy
+    ):
         return sparse_categorical_accuracy
-    if isinstance(loss_obj, losses_lib.BinaryCrossentropy) and output_units is None:
+    binary = isinstance(loss_obj, losses_lib.BinaryCrossentropy) or (
+        fn is losses_lib.binary_crossentropy
+    )
+    if binary and output_units is None:
         return binary_accuracy
     return categorical_accuracy
 

@@ -98,6 +98,8 @@ class Sequential(Trainer):
         self.dtype_policy = mixed_precision.get(dtype_policy)
         self._layers: list[Layer] = []
         self._input_shape: tuple[int, ...] | None = None
+        #: Trailing layers whose parameters are not created yet (see :attr:`train_state`).
+        self._pending = 0
         #: Everything training changes (None until the model is built).
         self.train_state = None
         self.compiled: CompileSettings | None = None
@@ -175,9 +177,28 @@ class Sequential(Trainer):
         )
 
     @property
+    def train_state(self) -> Any:
+        """Everything training changes (a :class:`~fnn.training.TrainState`; None until the
+        model is built).
+
+        Layers added to a built model get their parameters when something first reads them
+        (compile, fit, get_weights, summary...), all in one compiled program: a model built
+        layer by layer compiles one initialisation, not one per layer (nor dozens of small
+        eager operations). Layer ``i`` gets ``layer_key(seed, i)`` either way.
+        """
+        if self._pending:
+            self._create_pending()
+        return self.__dict__.get("_train_state")
+
+    @train_state.setter
+    def train_state(self, value: Any) -> None:
+        self.__dict__["_train_state"] = value
+        self._pending = 0
+
+    @property
     def built(self) -> bool:
         """Whether the parameters exist (an input shape is known)."""
-        return self.train_state is not None
+        return self._pending > 0 or self.__dict__.get("_train_state") is not None
 
     @property
     def input_shape(self) -> tuple[int, ...] | None:
@@ -235,7 +256,14 @@ class Sequential(Trainer):
             return
         self._layers.append(layer)
         if self.built:
-            self._build_last_layer()
+            assert self._input_shape is not None
+            try:  # shape errors now, naming the layer; the parameters come when first read
+                Serial(self._layers).output_shape(self._input_shape)
+            except (ValueError, TypeError):
+                self._layers.pop()
+                raise
+            self._pending += 1
+            self._reset_optimizer()
         elif len(self._layers) == 1:
             shape = layer.input_shape or self._input_shape
             if shape is not None:
@@ -256,30 +284,48 @@ class Sequential(Trainer):
         if not self._layers:
             raise ValueError("The model has no layers to pop.")
         layer = self._layers.pop()
-        if self.built:
+        if not self.built:
+            return layer
+        if not self._layers:
+            self.train_state, self._input_shape = None, None
+        elif self._pending:  # the popped layer had no parameters yet
+            self._pending -= 1
+            self._reset_optimizer()
+        else:
             ts = self.train_state
-            params, state = ts.params[:-1], ts.state[:-1]
-            if not self._layers:
-                self.train_state, self._input_shape = None, None
-            else:
-                self.train_state = ts._replace(params=params, state=state)
-                self._reset_optimizer()
+            self.train_state = ts._replace(params=ts.params[:-1], state=ts.state[:-1])
+            self._reset_optimizer()
         return layer
 
-    def _build_last_layer(self) -> None:
-        i = len(self._layers) - 1
-        shapes = Serial(self._layers).input_shapes(self._input_shape)
-        layer = self._layers[i]
-        ts = self.train_state
-        self.train_state = ts._replace(
-            params=[*ts.params, layer.init(layer_key(self.seed, i), shapes[i])],
-            state=[*ts.state, layer.init_state(shapes[i])],
-        )
-        self._reset_optimizer()
+    def _create_pending(self) -> None:
+        """Create the parameters of the pending trailing layers, in one compiled program."""
+        n = len(self._layers)
+        first = n - self._pending
+        shape = self._input_shape
+        assert shape is not None  # pending layers exist only once the input shape is known
+        if first == 0:
+            net = Serial(self._layers)
+            key = jax.random.key(self.seed)
+            ts = training.run_once(lambda k: training.init_train_state(net, None, k, shape), key)
+        else:
+            shapes = Serial(self._layers).input_shapes(shape)
+            new = range(first, n)
+            layers = self._layers
+
+            def init_new() -> tuple[list[Any], list[Any]]:
+                params = [layers[i].init(layer_key(self.seed, i), shapes[i]) for i in new]
+                return params, [layers[i].init_state(shapes[i]) for i in new]
+
+            params, state = training.run_once(init_new)
+            old = self.__dict__["_train_state"]
+            ts = old._replace(params=[*old.params, *params], state=[*old.state, *state])
+        # The policy's variable dtype: bfloat16 parameters for "bfloat16", float64 for "float64".
+        self.train_state = ts._replace(params=self.dtype_policy.cast_variables(ts.params))
 
     def build(self, input_shape: int | Sequence[int]) -> None:
         """Create the parameters for inputs of ``input_shape`` (no batch axis), in one compiled
-        program; layer ``i`` is initialised from ``fold_in(fold_in(key(seed), 0), i)``.
+        program when they are first read; layer ``i`` is initialised from
+        ``fold_in(fold_in(key(seed), 0), i)``.
 
         Parameters take the dtype policy's variable dtype; the optimizer state starts afresh.
 
@@ -298,11 +344,9 @@ class Sequential(Trainer):
         shape = as_shape(input_shape)
         net = Serial(self._layers)
         net.output_shape(shape)  # shape errors here, before anything changes
-        init = jax.jit(lambda key: training.init_train_state(net, None, key, shape))
         self._input_shape = shape
-        ts = init(jax.random.key(self.seed))
-        # The policy's variable dtype: bfloat16 parameters for "bfloat16", float64 for "float64".
-        self.train_state = ts._replace(params=self.dtype_policy.cast_variables(ts.params))
+        self.train_state = None
+        self._pending = len(self._layers)  # created when first read (one compiled program)
         self._reset_optimizer()
 
     # -- compile ----------------------------------------------------------------------------
@@ -365,7 +409,7 @@ class Sequential(Trainer):
         n = count_params(self.params) if self.built else None
         self.optimizer = self.compiled.transformation(n)
         if self.built:
-            self.opt_state = self.optimizer.init(self.params)
+            self.opt_state = training.run_once(self.optimizer.init, self.params)
 
     @property
     def loss(self) -> losses_lib.Loss | None:
@@ -529,12 +573,14 @@ class Sequential(Trainer):
         compiled = state.pop("compiled")
         state["_compile_args"] = None if compiled is None else self.compile_args
         state["train_state"] = jax.tree.map(_to_host, self.train_state)
+        state.pop("_train_state", None)
+        state["_pending"] = 0
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         compile_args = state.pop("_compile_args")
         train_state = state.pop("train_state")
-        self.__dict__.update(state, compiled=None, train_state=None)
+        self.__dict__.update(state, compiled=None, _train_state=None, _pending=0)
         if train_state is not None:
             self.train_state = jax.tree.map(_to_device, train_state)
         if compile_args is not None:

@@ -371,7 +371,8 @@ class Population(Trainer):
         spec = self._spec
         net, tx, shape = Serial(spec.layers), spec.optimizer, spec.input_shape
         keys = jax.vmap(jax.random.key)(jnp.asarray(self.seeds, jnp.uint32))
-        ts = jax.jit(jax.vmap(lambda k: training.init_train_state(net, tx, k, shape)))(keys)
+        init = jax.vmap(lambda k: training.init_train_state(net, tx, k, shape))
+        ts = training.run_once(init, keys)
         state = list(ts.state)
         rates = None
         if self._swept_rate():

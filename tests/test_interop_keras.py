@@ -16,6 +16,7 @@ from fnn.layers import BatchNormalization, Dense, Dropout, Input, LayerNormaliza
 
 KERAS_SCRIPT = """
 import numpy as np, keras
+
 keras.utils.set_random_seed(0)
 rng = np.random.default_rng(0)
 x = rng.normal(size=(64, 5)).astype("float32")

@@ -2,7 +2,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from fnn import metrics
+from fnn import losses, metrics
 
 
 @pytest.mark.parametrize(
@@ -11,6 +11,10 @@ from fnn import metrics
         ("categorical_crossentropy", metrics.categorical_accuracy),
         ("sparse_categorical_crossentropy", metrics.sparse_categorical_accuracy),
         ("binary_crossentropy", metrics.binary_accuracy),
+        # the per-example functions given as the loss resolve as their names do
+        (losses.sparse_categorical_crossentropy, metrics.sparse_categorical_accuracy),
+        (losses.binary_crossentropy, metrics.binary_accuracy),
+        (losses.categorical_crossentropy, metrics.categorical_accuracy),
     ],
 )
 def test_accuracy_resolves_from_the_loss(loss, expected):

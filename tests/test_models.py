@@ -223,3 +223,53 @@ def test_nan_in_data_is_refused_with_the_row():
 def test_add_rejects_non_layers():
     with pytest.raises(TypeError, match="layer must be"):
         Sequential().add("dense")
+
+
+def test_layers_added_one_by_one_are_initialised_by_one_program_with_the_same_weights():
+    import jax
+
+    from fnn import training
+
+    events = []
+
+    def listener(name, duration, **kwargs):
+        if name == "/jax/core/compile/backend_compile_duration":
+            events.append(kwargs.get("fun_name"))
+
+    whole = Sequential([Dense(32, input_shape=10), Dense(64), Dense(10)], seed=3)
+    expected = whole.get_weights()
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        model = Sequential(seed=3)
+        model.add(Dense(32, activation="relu", input_shape=10))
+        model.add(Dense(64, activation="relu"))
+        model.add(Dense(10, activation="softmax"))
+        added = len(events)
+        weights = model.get_weights()
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+    assert added == 0  # add creates nothing yet
+    assert model.built and model.count_params() == 32 * 11 + 64 * 33 + 10 * 65
+    assert len([e for e in events if "threefry_seed" not in str(e)]) <= 2  # init (+ staging)
+    for a, b in zip(weights, expected, strict=True):
+        np.testing.assert_array_equal(a, b)
+    # a layer added after the others exist: only its own parameters are created
+    model.add(Dense(5))
+    whole.add(Dense(5))
+    assert model._pending == 1
+    for a, b in zip(model.get_weights(), whole.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert training.RUN_ONCE_OPTIONS  # the init programs compile for one run
+
+
+def test_a_pending_model_pickles_and_pops():
+    import pickle
+
+    model = Sequential([Dense(4, input_shape=3), Dense(2)], seed=1)
+    copy = pickle.loads(pickle.dumps(model))
+    for a, b in zip(copy.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    other = Sequential([Dense(4, input_shape=3), Dense(2), Dense(7)], seed=1)
+    other.pop()
+    for a, b in zip(other.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
