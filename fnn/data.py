@@ -238,7 +238,7 @@ class Piece(NamedTuple):
     ``data``), the smaller last batch (``rest``), the epoch step it starts at, whether the data
     has a leading member axis (a population's own orders, streamed), and, for a padded piece
     (one program for calls of different lengths, see :func:`epoch_pieces`), how many rows of
-    ``order`` and entries of ``rest`` are real (None: all)."""
+    ``order`` are real and how many entries of the last of them (None: all)."""
 
     data: tuple[Any, ...]
     order: np.ndarray
@@ -246,14 +246,13 @@ class Piece(NamedTuple):
     first_step: int
     members_data: bool = False
     steps: int | None = None
-    rest_rows: int | None = None
+    last_rows: int | None = None
 
     @property
     def step_count(self) -> int:
         """The piece's real steps, its last smaller batch included."""
         steps = self.order.shape[0] if self.steps is None else self.steps
-        rest = self.rest.shape[0] if self.rest_rows is None else self.rest_rows
-        return steps + (1 if rest else 0)
+        return steps + (1 if self.rest.shape[0] else 0)
 
 
 def _pad_rows_with_zeros(a: np.ndarray, rows: int, axis: int = 0) -> np.ndarray:
@@ -263,6 +262,13 @@ def _pad_rows_with_zeros(a: np.ndarray, rows: int, axis: int = 0) -> np.ndarray:
     shape = list(a.shape)
     shape[axis] = rows - a.shape[axis]
     return np.concatenate([a, np.zeros(shape, a.dtype)], axis=axis)
+
+
+def _rest_row(rest: np.ndarray, batch_size: int) -> np.ndarray:
+    """The last batch's indices ``(r,)`` (or ``(r, N)``) as one order row ``(1, batch)`` (or
+    ``(1, N, batch)``), padded with zeros."""
+    padded = _pad_rows_with_zeros(rest, batch_size)
+    return padded[None] if padded.ndim == 1 else padded.T[None]
 
 
 def epoch_pieces(
@@ -289,9 +295,10 @@ def epoch_pieces(
     :func:`fnn.training.make_train_loop`): with ``pad_steps`` every call's order has the same
     number of rows (resident: ``steps_per_piece``, or the piece size rounded up by
     :func:`bucket_rows`, at most ~1/8 more; streamed: the chunk's steps), the real count in
-    :attr:`Piece.steps`; with ``pad_rest`` too, every call's ``rest`` has ``batch`` entries, the
-    real count in :attr:`Piece.rest_rows` (0 for all but the last call). The steps that run are
-    the same either way.
+    :attr:`Piece.steps`; with ``pad_rest`` too, the smaller last batch becomes the last real row
+    of its call's order, padded to ``batch`` entries, the real count in :attr:`Piece.last_rows`
+    (``batch`` in the other calls), and ``rest`` is empty. The steps that run are the same
+    either way.
 
     Args:
         placement: where the data lives, from :func:`place`.
@@ -303,7 +310,8 @@ def epoch_pieces(
         steps_per_piece: with resident data, steps per call (Keras's ``steps_per_execution``);
             None: use ``pieces``.
         pad_steps: pad every call's order to one length.
-        pad_rest: pad every call's last batch to ``batch`` entries (with ``pad_steps`` only).
+        pad_rest: make the smaller last batch a padded row of the order (with ``pad_steps``
+            only).
 
     Returns:
         An iterator of :class:`Piece`, in epoch order; together they cover every step once.
@@ -328,18 +336,25 @@ def epoch_pieces(
             calls.append((order[steps:], rest, steps))
         # Bucketed as evaluate buckets rows: steps and the last batch together, so that an
         # epoch's order and its data (see pad_to_bucket) share a bucket.
-        rows = size if steps_per_piece is not None else bucket_rows(size + bool(rest.shape[0]), 1)
+        extra = int(pad_rest and rest.shape[0] > 0)  # a row for the last batch
+        rows = size + extra if steps_per_piece is not None else bucket_rows(size + extra, 1)
         for part, part_rest, start in calls:
             if not pad_steps:
                 yield Piece(placement.device, part, part_rest, start)
                 continue
+            last_rows = None
+            if pad_rest:
+                last_rows = part_rest.shape[0] or batch_size
+                if part_rest.shape[0]:
+                    part = np.concatenate([part, _rest_row(part_rest, batch_size)])
+                part_rest = part_rest[:0]
             yield Piece(
                 placement.device,
                 _pad_rows_with_zeros(part, rows),
-                _pad_rows_with_zeros(part_rest, batch_size) if pad_rest else part_rest,
+                part_rest,
                 start,
                 steps=part.shape[0],
-                rest_rows=part_rest.shape[0] if pad_rest else None,
+                last_rows=last_rows,
             )
         return
     members = order.ndim == 3
@@ -356,12 +371,20 @@ def epoch_pieces(
             tail = chunk_rest.T
         else:
             idx, tail = block.reshape(-1), chunk_rest
-        kept = k
-        if pad_steps:  # every chunk the same shape: per_chunk steps (+ batch rows of rest)
-            kept = per_chunk
-            idx = _pad_rows_with_zeros(idx, per_chunk * batch_size, axis=idx.ndim - 1)
-            if pad_rest:
-                tail = _pad_rows_with_zeros(tail, batch_size, axis=tail.ndim - 1)
+        kept, real, last_rows = k, k, None
+        if pad_rest:  # the last batch as one more row of the order, padded to a whole batch
+            last_rows = tail.shape[-1] or batch_size
+            if tail.shape[-1]:
+                idx = np.concatenate(
+                    [idx, _pad_rows_with_zeros(tail, batch_size, idx.ndim - 1)], -1
+                )
+                real += 1
+            tail = tail[..., :0]
+        if pad_steps:  # every chunk the same shape: per_chunk steps (+ the last batch's row)
+            kept = per_chunk + int(pad_rest and rest.shape[0] > 0)
+            idx = _pad_rows_with_zeros(idx, kept * batch_size, axis=idx.ndim - 1)
+        else:
+            kept = real
         idx = np.concatenate([idx, tail], axis=idx.ndim - 1)
         local = np.arange(idx.shape[-1], dtype=np.int32)
         yield Piece(
@@ -370,8 +393,8 @@ def epoch_pieces(
             local[kept * batch_size :],
             start,
             members,
-            steps=k if pad_steps else None,
-            rest_rows=chunk_rest.shape[0] if pad_rest else None,
+            steps=real if pad_steps else None,
+            last_rows=last_rows,
         )
 
 

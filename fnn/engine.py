@@ -174,8 +174,8 @@ class Engine:
         step = training.make_train_step(self.net, self.loss, self.optimizer, self.metrics)
         loop = training.make_train_loop(step, dist.shard_batch, self.unrolled_steps or 1)
 
-        def train(ts, data, order, rest, step0, steps=None, rest_rows=None):
-            counts = (steps, rest_rows)
+        def train(ts, data, order, rest, step0, steps=None, last_rows=None):
+            counts = (steps, last_rows)
             if lift.members is None:
                 return loop(ts, data, order, rest, step0, *counts)
             if order.ndim == 3:  # each member's own order, stacked step-major: (steps, N, batch)
@@ -213,7 +213,7 @@ class Engine:
             :func:`fnn.training.means`).
         """
         loop = self.compiled("train_member_data" if piece.members_data else "train")
-        counts = [None if c is None else jnp.int32(c) for c in (piece.steps, piece.rest_rows)]
+        counts = [None if c is None else jnp.int32(c) for c in (piece.steps, piece.last_rows)]
         return loop(
             ts,
             piece.data,

@@ -483,7 +483,7 @@ def make_train_loop(
 ) -> Callable[..., Any]:
     """Fuse many train steps into one function (one XLA program when jitted).
 
-    ``loop(ts, data, order, rest, step0, steps=None, rest_rows=None) -> (ts, sums)`` runs one
+    ``loop(ts, data, order, rest, step0, steps=None, last_rows=None) -> (ts, sums)`` runs one
     step per row of ``order`` (an int array ``(steps, batch)`` of example indices into ``data =
     (x, y, sample_weight or None)``), then one step on the ``rest`` indices (a smaller last
     batch; shape ``(0,)`` for none). Step ``i`` gets the key ``fold_in(fold_in(ts.key,
@@ -492,12 +492,13 @@ def make_train_loop(
 
     Padded calls share one program between passes of different lengths: with ``steps`` (an
     int, traced or not) only the first ``steps`` rows of ``order`` run (the others pad it, and
-    cost nothing but their share of the up-front gather); with ``rest_rows`` only the first
-    ``rest_rows`` entries of ``rest`` are real: the last batch runs at ``rest``'s full size with
-    the padding rows masked out of the loss, the metrics and the count, exactly as if absent
-    (the gradient is the same), and not at all when ``rest_rows`` is 0. A network whose output
+    cost nothing but their share of the up-front gather); with ``last_rows`` too, the last of
+    them (row ``steps - 1``) is a smaller batch padded to full size: only its first
+    ``last_rows`` entries are real, the others are masked out of the loss, the metrics and the
+    count exactly as if absent (the gradient is the same). The smaller last batch then needs no
+    step of its own (``rest`` is empty), so the program holds one step. A network whose output
     for one row depends on the other rows of its batch (batch statistics) must not get
-    ``rest_rows``. Both need a step from :func:`make_train_step`.
+    ``last_rows``. Both need a step from :func:`make_train_step`.
 
     ``shard_batch(arrays, axis)`` (optional) annotates the batch arrays, batch axis ``axis``,
     before the steps see them: :meth:`fnn.distributed.DataParallel.shard_batch` shards them
@@ -521,19 +522,22 @@ def make_train_loop(
     acc = _accumulator(train_step)
     split = acc.metrics is not None  # (ts, loss, states) rather than (ts, logs)
 
-    def loop(ts, data, order, rest, step0, steps=None, rest_rows=None):
-        if not split and (steps is not None or rest_rows is not None):
+    def loop(ts, data, order, rest, step0, steps=None, last_rows=None):
+        if not split and (steps is not None or last_rows is not None):
             raise ValueError(
-                "steps and rest_rows (padded calls) need a step from make_train_step; got "
+                "steps and last_rows (padded calls) need a step from make_train_step; got "
                 f"{getattr(train_step, '__name__', type(train_step).__name__)}."
             )
         epoch_key = jax.random.fold_in(ts.key, ts.epoch)
 
-        def one(carry, batch, i, valid=None, count=None):
+        def one(carry, batch, i, count=None):
             ts, sums = carry
             batch = _drop_none(batch)
             key = jax.random.fold_in(epoch_key, step0 + i)
-            out = acc.step(ts, batch, key) if valid is None else acc.step(ts, batch, key, valid)
+            if count is None:
+                out = acc.step(ts, batch, key)
+            else:
+                out = acc.step(ts, batch, key, jnp.arange(batch[0].shape[0]) < count)
             ts, measured = (out[0], out[1:]) if split else out
             return ts, acc.add(sums, measured, batch[0].shape[0] if count is None else count)
 
@@ -553,21 +557,18 @@ def make_train_loop(
                 )
         elif order.shape[0]:
             # A loop over the first `steps` batches (a while loop, as scan is, without a fixed
-            # trip count): the same program serves every `steps` up to the order's length.
+            # trip count): the same program serves every `steps` up to the order's length. With
+            # `last_rows`, every step takes a row mask (all rows but in the last step): measured
+            # no slower than the unmasked step on the seed model.
+            full = order.shape[-1]
+
             def body(i, c):
-                return one(c, tuple(None if b is None else b[i] for b in batches), i)
+                count = None if last_rows is None else jnp.where(i == steps - 1, last_rows, full)
+                return one(c, tuple(None if b is None else b[i] for b in batches), i, count)
 
             carry = jax.lax.fori_loop(0, steps, body, carry)
-        if rest_rows is None:
-            if rest.shape[0]:
-                carry = one(carry, shard(_take(data, rest), 0), steps)
-        elif rest.shape[0]:
-            valid = jnp.arange(rest.shape[0]) < rest_rows
-
-            def last(c):
-                return one(c, shard(_take(data, rest), 0), steps, valid, rest_rows)
-
-            carry = jax.lax.cond(rest_rows > 0, last, lambda c: c, carry)
+        if rest.shape[0]:
+            carry = one(carry, shard(_take(data, rest), 0), steps)
         return carry
 
     return loop
