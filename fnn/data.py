@@ -233,6 +233,28 @@ def pad_to_bucket(
     return [None if a is None else pad_rows(a, target) for a in arrays], n
 
 
+def pad_for_training(
+    arrays: list[np.ndarray | None], batch_size: int, max_device_bytes: int | None
+) -> list[np.ndarray | None]:
+    """A fit's arrays padded as :func:`pad_to_bucket` pads them when, padded, they still go to
+    the device whole (:func:`place`); otherwise (streamed, memory-mapped, several processes) as
+    they are. The padding rows are never indexed (an epoch's order covers the real rows): they
+    give fits on slightly different numbers of examples one program.
+
+    Args:
+        arrays: the fit's ``(x, y, sample_weight or None)``, rows first.
+        batch_size: examples per step.
+        max_device_bytes: the most bytes of data to hold on the device at once; None: no limit.
+
+    Returns:
+        The arrays, padded or as they were.
+    """
+    nbytes = sum(a.nbytes for a in arrays if a is not None)
+    if max_device_bytes is not None and nbytes * 9 // 8 > max_device_bytes:
+        return arrays  # room for the padding (at most 1/8) is not there: they stream
+    return pad_to_bucket(arrays, batch_size)[0]
+
+
 class Piece(NamedTuple):
     """One call of an epoch's fused program: its data, the order of its steps (indices into
     ``data``), the smaller last batch (``rest``), the epoch step it starts at, whether the data
@@ -318,6 +340,7 @@ def epoch_pieces(
     """
     steps, batch_size = order.shape[0], (order.shape[-1] if order.ndim >= 2 else 0)
     pad_rest = pad_rest and pad_steps and batch_size > 0
+    extra = int(pad_rest and rest.shape[0] > 0)  # an order row for the smaller last batch
     if placement.chunk is None:
         assert placement.device is not None  # resident: no chunks, the arrays on the device
         if steps_per_piece is not None:
@@ -336,7 +359,6 @@ def epoch_pieces(
             calls.append((order[steps:], rest, steps))
         # Bucketed as evaluate buckets rows: steps and the last batch together, so that an
         # epoch's order and its data (see pad_to_bucket) share a bucket.
-        extra = int(pad_rest and rest.shape[0] > 0)  # a row for the last batch
         rows = size + extra if steps_per_piece is not None else bucket_rows(size + extra, 1)
         for part, part_rest, start in calls:
             if not pad_steps:
@@ -371,7 +393,7 @@ def epoch_pieces(
             tail = chunk_rest.T
         else:
             idx, tail = block.reshape(-1), chunk_rest
-        kept, real, last_rows = k, k, None
+        real, last_rows = k, None
         if pad_rest:  # the last batch as one more row of the order, padded to a whole batch
             last_rows = tail.shape[-1] or batch_size
             if tail.shape[-1]:
@@ -380,11 +402,9 @@ def epoch_pieces(
                 )
                 real += 1
             tail = tail[..., :0]
-        if pad_steps:  # every chunk the same shape: per_chunk steps (+ the last batch's row)
-            kept = per_chunk + int(pad_rest and rest.shape[0] > 0)
-            idx = _pad_rows_with_zeros(idx, kept * batch_size, axis=idx.ndim - 1)
-        else:
-            kept = real
+        # Padded, every chunk has one shape: per_chunk steps (+ the last batch's row).
+        kept = per_chunk + extra if pad_steps else real
+        idx = _pad_rows_with_zeros(idx, kept * batch_size, axis=idx.ndim - 1)
         idx = np.concatenate([idx, tail], axis=idx.ndim - 1)
         local = np.arange(idx.shape[-1], dtype=np.int32)
         yield Piece(

@@ -792,12 +792,8 @@ class Trainer:
         placed = placed_val = None
         if plan.arrays is not None:
             arrays = plan.arrays
-            nbytes = sum(a.nbytes for a in arrays if a is not None)
-            if engine.pads_steps and (budget is None or nbytes * 9 // 8 <= budget):
-                # Resident data padded to a bucket of rows (never indexed: the order covers the
-                # real ones), so that a fit on a slightly different number of examples reuses
-                # the epoch program.
-                arrays, _ = data_lib.pad_to_bucket(arrays, batch_size)
+            if engine.pads_steps:  # fits on slightly different numbers share the epoch program
+                arrays = data_lib.pad_for_training(arrays, batch_size, budget)
             placed = dist.place(arrays, batch_size, budget)
             if plan.val_arrays is not None:
                 val_arrays, val_rows = data_lib.pad_to_bucket(plan.val_arrays, plan.val_batch)

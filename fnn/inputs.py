@@ -408,10 +408,7 @@ def _sparse_rule(loss: Any) -> tuple[bool, int | None]:
     """Whether ``loss`` takes integer class labels, and its ``ignore_class`` (None: none)."""
     if isinstance(loss, losses_lib.SparseCategoricalCrossentropy):
         return True, loss.ignore_class
-    wrapped = (
-        getattr(loss, "fn", None) if isinstance(loss, losses_lib.LossFunctionWrapper) else None
-    )
-    return wrapped is losses_lib.sparse_categorical_crossentropy, None
+    return losses_lib.wrapped_function(loss) is losses_lib.sparse_categorical_crossentropy, None
 
 
 def _sparse_labels(

@@ -704,6 +704,25 @@ def get(identifier: str | Loss | LossFunction) -> Loss:
     )
 
 
+def wrapped_function(loss: Any) -> LossFunction | None:
+    """The per-example function a loss given as a plain function wraps (a
+    :class:`LossFunctionWrapper`'s ``fn``); None for any other loss.
+
+    Args:
+        loss: a resolved loss (see :func:`get`), or anything else.
+
+    Returns:
+        The wrapped function, or None.
+
+    Example:
+        >>> wrapped_function(get(mean_squared_error)) is mean_squared_error
+        True
+        >>> wrapped_function(MeanSquaredError()) is None
+        True
+    """
+    return loss.fn if isinstance(loss, LossFunctionWrapper) else None
+
+
 def serialize(loss: Loss) -> dict[str, Any]:
     """A JSON-able description of ``loss``.
 

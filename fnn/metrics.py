@@ -1475,11 +1475,7 @@ def accuracy_for(loss: Any, output_units: int | None = None) -> MetricFunction:
     if output_units == 1:
         return binary_accuracy
     # The loss as an object, or its per-example function given as the loss (Keras accepts both).
-    fn = (
-        getattr(loss_obj, "fn", None)
-        if isinstance(loss_obj, losses_lib.LossFunctionWrapper)
-        else None
-    )
+    fn = losses_lib.wrapped_function(loss_obj)
     if isinstance(loss_obj, losses_lib.SparseCategoricalCrossentropy) or (
         fn is losses_lib.sparse_categorical_crossentropy
     ):

@@ -102,9 +102,10 @@ def run_once(fun: Callable[..., Any], *args: Any) -> Any:
         >>> x.shape
         (2, 3)
     """
-    size = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(jax.eval_shape(fun, *args)))
+    traced = jax.jit(fun).trace(*args)  # traced once: its output shapes choose the options
+    size = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(traced.out_info))
     options = RUN_ONCE_OPTIONS if size <= RUN_ONCE_MAX_SIZE else None
-    return jax.jit(fun, compiler_options=options)(*args)
+    return traced.lower().compile(compiler_options=options)(*args)
 
 
 def init_train_state(
