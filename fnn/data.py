@@ -150,9 +150,9 @@ def is_mapped(a: Any) -> bool:
 def _put(put: Any, arrays: list[np.ndarray | None]) -> tuple[Any, ...]:
     if put is not None:
         return put(arrays)
-    import jax.numpy as jnp
+    import jax  # a transfer (jnp.asarray would compile a program per shape)
 
-    return tuple(None if a is None else jnp.asarray(a) for a in arrays)
+    return tuple(None if a is None else jax.device_put(a) for a in arrays)
 
 
 def _gather(placement: Placement, idx: np.ndarray) -> tuple[Any, ...]:

@@ -46,7 +46,7 @@ from jax.flatten_util import ravel_pytree
 
 from fnn import data as data_lib
 from fnn import distributed as distributed_lib
-from fnn import inputs, pipelines, training
+from fnn import host, inputs, pipelines, training
 from fnn import optimizers as optimizers_lib
 from fnn.callbacks import Callback, CallbackList, History, TerminateOnNaN
 from fnn.callbacks.base import check_callbacks
@@ -213,13 +213,13 @@ class Engine:
             :func:`fnn.training.means`).
         """
         loop = self.compiled("train_member_data" if piece.members_data else "train")
-        counts = [None if c is None else jnp.int32(c) for c in (piece.steps, piece.last_rows)]
+        counts = [None if c is None else np.int32(c) for c in (piece.steps, piece.last_rows)]
         return loop(
             ts,
             piece.data,
-            jnp.asarray(piece.order),
-            jnp.asarray(piece.rest),
-            jnp.int32(piece.first_step),
+            jax.device_put(piece.order),  # a transfer; jnp.asarray would compile a program
+            jax.device_put(piece.rest),
+            np.int32(piece.first_step),
             *counts,
         )
 
@@ -248,7 +248,7 @@ class Engine:
         for data in data_lib.sequential_pieces(placed):
             size = data[0].shape[0]
             valid = size if rows is None else min(max(rows - start, 0), size)
-            out = loop(ts.params, ts.state, data, jnp.int32(valid))
+            out = loop(ts.params, ts.state, data, np.int32(valid))
             sums = _add_sums(sums, jax.device_get(out), self.metrics)
             start += size
         assert sums is not None  # a placement has at least one piece
@@ -459,7 +459,7 @@ class PipelineFeed:
         with self.pieces(0, source.steps, False, source) as pieces:
             for piece in pieces:
                 loop = engine.compiled("eval", self.batch_size)
-                rows = jnp.int32(piece.data[0].shape[0])
+                rows = np.int32(piece.data[0].shape[0])
                 fetched = jax.device_get(loop(ts.params, ts.state, piece.data, rows))
                 sums = _add_sums(sums, fetched, engine.metrics)
         if sums is None:
@@ -1345,5 +1345,6 @@ def _add_sums(
         out["metric_states"] = {}
         for m in metrics:
             merge = m.merge if np.ndim(total["count"]) == 0 else jax.vmap(m.merge)
-            out["metric_states"][m.name] = jax.tree.map(np.asarray, merge(old[m.name], add[m.name]))
+            merged = host.call(merge, old[m.name], add[m.name])
+            out["metric_states"][m.name] = jax.tree.map(np.asarray, merged)
     return out

@@ -305,8 +305,10 @@ class Sequential(Trainer):
         assert shape is not None  # pending layers exist only once the input shape is known
         if first == 0:
             net = Serial(self._layers)
-            key = jax.random.key(self.seed)
-            ts = training.run_once(lambda k: training.init_train_state(net, None, k, shape), key)
+            seed = self.seed  # the key is made inside: on the host, nothing is compiled for it
+            ts = training.run_once(
+                lambda: training.init_train_state(net, None, jax.random.key(seed), shape)
+            )
         else:
             shapes = Serial(self._layers).input_shapes(shape)
             new = range(first, n)
@@ -744,7 +746,7 @@ class _HostKey:
         self.data = np.asarray(jax.random.key_data(key))
 
     def restore(self) -> jax.Array:
-        return jax.random.wrap_key_data(jnp.asarray(self.data), impl=self.impl)
+        return jax.random.wrap_key_data(jax.device_put(self.data), impl=self.impl)
 
 
 def _to_host(x: Any) -> Any:
@@ -756,7 +758,7 @@ def _to_host(x: Any) -> Any:
 def _to_device(x: Any) -> Any:
     if isinstance(x, _HostKey):
         return x.restore()
-    return jnp.asarray(x) if isinstance(x, np.ndarray) else x
+    return jax.device_put(x) if isinstance(x, np.ndarray) else x
 
 
 def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:

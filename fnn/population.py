@@ -370,9 +370,8 @@ class Population(Trainer):
         initialised by one compiled program."""
         spec = self._spec
         net, tx, shape = Serial(spec.layers), spec.optimizer, spec.input_shape
-        keys = jax.vmap(jax.random.key)(jnp.asarray(self.seeds, jnp.uint32))
-        init = jax.vmap(lambda k: training.init_train_state(net, tx, k, shape))
-        ts = training.run_once(init, keys)
+        init = jax.vmap(lambda s: training.init_train_state(net, tx, jax.random.key(s), shape))
+        ts = training.run_once(init, np.asarray(self.seeds, np.uint32))
         state = list(ts.state)
         rates = None
         if self._swept_rate():

@@ -39,7 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from fnn import activations
+from fnn import activations, host
 from fnn import losses as losses_lib
 from fnn import metrics as metrics_lib
 from fnn.layers import Layer
@@ -82,12 +82,16 @@ RUN_ONCE_OPTIONS: dict[str, Any] = {"xla_backend_optimization_level": 0}
 #: The most output values (parameters and optimizer state) :func:`run_once` compiles for with
 #: :data:`RUN_ONCE_OPTIONS` (~0.2 s of running at level 0); bigger programs use XLA's defaults.
 RUN_ONCE_MAX_SIZE = 1 << 21
+#: The most output values :func:`run_once` computes on the host (:mod:`fnn.host`, ~70 ns a
+#: value, nothing compiled: the 784-1024-1024-10 MLP's 1.9M parameters in ~0.14 s).
+RUN_ON_HOST_MAX_SIZE = 1 << 22
 
 
 def run_once(fun: Callable[..., Any], *args: Any) -> Any:
-    """``fun(*args)`` as one compiled program, compiled for a single run (an initialisation):
-    quick to compile (:data:`RUN_ONCE_OPTIONS`) while its output is small, at XLA's defaults
-    otherwise. The values are the same either way.
+    """``fun(*args)`` for a single run (an initialisation), computed the cheapest way with the
+    same values: in NumPy on the host when :mod:`fnn.host` computes every operation exactly
+    (uniform and constant initializers, optimizer states), else compiled, quickly
+    (:data:`RUN_ONCE_OPTIONS`) while the output is small, at XLA's defaults otherwise.
 
     Args:
         fun: a pure function of arrays.
@@ -102,8 +106,13 @@ def run_once(fun: Callable[..., Any], *args: Any) -> Any:
         >>> x.shape
         (2, 3)
     """
-    traced = jax.jit(fun).trace(*args)  # traced once: its output shapes choose the options
+    traced = jax.jit(fun).trace(*args)  # traced once: its jaxpr and output shapes
     size = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(traced.out_info))
+    if size <= RUN_ON_HOST_MAX_SIZE:
+        try:
+            return host.run_traced(traced, args)
+        except host.NotOnHostError:
+            pass
     options = RUN_ONCE_OPTIONS if size <= RUN_ONCE_MAX_SIZE else None
     return traced.lower().compile(compiler_options=options)(*args)
 
@@ -198,7 +207,7 @@ def check_objective(net: Layer, loss: Any, metrics: Any, input_shape: Any, y: An
         TypeError: a loss or metric function fails or returns something that is not numbers.
     """
     obj = objective(net, loss)
-    params = jax.eval_shape(lambda k: net.init(k, input_shape), jax.random.key(0))
+    params = jax.eval_shape(lambda: net.init(jax.random.key(0), input_shape))
     x = jax.ShapeDtypeStruct((1, *input_shape), jnp.float32)
     z = jax.eval_shape(
         lambda p, s, xb: obj.net.call(p, s, xb, training=False)[0],
@@ -692,6 +701,6 @@ def means(sums: dict[str, Any], metrics: Sequence[Any] = ()) -> dict[str, Any]:
     states = sums.get("metric_states", {})
     for m in metrics:
         compute = m.compute if count.ndim == 0 else jax.vmap(m.compute)
-        value = np.asarray(compute(states[m.name]), np.float64)
+        value = np.asarray(host.call(compute, states[m.name]), np.float64)
         out[m.name] = float(value) if value.ndim == 0 else value
     return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import importlib.util
 import io
 import os
@@ -115,3 +116,21 @@ def npy_bytes(array: np.ndarray) -> bytes:
     buf = io.BytesIO()
     np.lib.format.write_array(buf, array, allow_pickle=True)
     return buf.getvalue()
+
+
+@contextlib.contextmanager
+def count_compiles():
+    """Count XLA backend compilations inside the block (a list that grows by one per compile)."""
+    import jax  # after the XLA flags above are set
+
+    events = []
+
+    def listener(name, duration, **kwargs):
+        if name == "/jax/core/compile/backend_compile_duration":
+            events.append(name)
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        yield events
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)

@@ -3,32 +3,14 @@
 No wall-clock assertions: speed is measured in scripts/bench.py.
 """
 
-import contextlib
-
 import jax
 import numpy as np
 import pytest
-from conftest import make_classification, seed_model
+from conftest import count_compiles, make_classification, seed_model
 
 from fnn.engine import PROGRESS_UPDATES
 from fnn.layers import Dense
 from fnn.models import Sequential
-
-
-@contextlib.contextmanager
-def count_compiles():
-    """Count XLA backend compilations inside the block."""
-    events = []
-
-    def listener(name, duration, **kwargs):
-        if name == "/jax/core/compile/backend_compile_duration":
-            events.append(name)
-
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
-        yield events
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
 
 
 def test_second_fit_evaluate_predict_compile_nothing():
