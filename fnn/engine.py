@@ -878,7 +878,7 @@ class Trainer:
                     stacklevel=3,
                 )
             # The epoch completed: commit its results (an interrupted epoch commits nothing).
-            new = new._replace(epoch=new.epoch + 1)
+            new = new._replace(epoch=_next_epoch(new.epoch))
             self.train_state = self.commit_epoch(start, new)
             has_val = placed_val is not None or (plan.stream and plan.stream.validation)
             if has_val and inputs.is_due(epoch, plan.validation_freq):
@@ -1331,6 +1331,15 @@ def _device_budget(max_device_bytes: int | str | None) -> int | None:
     if max_device_bytes is None:
         return None
     return inputs.check_positive_int(max_device_bytes, "max_device_bytes")
+
+
+def _next_epoch(epoch: jax.Array) -> jax.Array:
+    """``epoch + 1`` computed on the host and put back as the counter was placed (sharding and
+    commitment, which the compiled loops are keyed on): an eager ``+ 1`` compiles a program.
+    Multi-host counters, not all addressable here, add on the device."""
+    if getattr(epoch, "is_fully_addressable", False):
+        return jax.device_put(np.asarray(epoch) + 1, epoch.sharding if epoch.committed else None)
+    return epoch + 1
 
 
 def _add_sums(

@@ -212,7 +212,7 @@ def check_objective(net: Layer, loss: Any, metrics: Any, input_shape: Any, y: An
     z = jax.eval_shape(
         lambda p, s, xb: obj.net.call(p, s, xb, training=False)[0],
         params,
-        net.init_state(input_shape),
+        jax.eval_shape(lambda: net.init_state(input_shape)),  # shapes only: nothing runs
         x,
     )
     yb = jax.ShapeDtypeStruct((1, *y.shape[1:]), y.dtype)
