@@ -1394,7 +1394,8 @@ def collect_versions() -> dict[str, str | None]:
 
 @dataclass(frozen=True)
 class CpuSample:
-    """A reading of the host's busy CPU time and of this process's own CPU time."""
+    """A reading of the host's busy CPU time and of this process's own CPU time (its finished
+    children's included: the first-result scripts run in child processes)."""
 
     wall_s: float
     host_busy_s: float
@@ -1410,7 +1411,8 @@ class CpuSample:
             return None
         idle = ticks[3] + ticks[4]  # idle + iowait
         own = os.times()
-        return CpuSample(time.monotonic(), (sum(ticks) - idle) / hz, own.user + own.system)
+        mine = own.user + own.system + own.children_user + own.children_system
+        return CpuSample(time.monotonic(), (sum(ticks) - idle) / hz, mine)
 
     def others_share_since(self, earlier: CpuSample | None) -> float | None:
         """Share of the host's cores that other processes kept busy since ``earlier``."""
