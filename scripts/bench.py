@@ -1541,7 +1541,7 @@ def merge_rounds(rounds: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
 def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     """Measure the matmul peak, then every selected contender on every selected workload."""
     workloads = QUICK_WORKLOADS if args.quick else WORKLOADS
-    timed_epochs = args.epochs if args.epochs is not None else (2 if args.quick else 5)
+    timed_epochs = args.epochs if args.epochs is not None else (1 if args.quick else 5)
     if args.rounds is None:
         args.rounds = 1 if args.quick else 3
     device = describe_device()
@@ -1778,7 +1778,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="tiny sizes and 2 timed epochs, for smoke tests (seed workload unless --workloads)",
+        help="tiny sizes and 1 timed epoch, for smoke tests (seed workload unless --workloads)",
     )
     parser.add_argument(
         "--workloads",
@@ -1796,7 +1796,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--epochs",
         type=positive,
         default=None,
-        help="timed epochs after the warm-up epoch (default: 5, or 2 with --quick)",
+        help="timed epochs after the warm-up epoch (default: 5, or 1 with --quick)",
     )
     parser.add_argument(
         "--rounds",

@@ -169,7 +169,9 @@ def _launch(tmp_path: Path, devices: int, processes: int, hlo: bool) -> list[tup
     np.savez(tmp_path / "data.npz", **_data())
     env = {
         **os.environ,
-        "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}",
+        # the suite's flags (conftest: XLA's fast-compiling optimisation level) and N devices
+        "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} "
+        f"--xla_force_host_platform_device_count={devices}",
         "JAX_PLATFORMS": "cpu",
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
     }
@@ -341,7 +343,7 @@ print(json.dumps(out))
 def test_population_data_parallel_and_member_parallel_match_one_device(tmp_path):
     env = {
         **os.environ,
-        "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+        "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=4",
         "PYTHONPATH": str(ROOT),
     }
     proc = subprocess.run(

@@ -39,7 +39,8 @@ def test_train_step_is_one_sgd_step_on_the_logit_loss():
     opt = SGD(0.1)
     ts = training.init_train_state(NET, opt, jax.random.key(0), 4)
     params = ts.params
-    new_ts, logs = training.make_train_step(NET, "categorical_crossentropy", opt)(ts, (x, y))
+    step = jax.jit(training.make_train_step(NET, "categorical_crossentropy", opt))
+    new_ts, logs = step(ts, (x, y))
     new_params = new_ts.params
 
     def reference_loss(p):
@@ -102,7 +103,7 @@ def test_softmax_cross_entropy_is_fused_and_finite_for_confident_mistakes():
     opt = optax.sgd(0.1)
     ts = training.init_train_state(net, opt, jax.random.key(0), 1)
     ts.params[0]["kernel"] = jnp.array([[1e4, -1e4]])
-    _, logs = training.make_train_step(net, "categorical_crossentropy", opt)(
+    _, logs = jax.jit(training.make_train_step(net, "categorical_crossentropy", opt))(
         ts, (jnp.ones((1, 1)), jnp.array([[0.0, 1.0]]))
     )
     np.testing.assert_allclose(logs["loss"], 2e4, rtol=1e-6)
@@ -111,7 +112,7 @@ def test_softmax_cross_entropy_is_fused_and_finite_for_confident_mistakes():
 def test_train_step_with_state_and_sample_weights():
     x, y = _data(8)
     opt = SGD(0.1)
-    step = training.make_train_step(NET, "categorical_crossentropy", opt)
+    step = jax.jit(training.make_train_step(NET, "categorical_crossentropy", opt))
     ts = training.init_train_state(NET, opt, jax.random.key(0), 4)
     params = ts.params
     w = jnp.array([1.0] * 4 + [0.0] * 4)
