@@ -131,7 +131,8 @@ def scaling_table(
         }
         env = dict(os.environ)
         if cpu_devices:
-            env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={n}"
+            count = f"--xla_force_host_platform_device_count={n}"  # beside the user's flags
+            env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} {count}".strip()
             env["JAX_PLATFORMS"] = "cpu"
         try:
             proc = subprocess.run(
