@@ -4,6 +4,7 @@ and refuse (NotOnHostError) what they cannot compute exactly."""
 from __future__ import annotations
 
 import jax
+import jax.extend.random
 import jax.numpy as jnp
 import numpy as np
 import pytest
