@@ -31,6 +31,7 @@ from __future__ import annotations
 import copy
 import functools
 import math
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -286,6 +287,42 @@ def _divide_no_nan(a: jax.Array, b: jax.Array) -> jax.Array:
     return jnp.where(b == 0, 0.0, a / jnp.where(b == 0, 1.0, b))
 
 
+#: Each metric object's ``update``, jitted on its first ``update_state`` (one compiled program per
+#: batch shape instead of 15-50 eager operations); keyed weakly, so copies get their own.
+_JITTED_UPDATES: weakref.WeakKeyDictionary[Any, Callable[..., Any]] = weakref.WeakKeyDictionary()
+#: Metric objects whose ``update`` needs concrete values (Python control flow on the data):
+#: their ``update_state`` runs eagerly.
+_EAGER_ONLY: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _as_array(x: Any) -> Any:
+    """An array argument as NumPy or JAX array (lists and numbers through NumPy)."""
+    return x if isinstance(x, (np.ndarray, jax.Array)) else np.asarray(x)
+
+
+def _jitted_update(metric: Any) -> Callable[..., Any]:
+    """``metric.update``, jitted once per metric object; eager where tracing it cannot work."""
+    if metric in _EAGER_ONLY:
+        return metric.update
+    jitted = _JITTED_UPDATES.get(metric)
+    if jitted is None:
+        jitted = jax.jit(metric.update)
+        _JITTED_UPDATES[metric] = jitted
+
+    def update(*args: Any) -> Any:
+        try:
+            return jitted(*args)
+        except (
+            jax.errors.ConcretizationTypeError,
+            jax.errors.TracerArrayConversionError,
+            jax.errors.TracerIntegerConversionError,
+        ):
+            _EAGER_ONLY.add(metric)
+            return metric.update(*args)
+
+    return update
+
+
 class Metric:
     """A metric: pure state functions plus Keras's ``update_state``/``result``/``reset_state``.
 
@@ -428,12 +465,14 @@ class Metric:
             y_pred: the predictions for it (array-like), ``(batch, ...)``.
             sample_weight: per-example weights, ``(batch,)``, or None (the default) for 1.
         """
-        y_true, y_pred = jnp.asarray(y_true), jnp.asarray(y_pred)
+        y_true, y_pred = _as_array(y_true), _as_array(y_pred)
+        if sample_weight is not None:
+            sample_weight = _as_array(sample_weight)
         if self._state is None:
             if y_pred.ndim:
                 self.build(y_pred.shape[-1])
             self._state = self.initial_state()
-        self._state = self.update(self._state, y_true, y_pred, sample_weight)
+        self._state = _jitted_update(self)(self._state, y_true, y_pred, sample_weight)
 
     def result(self) -> jax.Array:
         """The value accumulated since the last :meth:`reset_state` (Keras).

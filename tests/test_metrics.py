@@ -258,6 +258,28 @@ def test_keras_stateful_call_and_reset():
     assert float(m(np.array([[1.0]]), np.array([[0.1]]))) == 0.0
 
 
+def test_update_state_compiles_once_per_shape_and_keeps_eager_only_metrics_working():
+    from conftest import count_compiles
+
+    m = metrics.AUC()
+    y, p = np.array([0.0, 1.0, 1.0, 0.0]), np.array([0.1, 0.8, 0.4, 0.6], np.float32)
+    m.update_state(y, p)
+    with count_compiles() as compiles:
+        m.update_state(y[::-1], p[::-1])  # same shapes: the jitted update runs again
+    assert compiles == []
+    ref = metrics.AUC()
+    ref._state = ref.update(ref.update(ref.initial_state(), y, p), y[::-1], p[::-1])
+    assert float(m.result()) == pytest.approx(float(ref.result()), abs=1e-7)
+
+    def count_positive(t, q):  # Python control flow on the values: cannot be traced
+        return jnp.full(np.shape(t)[:1], float(np.sum(np.asarray(q) > 0.5)))
+
+    eager = metrics.Metric("positives", count_positive)
+    eager.update_state([1.0, 0.0], [0.9, 0.7])
+    eager.update_state([1.0], [0.2])
+    assert float(eager.result()) == pytest.approx((2 + 2 + 0) / 3)
+
+
 @pytest.mark.parametrize(
     "name,cls",
     [
