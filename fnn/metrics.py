@@ -302,12 +302,15 @@ def _as_array(x: Any) -> Any:
 
 def _jitted_update(metric: Any) -> Callable[..., Any]:
     """``metric.update``, jitted once per metric object; eager where tracing it cannot work."""
-    if metric in _EAGER_ONLY:
+    try:
+        if metric in _EAGER_ONLY:
+            return metric.update
+        jitted = _JITTED_UPDATES.get(metric)
+        if jitted is None:
+            jitted = jax.jit(metric.update)
+            _JITTED_UPDATES[metric] = jitted
+    except TypeError:  # an unhashable subclass (a dataclass with __eq__): no cache for it
         return metric.update
-    jitted = _JITTED_UPDATES.get(metric)
-    if jitted is None:
-        jitted = jax.jit(metric.update)
-        _JITTED_UPDATES[metric] = jitted
 
     def update(*args: Any) -> Any:
         try:
