@@ -111,13 +111,18 @@ def _seed(seeds: np.ndarray) -> HostKeys:
     return HostKeys(np.stack([high.astype(np.uint32), wide.astype(np.uint32)], axis=-1))
 
 
-def _split(keys: HostKeys, shape: tuple[int, ...]) -> HostKeys:
+def _hash_counters(keys: HostKeys, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Each key's Threefry hash of the counters ``0 .. prod(shape) - 1``, laid out as ``shape``:
+    two uint32 arrays of shape ``keys.shape + shape`` (what splits and random bits are made of)."""
     hi, lo = _iota_2x32(shape)
     extra = (1,) * len(shape)
     k1 = keys.data[..., 0].reshape(keys.shape + extra)
     k2 = keys.data[..., 1].reshape(keys.shape + extra)
-    a, b = threefry2x32(k1, k2, hi, lo)
-    return HostKeys(np.stack([a, b], axis=-1))
+    return threefry2x32(k1, k2, hi, lo)
+
+
+def _split(keys: HostKeys, shape: tuple[int, ...]) -> HostKeys:
+    return HostKeys(np.stack(_hash_counters(keys, shape), axis=-1))
 
 
 def _fold_in(keys: HostKeys, msgs: np.ndarray) -> HostKeys:
@@ -127,18 +132,15 @@ def _fold_in(keys: HostKeys, msgs: np.ndarray) -> HostKeys:
 
 
 def _random_bits(keys: HostKeys, bit_width: int, shape: tuple[int, ...]) -> np.ndarray:
-    hi, lo = _iota_2x32(shape)
-    extra = (1,) * len(shape)
-    k1 = keys.data[..., 0].reshape(keys.shape + extra)
-    k2 = keys.data[..., 1].reshape(keys.shape + extra)
-    a, b = threefry2x32(k1, k2, hi, lo)
+    a, b = _hash_counters(keys, shape)
     if bit_width == 64:
         return (a.astype(np.uint64) << np.uint64(32)) | b.astype(np.uint64)
     return (a ^ b).astype(np.dtype(f"uint{bit_width}"))
 
 
-def _key_impl_is_threefry(aval: Any) -> bool:
-    return "fry" in str(getattr(aval, "dtype", ""))
+def _key_impl_is_threefry(x: Any) -> bool:
+    """Whether ``x`` (an array or an aval) holds Threefry-2x32 keys (dtype ``key<fry>``)."""
+    return "fry" in str(getattr(x, "dtype", ""))
 
 
 def _shift(x: np.ndarray, s: np.ndarray, left: bool) -> np.ndarray:
@@ -260,8 +262,15 @@ _FLUSHING = frozenset(
 _IDENTITY = frozenset(
     {"copy", "copy_p", "sharding_constraint", "optimization_barrier", "random_clone"}
 )
-_CALLS = {"pjit": "jaxpr", "jit": "jaxpr", "closed_call": "call_jaxpr", "core_call": "call_jaxpr"}
-_CUSTOM_CALLS = {"custom_jvp_call": "call_jaxpr", "custom_vjp_call": "call_jaxpr"}
+#: Primitives that call a jaxpr, and the parameter holding it: evaluated as the jaxpr.
+_CALLS = {
+    "pjit": "jaxpr",
+    "jit": "jaxpr",
+    "closed_call": "call_jaxpr",
+    "core_call": "call_jaxpr",
+    "custom_jvp_call": "call_jaxpr",
+    "custom_vjp_call": "call_jaxpr",
+}
 
 
 #: The float types computed here. XLA's CPU backend computes bfloat16 and float16 in float32 and
@@ -280,13 +289,12 @@ def _check_floats(eqn: Any) -> None:
 def _apply(eqn: Any, args: list[Any]) -> list[Any]:
     """One equation's outputs from its inputs' host values."""
     name, params = eqn.primitive.name, eqn.params
-    if name not in _CALLS and name not in _CUSTOM_CALLS:
-        _check_floats(eqn)
-    if name in _CALLS or name in _CUSTOM_CALLS:
-        inner = params.get(_CALLS.get(name) or _CUSTOM_CALLS[name])
+    if name in _CALLS:
+        inner = params.get(_CALLS[name])
         if inner is None:
             raise NotOnHostError(f"the call {name} without a jaxpr")
         return evaluate_jaxpr(inner, args)
+    _check_floats(eqn)
     if name in _IDENTITY:
         return args
     if name in ("random_seed", "random_split", "random_fold_in", "random_bits", "random_wrap"):
@@ -323,8 +331,6 @@ def _structural(name: str, params: dict[str, Any], args: list[Any], eqn: Any) ->
         return _fold_in(keys, np.broadcast_to(msgs, shape))
     if name == "random_bits":
         return _random_bits(x, int(params["bit_width"]), tuple(params["shape"]))
-    if name == "threefry2x32":
-        raise NotOnHostError("threefry2x32 is reached through the key primitives")
     if name == "iota":
         shape, dim = tuple(params["shape"]), int(params["dimension"])
         line = np.arange(shape[dim], dtype=params["dtype"])
@@ -344,8 +350,8 @@ def _structural(name: str, params: dict[str, Any], args: list[Any], eqn: Any) ->
     if name == "reshape":
         if params.get("dimensions") is not None:
             raise NotOnHostError("a reshape with a transposition")
-        shape = tuple(params["new_sizes"])
-        return _keys_or_array(lambda a: a.reshape(shape + a.shape[len(a.shape) - _extra(x) :]), x)
+        shape = tuple(params["new_sizes"]) + ((2,) if isinstance(x, HostKeys) else ())
+        return _keys_or_array(lambda a: a.reshape(shape), x)
     if name == "squeeze":
         dims = tuple(params["dimensions"])
         return _keys_or_array(lambda a: np.squeeze(a, axis=dims) if dims else a, x)
@@ -363,10 +369,6 @@ def _structural(name: str, params: dict[str, Any], args: list[Any], eqn: Any) ->
         perm = tuple(params["permutation"])
         return _keys_or_array(lambda a: a.transpose(perm + tuple(range(len(perm), a.ndim))), x)
     raise NotOnHostError(f"the primitive {name}")
-
-
-def _extra(x: Any) -> int:
-    return 1 if isinstance(x, HostKeys) else 0
 
 
 def _read(env: dict[Any, Any], v: Any) -> Any:
@@ -406,7 +408,7 @@ def _to_host(x: Any) -> Any:
     """A value as the evaluator holds it: keys as :class:`HostKeys`, arrays as NumPy."""
     dtype = getattr(x, "dtype", None)
     if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
-        if "fry" not in str(dtype):
+        if not _key_impl_is_threefry(x):
             raise NotOnHostError(f"a PRNG other than threefry2x32 ({dtype})")
         return HostKeys(np.asarray(jax.random.key_data(x)))
     return np.asarray(x)
@@ -423,13 +425,15 @@ def to_device(values: Any, out_info: Any) -> Any:
         The pytree of ``out_info``'s structure, on the default device; nothing is compiled.
     """
     infos, tree = jax.tree.flatten(out_info)
-    leaves = []
-    for value, info in zip(values, infos, strict=True):
-        if isinstance(value, HostKeys):
-            leaves.append(jax.random.wrap_key_data(jax.device_put(value.data), impl="threefry2x32"))
-        else:
-            leaves.append(jax.device_put(np.asarray(value, info.dtype)))
+    leaves = [_place(v, i) for v, i in zip(values, infos, strict=True)]
     return jax.tree.unflatten(tree, leaves)
+
+
+def _place(value: Any, info: Any) -> jax.Array:
+    """One host value on the default device, with ``info``'s dtype (keys wrapped as keys)."""
+    if isinstance(value, HostKeys):
+        return jax.random.wrap_key_data(jax.device_put(value.data), impl="threefry2x32")
+    return jax.device_put(np.asarray(value, info.dtype))
 
 
 def run_on_host(fun: Callable[..., Any], *args: Any) -> Any:
@@ -476,7 +480,7 @@ def run_traced(traced: Any, args: Sequence[Any], place: bool = True) -> Any:
         return to_device(values, traced.out_info)
     infos, tree = jax.tree.flatten(traced.out_info)
     leaves = [
-        to_device([v], i) if isinstance(v, HostKeys) else np.asarray(v, i.dtype)
+        _place(v, i) if isinstance(v, HostKeys) else np.asarray(v, i.dtype)
         for v, i in zip(values, infos, strict=True)
     ]
     return jax.tree.unflatten(tree, leaves)
