@@ -1353,7 +1353,7 @@ def _add_sums(
         old, add = total["metric_states"], new["metric_states"]
         out["metric_states"] = {}
         for m in metrics:
-            merge = m.merge if np.ndim(total["count"]) == 0 else jax.vmap(m.merge)
+            merge = training.over_members(m.merge, total["count"])
             merged = host.call(merge, old[m.name], add[m.name])
             out["metric_states"][m.name] = jax.tree.map(np.asarray, merged)
     return out

@@ -27,6 +27,8 @@ Example:
 
 from __future__ import annotations
 
+import collections
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -196,12 +198,18 @@ def _select_n(which: np.ndarray, *cases: np.ndarray) -> np.ndarray:
     return np.choose(which, [np.asarray(c) for c in cases])
 
 
+#: The smallest normal number of each float type computed here.
+_TINY = {np.dtype(t): np.finfo(t).tiny for t in (np.float32, np.float64)}
+
+
 def _flush(x: np.ndarray) -> np.ndarray:
     """Subnormal floats to zero of the same sign, as XLA's CPU backend computes (FTZ and DAZ)."""
     x = np.asarray(x)
-    if x.dtype.kind != "f":
+    tiny = _TINY.get(x.dtype)
+    if tiny is None:  # not a float (the float check refused any other float type)
         return x
-    return np.where(np.abs(x) < np.finfo(x.dtype).tiny, x * 0, x).astype(x.dtype)
+    small = np.abs(x) < tiny
+    return np.where(small, x * 0, x).astype(x.dtype) if small.any() else x
 
 
 def _maximum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -278,11 +286,15 @@ _CALLS = {
 _EXACT_FLOATS = frozenset({np.dtype(np.float32), np.dtype(np.float64)})
 
 
+@functools.cache
+def _inexact_but_not_exact(dtype: np.dtype) -> bool:
+    return jax.dtypes.issubdtype(dtype, np.inexact) and dtype not in _EXACT_FLOATS
+
+
 def _check_floats(eqn: Any) -> None:
     for v in (*eqn.invars, *eqn.outvars):
         dtype = getattr(v.aval, "dtype", None)
-        inexact = isinstance(dtype, np.dtype) and jax.dtypes.issubdtype(dtype, np.inexact)
-        if inexact and dtype not in _EXACT_FLOATS:
+        if isinstance(dtype, np.dtype) and _inexact_but_not_exact(dtype):
             raise NotOnHostError(f"arithmetic in {dtype}")
 
 
@@ -486,10 +498,30 @@ def run_traced(traced: Any, args: Sequence[Any], place: bool = True) -> Any:
     return jax.tree.unflatten(tree, leaves)
 
 
+#: :func:`call`'s traces, by function and argument types (LRU, :data:`CALL_CACHE_SIZE`): a
+#: metric's result is computed at every progress update, and tracing costs ~1 ms each time.
+_CALL_TRACES: collections.OrderedDict[Any, Any] = collections.OrderedDict()
+CALL_CACHE_SIZE = 256
+_EAGER = object()  # the cached verdict for a function the evaluator cannot compute
+
+
+def _signature(fun: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    """What a trace of ``fun(*args)`` depends on, or None when ``fun`` cannot be a key."""
+    leaves, tree = jax.tree.flatten(args)
+    key = (fun, tree, tuple((type(x), np.shape(x), getattr(x, "dtype", None)) for x in leaves))
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
 def call(fun: Callable[..., Any], *args: Any) -> Any:
     """``fun(*args)``: on the host when :func:`run_on_host` computes it exactly, else as JAX runs
     it (eagerly, op by op). For a function of a few host values, such as a metric's result from
-    its fetched state, where eager JAX would compile a small program per operation.
+    its fetched state, where eager JAX would compile a small program per operation. The trace
+    (or the verdict to run eagerly) is kept per function and argument types, so a repeated call
+    costs the evaluation alone; pass the same function object to hit it.
 
     Args:
         fun: a pure function of arrays.
@@ -503,7 +535,21 @@ def call(fun: Callable[..., Any], *args: Any) -> Any:
         >>> float(call(lambda a, b: a / b, np.float32(3), np.float32(4)))
         0.75
     """
-    try:
-        return run_on_host(fun, *args)
-    except Exception:  # NotOnHostError, or a case the evaluator misses: JAX computes it
-        return fun(*args)
+    key = _signature(fun, args)
+    traced = _CALL_TRACES.get(key) if key is not None else None
+    if traced is None:
+        try:
+            traced = jax.jit(fun).trace(*args)
+        except Exception:  # not traceable (Python control flow on values): JAX runs it
+            traced = _EAGER
+    if traced is not _EAGER:
+        try:
+            out = run_traced(traced, args, place=False)
+        except Exception:  # NotOnHostError, or a case the evaluator misses: JAX computes it
+            traced = _EAGER
+    if key is not None:
+        _CALL_TRACES[key] = traced
+        _CALL_TRACES.move_to_end(key)
+        if len(_CALL_TRACES) > CALL_CACHE_SIZE:
+            _CALL_TRACES.popitem(last=False)
+    return fun(*args) if traced is _EAGER else out

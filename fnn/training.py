@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -677,6 +678,25 @@ def make_predict_loop(
     return loop
 
 
+def over_members(fn: Callable[..., Any], count: Any) -> Callable[..., Any]:
+    """``fn`` for one model's sums, ``jax.vmap(fn)`` for a population's (``count`` has a member
+    axis); the vmapped function is made once per ``fn``, so :func:`fnn.host.call` keeps its trace.
+
+    Args:
+        fn: a metric's ``compute`` or ``merge``.
+        count: the sums' example count: a scalar, or one per member.
+
+    Returns:
+        The function to apply to the sums' states.
+    """
+    return fn if np.ndim(count) == 0 else _vmapped(fn)
+
+
+@functools.lru_cache(maxsize=256)
+def _vmapped(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return jax.vmap(fn)
+
+
 def means(sums: dict[str, Any], metrics: Sequence[Any] = ()) -> dict[str, Any]:
     """Turn a loop's ``sums`` (fetched to the host) into the pass's results: the mean loss per
     example and each metric's value from its accumulated state (``metrics``: the step's
@@ -700,7 +720,7 @@ def means(sums: dict[str, Any], metrics: Sequence[Any] = ()) -> dict[str, Any]:
             out[k] = float(value) if value.ndim == 0 else value
     states = sums.get("metric_states", {})
     for m in metrics:
-        compute = m.compute if count.ndim == 0 else jax.vmap(m.compute)
+        compute = over_members(m.compute, count)
         value = np.asarray(host.call(compute, states[m.name]), np.float64)
         out[m.name] = float(value) if value.ndim == 0 else value
     return out

@@ -209,6 +209,21 @@ def test_call_computes_a_metric_on_the_host_and_falls_back_for_the_rest():
     assert float(exp) == float(jnp.exp(np.float32(1.0)))
 
 
+def test_call_keeps_one_trace_per_function_and_argument_types():
+    fun = lambda a, b: a / b  # noqa: E731
+    x, y = np.float32(3), np.float32(4)
+    host.call(fun, x, y)
+    traces = [k for k in host._CALL_TRACES if k[0] is fun]
+    assert len(traces) == 1
+    first = host._CALL_TRACES[traces[0]]
+    assert float(host.call(fun, np.float32(1), np.float32(8))) == 0.125
+    assert host._CALL_TRACES[traces[0]] is first  # the same trace served the second call
+    host.call(fun, np.ones(3, np.float32), y)  # another shape: another trace
+    assert len([k for k in host._CALL_TRACES if k[0] is fun]) == 2
+    members = training.over_members(fun, np.ones(4))
+    assert members is training.over_members(fun, np.ones(4))  # one vmapped function per fn
+
+
 def test_unsupported_programs_are_refused_not_approximated():
     for fun in (
         lambda k: jax.random.normal(k, (3,)),
